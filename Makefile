@@ -1,0 +1,33 @@
+# The two commands of the README: `make run` serves the demo, `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint format serve-prod clean-venv
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@bash scripts/bootstrap.sh "$(PYTHON)" "$(VENV)"
+	@touch $@
+
+run: $(VENV)/.installed
+	$(PY) manage.py sogoms devsecrets
+	$(PY) manage.py sogoms check
+	$(PY) manage.py sogoms migrate
+	@echo "SOGOMS on http://$(HOST):$(PORT)/  (demo tenant prokov: curl http://$(HOST):$(PORT)/api/auth/me)"
+	$(VENV)/bin/uvicorn sogoms_site.asgi:application --host $(HOST) --port $(PORT)
+
+test: $(VENV)/.installed
+	$(VENV)/bin/pytest -n 2 $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""The resource engine: generic CRUD over tenant tables declared in YAML."""

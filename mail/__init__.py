@@ -1,0 +1,1 @@
+"""Outbound and inbound e-mail per tenant, and scheduled jobs through Celery beat."""

@@ -1,0 +1,7 @@
+"""App config of the mail app."""
+
+from django.apps import AppConfig
+
+
+class MailConfig(AppConfig):
+    name = "mail"

@@ -1,0 +1,1 @@
+"""Real-time push: Channels consumers, topics, CRUD event fan-out, the MQTT bridge."""

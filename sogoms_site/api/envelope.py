@@ -1,0 +1,63 @@
+"""The SOGOMS response envelope, the only shape a tenant API answers with.
+
+Success: `{"success": true, "message": ..., "data": ...}` (plus `meta` for lists).
+Error:   `{"success": false, "error": {"code", "message", "details", "request_id"}}`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpResponse
+from rest_framework.response import Response
+
+from sogoms_site.requestid import current_request_id
+
+
+class Envelope(dict):
+    """A body that is already in the envelope; the renderer passes it through as is."""
+
+
+def success_body(data: Any = None, message: str = "OK", meta: dict | None = None) -> Envelope:
+    body = Envelope(success=True, message=message, data=data)
+    if meta is not None:
+        body["meta"] = meta
+    return body
+
+
+def error_body(code: str, message: str, details: Any = None) -> Envelope:
+    error = {"code": code, "message": message, "details": details or {}}
+    request_id = current_request_id()
+    if request_id:
+        error["request_id"] = request_id
+    return Envelope(success=False, error=error)
+
+
+def ok(
+    data: Any = None,
+    message: str = "OK",
+    *,
+    status: int = 200,
+    meta: dict | None = None,
+    headers: dict | None = None,
+) -> Response:
+    """What every API view returns on success."""
+    return Response(success_body(data, message, meta), status=status, headers=headers)
+
+
+def render_json(body: Any) -> bytes:
+    """The one JSON encoding of API bodies: compact, UTF-8, Django types understood."""
+    return json.dumps(body, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def error_response(
+    status: int, code: str, message: str, details: Any = None, headers: dict | None = None
+) -> HttpResponse:
+    """An error envelope outside DRF (middleware, Django's 404/500 handlers)."""
+    body = render_json(error_body(code, message, details))
+    response = HttpResponse(body, status=status, content_type="application/json")
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response

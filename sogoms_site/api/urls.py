@@ -1,0 +1,9 @@
+"""The routes every tenant gets under its base path, gathered from the apps."""
+
+from __future__ import annotations
+
+
+def api_urlpatterns() -> list:
+    from tenants.auth.urls import urlpatterns as auth_urls
+
+    return [*auth_urls]

@@ -1,0 +1,17 @@
+"""ASGI entry point (uvicorn, gunicorn with uvicorn workers).
+
+It refuses to start on an invalid tenant config: every problem is printed and the
+import fails, so a process manager sees the failure instead of a half-working server.
+"""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sogoms_site.settings")
+
+application = get_asgi_application()
+
+from tenants.registry import registry  # noqa: E402  (needs Django set up)
+
+registry()

@@ -1,0 +1,68 @@
+"""Site middleware: the request id, and the contract's guarantees at the edge.
+
+`ApiErrorMiddleware` makes tenant requests keep the envelope even when things go wrong
+outside a view: an oversize body is refused before it is read, and an unhandled
+exception becomes INTERNAL_ERROR (logged with the request id, never shown).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from sogoms_site.api.envelope import error_response
+from sogoms_site.api.errors import translate
+from sogoms_site.requestid import new_request_id, reset_request_id, set_request_id
+
+
+class RequestIdMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request_id = new_request_id(request.META.get("HTTP_X_REQUEST_ID"))
+        request.request_id = request_id
+        token = set_request_id(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            reset_request_id(token)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+class ApiErrorMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if getattr(request, "tenant", None) is not None:
+            length = request.META.get("CONTENT_LENGTH") or "0"
+            limit = settings.SOGOMS_MAX_BODY_BYTES
+            if not length.isdigit():
+                return error_response(400, "VALIDATION_ERROR", "Content-Length is not a number.")
+            if int(length) > limit:
+                return error_response(
+                    413, "PAYLOAD_TOO_LARGE", f"The request body is larger than {limit} bytes."
+                )
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if getattr(request, "tenant", None) is None:
+            return None
+        known = translate(exception)
+        if known is not None:
+            return error_response(known.status_code, known.code, known.message, known.details, known.headers)
+        return internal_error_response(request, exception)
+
+
+def internal_error_response(request: HttpRequest, exception: BaseException | None) -> HttpResponse:
+    """Log an unexpected failure in the tenant's error log and answer without details."""
+    from tenants.logs import log_exception
+
+    tenant = getattr(request, "tenant", None)
+    if tenant is not None and exception is not None:
+        log_exception(tenant.app, exception, path=request.path, method=request.method)
+    return error_response(
+        500, "INTERNAL_ERROR", "An internal error occurred; quote the request id to the operator."
+    )

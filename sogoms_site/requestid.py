@@ -1,0 +1,29 @@
+"""The request id: taken from a sane `X-Request-ID` or made up, and echoed back.
+
+It ties an error envelope to the line of the tenant's error log that explains it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from contextvars import ContextVar
+
+_current: ContextVar[str] = ContextVar("sogoms_request_id", default="")
+_SANE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+def current_request_id() -> str:
+    return _current.get()
+
+
+def new_request_id(incoming: str | None = None) -> str:
+    return incoming if incoming and _SANE.match(incoming) else uuid.uuid4().hex
+
+
+def set_request_id(value: str):
+    return _current.set(value)
+
+
+def reset_request_id(token) -> None:
+    _current.reset(token)

@@ -1,0 +1,198 @@
+"""Django settings for SOGOMS, driven by the environment.
+
+With no environment at all this is the embedded default: SQLite files under `var/`, the
+in-memory cache and channel layer, nothing else to run. `DATABASE_URL`,
+`SOGOMS_TENANT_DATABASE_URL` and `REDIS_URL` switch to MariaDB and Redis. The variables
+are listed in docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+from sogoms_site.env import env_bool, env_int, env_list, env_secret, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("SOGOMS_VAR_DIR", str(BASE_DIR / "var"))).resolve()
+SOGOMS_CONFIG_DIR = Path(env_str("SOGOMS_CONFIG_DIR", str(BASE_DIR / "config"))).resolve()
+SOGOMS_LOG_DIR = Path(env_str("SOGOMS_LOG_DIR", str(VAR_DIR / "log"))).resolve()
+# Relative paths inside tenant YAML (secret files, SQLite files) resolve against this.
+SOGOMS_BASE_DIR = Path(env_str("SOGOMS_BASE_DIR", str(BASE_DIR))).resolve()
+# Template for tenants without a `database:` block, e.g. mysql://u@db/sogoms_{app}.
+SOGOMS_TENANT_DATABASE_URL = env_str("SOGOMS_TENANT_DATABASE_URL")
+SOGOMS_MAX_BODY_BYTES = env_int("SOGOMS_MAX_BODY_BYTES", 1024 * 1024)
+SOGOMS_TRUST_X_FORWARDED_FOR = env_bool("SOGOMS_TRUST_X_FORWARDED_FOR", False)
+# Paths served whatever the Host header says (operators' and probes' paths).
+SOGOMS_SITE_PATH_PREFIXES = ("/health", "/ready", "/admin/", "/static/")
+
+
+def _development_secret_key() -> str:
+    """A per-checkout key kept under var/, so sessions survive restarts in development."""
+    path = VAR_DIR / "secrets" / "django_secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = env_secret("SOGOMS_SECRET_KEY") or _development_secret_key()
+DEBUG = env_bool("SOGOMS_DEBUG", False)
+# The tenant middleware is the host check: an unknown host gets TENANT_NOT_FOUND.
+ALLOWED_HOSTS = env_list("SOGOMS_ALLOWED_HOSTS", ["*"])
+CSRF_TRUSTED_ORIGINS = env_list("SOGOMS_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "sogoms_site",
+    "tenants",
+    "crud",
+    "mail",
+    "realtime",
+]
+
+MIDDLEWARE = [
+    "sogoms_site.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "tenants.middleware.TenantMiddleware",
+    "sogoms_site.middleware.ApiErrorMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "sogoms_site.urls"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "sogoms_site.wsgi.application"
+ASGI_APPLICATION = "sogoms_site.asgi.application"
+
+
+def _control_database() -> dict:
+    url = env_str("DATABASE_URL")
+    if url:
+        config = dj_database_url.parse(url, conn_max_age=env_int("SOGOMS_CONN_MAX_AGE", 60))
+    else:
+        (VAR_DIR / "db").mkdir(parents=True, exist_ok=True)
+        config = {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(VAR_DIR / "db" / "control.sqlite3"),
+        }
+    return _tuned(config)
+
+
+def _tuned(config: dict) -> dict:
+    """Engine options every SOGOMS database gets, control plane and tenants alike."""
+    engine = config["ENGINE"]
+    options = config.setdefault("OPTIONS", {})
+    if engine.endswith("sqlite3"):
+        # WAL lets readers run beside the writer; IMMEDIATE takes the write lock at BEGIN
+        # so two writers queue instead of failing with "database is locked" mid-transaction.
+        options.setdefault("transaction_mode", "IMMEDIATE")
+        options.setdefault("timeout", 20)
+        options.setdefault(
+            "init_command",
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+        )
+    elif engine.endswith("mysql"):
+        options.setdefault("charset", "utf8mb4")
+        options.setdefault("init_command", "SET sql_mode='STRICT_TRANS_TABLES'")
+        config.setdefault("TEST", {}).setdefault("CHARSET", "utf8mb4")
+        config["TEST"].setdefault("COLLATION", "utf8mb4_unicode_ci")
+    return config
+
+
+DATABASES = {"default": _control_database()}
+DATABASE_ROUTERS = ["tenants.databases.TenantRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+SOGOMS_TUNE_DATABASE = _tuned
+
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "sogoms",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 8},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["sogoms_site.api.renderers.EnvelopeRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["sogoms_site.api.parsers.BoundedJSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["tenants.auth.authentication.TenantJWTAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "EXCEPTION_HANDLER": "sogoms_site.api.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SIMPLE_JWT = {
+    "ALGORITHM": "HS256",
+    "USER_ID_CLAIM": "sub",
+    "USER_ID_FIELD": "id",
+    "TOKEN_TYPE_CLAIM": "type",
+    "JTI_CLAIM": "jti",
+    "LEEWAY": 0,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("SOGOMS_LOG_LEVEL", "INFO")},
+    "loggers": {
+        # Error responses are logged by SOGOMS itself, with the request id, in the
+        # tenant's error log; Django's own request logger would print them twice.
+        "django.request": {"level": "CRITICAL"},
+    },
+}

@@ -1,0 +1,13 @@
+"""WSGI entry point, for servers without WebSocket needs; it too refuses a bad config."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sogoms_site.settings")
+
+application = get_wsgi_application()
+
+from tenants.registry import registry  # noqa: E402  (needs Django set up)
+
+registry()

@@ -1,0 +1,99 @@
+"""Operator admin: tenants (read-only, from the config) and each tenant's users.
+
+Tenant users live in the tenant databases; each tenant's user model is registered
+here with its own admin, so the changelist and forms query the right database.
+Only superusers manage tenant data.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+
+from sogoms_site.health import database_reachable
+from tenants.models import TenantRecord
+from tenants.registry import ensure_loaded
+from tenants.usermodel import user_model
+
+
+class SuperuserOnly:
+    def has_module_permission(self, request) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+
+@admin.register(TenantRecord)
+class TenantRecordAdmin(SuperuserOnly, admin.ModelAdmin):
+    list_display = [
+        "app",
+        "host_list",
+        "base_path",
+        "db_engine",
+        "reachable",
+        "token_lifetime",
+        "users_link",
+    ]
+    readonly_fields = [f.name for f in TenantRecord._meta.fields] + ["reachable", "users_link"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # the YAML is the truth; edit it and reload
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="hosts")
+    def host_list(self, obj: TenantRecord) -> str:
+        return ", ".join(obj.hosts.split())
+
+    @admin.display(description="database reachable", boolean=True)
+    def reachable(self, obj: TenantRecord) -> bool:
+        return database_reachable(obj.db_alias)
+
+    @admin.display(description="token lifetime")
+    def token_lifetime(self, obj: TenantRecord) -> str:
+        hours, seconds = divmod(obj.jwt_expiry_seconds, 3600)
+        return f"{hours}h{seconds // 60:02d}m" if seconds else f"{hours}h"
+
+    @admin.display(description="users")
+    def users_link(self, obj: TenantRecord) -> str:
+        registry = ensure_loaded().registry
+        tenant = registry.get(obj.app) if registry else None
+        if tenant is None:
+            return "-"
+        model = user_model(tenant)
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        return format_html('<a href="{}">{} users</a>', url, obj.app)
+
+
+class TenantUserAdmin(SuperuserOnly, admin.ModelAdmin):
+    list_display = ["id", "email", "name", "role", "is_active", "created_at"]
+    list_filter = ["role", "is_active"]
+    search_fields = ["email", "name"]
+    ordering = ["id"]
+    fields = ["email", "name", "role", "is_active", "created_at", "updated_at"]
+    readonly_fields = ["email", "created_at", "updated_at"]
+
+
+def register_tenant_users(site: admin.AdminSite) -> None:
+    registry = ensure_loaded().registry
+    if registry is None:
+        return  # a broken config is reported elsewhere; the admin still opens
+    for tenant in registry:
+        model = user_model(tenant)
+        if not site.is_registered(model):
+            site.register(model, TenantUserAdmin)
+
+
+register_tenant_users(admin.site)

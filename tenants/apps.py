@@ -1,0 +1,36 @@
+"""App config: loads the tenant registry once at start and wires the tenant signals."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class TenantsConfig(AppConfig):
+    name = "tenants"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from tenants import checks  # noqa: F401  (registers the config system check)
+        from tenants.registry import ensure_loaded
+
+        # A broken config is reported by the system check, `sogoms check` and the
+        # server entry points; loading must not crash the commands that report it.
+        ensure_loaded()
+        post_migrate.connect(_sync_tenant_tables_after_migrate, sender=self)
+
+
+def _sync_tenant_tables_after_migrate(sender, using: str, verbosity: int = 1, **kwargs) -> None:
+    """`migrate --database tenant_<app>` (and the test runner) creates the tenant's tables."""
+    from tenants.databases import is_tenant_alias
+    from tenants.registry import ensure_loaded
+    from tenants.schema_sync import sync_tenant_tables
+
+    registry = ensure_loaded().registry
+    if registry is None or not is_tenant_alias(using):
+        return
+    for tenant in registry:
+        if tenant.db_alias == using:
+            for line in sync_tenant_tables(tenant):
+                if verbosity >= 1:
+                    print(f"  {tenant.app}: {line}")

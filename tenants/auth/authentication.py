@@ -1,0 +1,64 @@
+"""DRF authentication: `Authorization: Bearer <jwt>` checked against the request's tenant."""
+
+from __future__ import annotations
+
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.request import Request
+from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
+
+from sogoms_site.api.errors import TokenExpired, Unauthorized
+from tenants.auth.principal import TenantPrincipal
+from tenants.auth.revocation import access_token_revoked, epoch_to_datetime
+from tenants.auth.tokens import TenantAccessToken
+from tenants.config import Tenant
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of a well-formed Bearer header, None without a header, 401 if malformed."""
+    header = request.META.get("HTTP_AUTHORIZATION")
+    if header is None:
+        return None
+    parts = header.split()
+    if len(parts) != 2 or parts[0].lower() != "bearer":
+        raise Unauthorized("The Authorization header must be 'Bearer <token>'.")
+    return parts[1]
+
+
+def principal_from_token(raw: str, tenant: Tenant) -> TenantPrincipal:
+    """Validate an access token for a tenant; raises the contract's 401 errors."""
+    try:
+        token = TenantAccessToken(raw, tenant=tenant)
+    except ExpiredTokenError:
+        raise TokenExpired() from None
+    except TokenError as exc:
+        raise Unauthorized(f"The token is not valid: {exc}.") from None
+    payload = token.payload
+    if access_token_revoked(payload["jti"]):
+        raise Unauthorized("The token has been revoked.")
+    try:
+        user_id = int(payload["sub"])
+    except (TypeError, ValueError):
+        raise Unauthorized("The token is not valid: bad subject.") from None
+    return TenantPrincipal(
+        id=user_id,
+        email=str(payload.get("email", "")),
+        name=str(payload.get("name", "")),
+        role=str(payload.get("role", "default")),
+        app=tenant.app,
+        jti=payload["jti"],
+        session_id=str(payload.get("sid", "")),
+        expires_at=epoch_to_datetime(payload["exp"]),
+    )
+
+
+class TenantJWTAuthentication(BaseAuthentication):
+    def authenticate(self, request: Request):
+        tenant = getattr(request, "tenant", None)
+        raw = bearer_token(request)
+        if raw is None or tenant is None:
+            return None
+        principal = principal_from_token(raw, tenant)
+        return principal, raw
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'

@@ -1,0 +1,178 @@
+"""Auth actions of a tenant: register, login, refresh, logout, role changes.
+
+Functions take keyword-only arguments and raise the contract's errors; views only
+translate HTTP to calls. Every action is written to the tenant's event log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
+
+from sogoms_site.api.errors import (
+    Conflict,
+    InvalidCredentials,
+    NotFound,
+    TokenExpired,
+    Unauthorized,
+    ValidationFailed,
+)
+from tenants.auth import ratelimit, revocation
+from tenants.auth.passwords import hash_password, spend_hashing_time, verify_password
+from tenants.auth.principal import TenantPrincipal
+from tenants.auth.selectors import normalize_email, user_by_email, user_by_id, user_public
+from tenants.auth.tokens import TenantAccessToken, TenantRefreshToken
+from tenants.config import Tenant
+from tenants.logs import log_event
+from tenants.usermodel import ROLES, TenantUserBase, user_model
+
+
+@dataclass(frozen=True)
+class Session:
+    """What a successful register, login or refresh hands to the client."""
+
+    user: TenantUserBase
+    access: str
+    refresh: str
+    refresh_jti: str
+    expires_in: int
+
+    def as_data(self) -> dict:
+        return {
+            "token": self.access,
+            "refresh_token": self.refresh,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+            "user": user_public(self.user),
+        }
+
+
+def session_open(*, tenant: Tenant, user: TenantUserBase) -> Session:
+    """Issue an access/refresh pair; the access token names its refresh token (`sid`)."""
+    refresh = TenantRefreshToken(tenant=tenant)
+    refresh["sub"] = user.id
+    access = TenantAccessToken(tenant=tenant)
+    access["sub"] = user.id
+    access["email"] = user.email
+    access["name"] = user.name
+    access["role"] = user.role
+    access["sid"] = refresh["jti"]
+    revocation.record_refresh_token(
+        app=tenant.app,
+        jti=refresh["jti"],
+        user_id=user.id,
+        issued_at=revocation.epoch_to_datetime(refresh["iat"]),
+        expires_at=revocation.epoch_to_datetime(refresh["exp"]),
+    )
+    return Session(user, str(access), str(refresh), refresh["jti"], int(tenant.jwt_expiry.total_seconds()))
+
+
+def user_register(*, tenant: Tenant, email: str, password: str, name: str) -> Session:
+    email = normalize_email(email)
+    model = user_model(tenant)
+    if model.objects.filter(email=email).exists():
+        raise Conflict(
+            "An account with this e-mail already exists.", details={"email": ["already registered"]}
+        )
+    try:
+        with transaction.atomic(using=tenant.db_alias):
+            user = model.objects.create(email=email, password=hash_password(password), name=name)
+    except IntegrityError:  # a concurrent registration won the race
+        raise Conflict(
+            "An account with this e-mail already exists.", details={"email": ["already registered"]}
+        ) from None
+    log_event(tenant.app, "register", user_id=user.id, details={"email": email})
+    return session_open(tenant=tenant, user=user)
+
+
+def user_login(*, tenant: Tenant, email: str, password: str, client_ip: str) -> Session:
+    email = normalize_email(email)
+    ip_count = ratelimit.hit("login-ip", f"{tenant.app}|{client_ip}", tenant.login_rate_per_ip)
+    ratelimit.refuse_over("login-ip", f"{tenant.app}|{client_ip}", tenant.login_rate_per_ip, ip_count)
+    email_subject = f"{tenant.app}|{email}"
+    failures = ratelimit.count("login-email", email_subject, tenant.login_rate_per_email)
+    ratelimit.refuse_over("login-email", email_subject, tenant.login_rate_per_email, failures + 1)
+
+    user = user_by_email(tenant=tenant, email=email)
+    if user is None:
+        spend_hashing_time(password)
+        matches = needs_rehash = False
+    else:
+        matches, needs_rehash = verify_password(password, user.password)
+    if not matches or not user.is_active:
+        ratelimit.hit("login-email", email_subject, tenant.login_rate_per_email)
+        log_event(
+            tenant.app,
+            "login_failed",
+            user_id=user.id if user else None,
+            details={"email": email, "ip": client_ip},
+        )
+        raise InvalidCredentials()
+    if needs_rehash:
+        user.password = hash_password(password)
+        user.save(update_fields=["password", "updated_at"])
+    log_event(tenant.app, "login", user_id=user.id, details={"ip": client_ip, "rehashed": needs_rehash})
+    return session_open(tenant=tenant, user=user)
+
+
+def session_refresh(*, tenant: Tenant, refresh_token: str) -> Session:
+    """Rotate: the old refresh token is spent; reusing a spent one ends the whole family."""
+    try:
+        old = TenantRefreshToken(refresh_token, tenant=tenant)
+    except ExpiredTokenError:
+        raise TokenExpired("The refresh token has expired.") from None
+    except TokenError as exc:
+        raise Unauthorized(f"The refresh token is not valid: {exc}.") from None
+    user = user_by_id(tenant=tenant, user_id=int(old["sub"]))
+    if user is None or not user.is_active:
+        raise Unauthorized("The refresh token is not valid: no such user.")
+    with transaction.atomic(using="default"):
+        session = session_open(tenant=tenant, user=user)
+        outcome = revocation.consume_refresh_token(
+            app=tenant.app, jti=old["jti"], replaced_by=session.refresh_jti
+        )
+        if outcome != "ok":
+            transaction.set_rollback(True, using="default")
+    if outcome == "reused":
+        revoked = revocation.revoke_user_refresh_tokens(app=tenant.app, user_id=user.id)
+        log_event(
+            tenant.app,
+            "refresh_reused",
+            user_id=user.id,
+            details={"revoked_refresh_tokens": revoked},
+        )
+    if outcome != "ok":
+        raise Unauthorized("The refresh token has been revoked.")
+    log_event(tenant.app, "refresh", user_id=user.id)
+    return session
+
+
+def session_logout(*, tenant: Tenant, principal: TenantPrincipal) -> None:
+    """Revoke this access token until it expires, and the refresh token it was issued with."""
+    revocation.revoke_access_token(app=tenant.app, jti=principal.jti, expires_at=principal.expires_at)
+    if principal.session_id:
+        revocation.revoke_refresh_token(app=tenant.app, jti=principal.session_id)
+    log_event(tenant.app, "logout", user_id=principal.id)
+
+
+def user_current(*, tenant: Tenant, principal: TenantPrincipal) -> TenantUserBase:
+    user = user_by_id(tenant=tenant, user_id=principal.id)
+    if user is None or not user.is_active:
+        raise Unauthorized("The account no longer exists or is disabled.")
+    return user
+
+
+def user_set_role(*, tenant: Tenant, email: str, role: str) -> TenantUserBase:
+    if role not in ROLES:
+        raise ValidationFailed(
+            f"{role!r} is not a role ({', '.join(ROLES)}).", details={"role": ["unknown role"]}
+        )
+    user = user_by_email(tenant=tenant, email=email)
+    if user is None:
+        raise NotFound(f"No user {normalize_email(email)!r} in {tenant.app}.")
+    user.role = role
+    user.save(update_fields=["role", "updated_at"])
+    log_event(tenant.app, "role_changed", user_id=user.id, details={"role": role})
+    return user

@@ -1,0 +1,13 @@
+"""Auth routes, mounted under each tenant's base path."""
+
+from django.urls import path
+
+from tenants.auth import views
+
+urlpatterns = [
+    path("auth/register", views.RegisterView.as_view()),
+    path("auth/login", views.LoginView.as_view()),
+    path("auth/refresh", views.RefreshView.as_view()),
+    path("auth/me", views.MeView.as_view()),
+    path("auth/logout", views.LogoutView.as_view()),
+]

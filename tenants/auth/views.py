@@ -1,0 +1,60 @@
+"""HTTP endpoints of tenant auth, under the tenant's base path: thin over services."""
+
+from __future__ import annotations
+
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from sogoms_site.api.envelope import ok
+from sogoms_site.clientip import client_ip
+from tenants.auth import services
+from tenants.auth.selectors import user_public
+from tenants.auth.serializers import LoginInput, RefreshInput, RegisterInput
+
+
+def _valid(serializer_class, request: Request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class PublicAuthView(APIView):
+    """Endpoints reached without a token (a stray Authorization header is ignored)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+
+class RegisterView(PublicAuthView):
+    def post(self, request: Request) -> Response:
+        data = _valid(RegisterInput, request)
+        session = services.user_register(tenant=request.tenant, **data)
+        return ok(session.as_data(), "Account created", status=201)
+
+
+class LoginView(PublicAuthView):
+    def post(self, request: Request) -> Response:
+        data = _valid(LoginInput, request)
+        session = services.user_login(tenant=request.tenant, client_ip=client_ip(request), **data)
+        return ok(session.as_data(), "Logged in")
+
+
+class RefreshView(PublicAuthView):
+    def post(self, request: Request) -> Response:
+        data = _valid(RefreshInput, request)
+        session = services.session_refresh(tenant=request.tenant, **data)
+        return ok(session.as_data(), "Token refreshed")
+
+
+class MeView(APIView):
+    def get(self, request: Request) -> Response:
+        user = services.user_current(tenant=request.tenant, principal=request.user)
+        return ok({"user": user_public(user)})
+
+
+class LogoutView(APIView):
+    def post(self, request: Request) -> Response:
+        services.session_logout(tenant=request.tenant, principal=request.user)
+        return ok(None, "Logged out")

@@ -1,0 +1,29 @@
+"""`sogoms check`: validate the whole config and print every problem."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from tenants.config.durations import format_duration
+from tenants.registry import ensure_loaded
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("check", help="validate the config directory, print every problem")
+    parser.set_defaults(handler=run)
+
+
+def run(options: dict, out) -> int:
+    result = ensure_loaded()
+    if not result.ok:
+        out.write(f"{settings.SOGOMS_CONFIG_DIR}: {len(result.problems)} problem(s)")
+        for problem in result.problems:
+            out.write(f"  {problem}")
+        return 1
+    out.write(f"{settings.SOGOMS_CONFIG_DIR}: OK, {len(result.registry)} tenant(s)")
+    for tenant in result.registry:
+        out.write(
+            f"  {tenant.app}: {tenant.base_path} on {', '.join(tenant.hosts)} "
+            f"({tenant.db_engine} database, tokens valid {format_duration(tenant.jwt_expiry)})"
+        )
+    return 0

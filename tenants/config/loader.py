@@ -1,0 +1,305 @@
+"""Load `config/routes/*.yaml` into a `Registry`, collecting every problem at once.
+
+A problem names the file, the key path and the reason, e.g.
+`routes/prokov.yaml: auth.jwt_expiry: '24x' is not a duration`. A config with any
+problem yields no registry: the server refuses to start rather than half-apply it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import quote
+
+import dj_database_url
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from tenants.config.durations import parse_duration, parse_rate
+from tenants.config.model import RateLimit, Registry, Tenant
+from tenants.config.schema import DatabaseBlock, RoutesFile
+from tenants.config.secrets import (
+    SecretError,
+    read_environment_reference,
+    read_secret_file,
+    require_jwt_strength,
+    resolve_path,
+)
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    file: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.path}: {self.message}" if self.path else f"{self.file}: {self.message}"
+
+
+@dataclass
+class LoadResult:
+    registry: Registry | None
+    problems: list[ConfigProblem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    config_dir: Path
+    base_dir: Path
+    var_dir: Path
+    tenant_database_url: str = ""
+    tune_database: Any = None  # callable(dict) -> dict, the site's engine options
+
+
+def load_config(options: LoadOptions) -> LoadResult:
+    routes_dir = options.config_dir / "routes"
+    problems: list[ConfigProblem] = []
+    if not routes_dir.is_dir():
+        problems.append(ConfigProblem(str(routes_dir), "", "the routes directory does not exist"))
+        return LoadResult(None, problems)
+
+    tenants: list[Tenant] = []
+    for path in sorted([*routes_dir.glob("*.yaml"), *routes_dir.glob("*.yml")]):
+        label = f"routes/{path.name}"
+        tenant = _load_tenant(path, label, options, problems)
+        if tenant is not None:
+            tenants.append(tenant)
+    if not tenants and not problems:
+        problems.append(ConfigProblem("routes/", "", "no tenant is declared (no *.yaml file)"))
+
+    _check_unique_hosts(tenants, problems)
+    if problems:
+        return LoadResult(None, problems)
+    return LoadResult(Registry.of(tenants), [])
+
+
+def _load_tenant(
+    path: Path, label: str, options: LoadOptions, problems: list[ConfigProblem]
+) -> Tenant | None:
+    data = _read_yaml(path, label, problems)
+    if data is None:
+        return None
+    before = len(problems)
+    model = _validate(RoutesFile, data, label, problems)
+    if model is None:
+        return None
+    if model.app != path.stem:
+        problems.append(
+            ConfigProblem(label, "app", f"{model.app!r} does not match the file name {path.stem!r}")
+        )
+
+    jwt_secret = _jwt_secret(model, label, options, problems)
+    database = _database(model, label, options, problems)
+    if model.smtp and model.smtp.password_file:
+        _secret(
+            lambda: read_secret_file(model.smtp.password_file, options.base_dir),
+            label,
+            "smtp.password_file",
+            problems,
+        )
+    if len(problems) > before:
+        return None
+
+    email_rate = parse_rate(model.auth.rate_limit.login_per_email)
+    ip_rate = parse_rate(model.auth.rate_limit.login_per_ip)
+    return Tenant(
+        app=model.app,
+        version=model.version,
+        base_path=model.base_path,
+        hosts=tuple(model.hosts),
+        source=path,
+        db_alias=f"tenant_{model.app}",
+        database=MappingProxyType(database),
+        jwt_secret=jwt_secret,
+        jwt_expiry=parse_duration(model.auth.jwt_expiry),
+        refresh_expiry=parse_duration(model.auth.refresh_expiry),
+        login_includes=tuple(model.auth.login_includes),
+        login_rate_per_email=RateLimit(*email_rate),
+        login_rate_per_ip=RateLimit(*ip_rate),
+        log_retention_days=model.logs.retention_days,
+        raw=MappingProxyType(model.model_dump(by_alias=True)),
+    )
+
+
+def _read_yaml(path: Path, label: str, problems: list[ConfigProblem]) -> dict | None:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        reason = getattr(exc, "problem", None) or str(exc)
+        problems.append(ConfigProblem(label, where, f"invalid YAML: {reason}"))
+        return None
+    except OSError as exc:
+        problems.append(ConfigProblem(label, "", f"cannot be read: {exc.strerror}"))
+        return None
+    if not isinstance(data, dict):
+        problems.append(ConfigProblem(label, "", "the file must hold a mapping of keys"))
+        return None
+    return data
+
+
+def _validate(model: type[BaseModel], data: dict, label: str, problems: list[ConfigProblem]) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            problems.append(ConfigProblem(label, _key_path(error["loc"]), _explain(model, error)))
+        return None
+
+
+def _key_path(loc: tuple) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif item.startswith("function-after") or item in {"str", "int"}:
+            continue  # pydantic's names for union members and validators, not keys
+        else:
+            parts.append(("." if parts else "") + item)
+    return "".join(parts)
+
+
+def _explain(model: type[BaseModel], error: dict) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key" + _suggestion(model, error["loc"])
+    if kind == "missing":
+        return "is required"
+    message = error["msg"].removeprefix("Value error, ")
+    if kind in {"value_error", "assertion_error"}:
+        return message
+    value = error.get("input")
+    shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
+    return f"{shown}: {message[:1].lower()}{message[1:]}"
+
+
+def _suggestion(model: type[BaseModel], loc: tuple) -> str:
+    """`did you mean 'jwt_expiry'?` for a typo, by walking the model to the parent key."""
+    current: Any = model
+    for item in loc[:-1]:
+        if isinstance(item, int) or current is None:
+            continue
+        info = getattr(current, "model_fields", {}).get(item)
+        current = _model_of(info.annotation) if info else None
+    if current is None:
+        return ""
+    names = [info.alias or name for name, info in current.model_fields.items()]
+    close = difflib.get_close_matches(str(loc[-1]), names, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _model_of(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return None
+
+
+def _secret(read, label: str, path: str, problems: list[ConfigProblem]) -> str | None:
+    try:
+        return read()
+    except SecretError as exc:
+        problems.append(ConfigProblem(label, path, str(exc)))
+        return None
+
+
+def _jwt_secret(model: RoutesFile, label: str, options: LoadOptions, problems: list[ConfigProblem]) -> str:
+    auth = model.auth
+    if auth.jwt_secret_file and auth.jwt_secret:
+        problems.append(ConfigProblem(label, "auth", "set jwt_secret_file or jwt_secret, not both"))
+        return ""
+    if auth.jwt_secret:
+        key, read = "auth.jwt_secret", lambda: read_environment_reference(auth.jwt_secret)
+    elif auth.jwt_secret_file:
+        key, read = (
+            "auth.jwt_secret_file",
+            lambda: read_secret_file(auth.jwt_secret_file, options.base_dir),
+        )
+    else:
+        problems.append(
+            ConfigProblem(label, "auth.jwt_secret_file", "is required (or jwt_secret: env:VARIABLE)")
+        )
+        return ""
+    return _secret(lambda: require_jwt_strength(read()), label, key, problems) or ""
+
+
+def _database(model: RoutesFile, label: str, options: LoadOptions, problems: list[ConfigProblem]) -> dict:
+    block = model.database
+    tune = options.tune_database or (lambda config: config)
+    if block is None:
+        if options.tenant_database_url:
+            url = options.tenant_database_url.replace("{app}", model.app)
+            return tune(dj_database_url.parse(url))
+        path = options.var_dir / "db" / f"{model.app}.sqlite3"
+        return tune({"ENGINE": "django.db.backends.sqlite3", "NAME": str(path)})
+    url = _database_url(block, model.app, label, options, problems)
+    if url is None:
+        return {}
+    try:
+        config = dj_database_url.parse(url, conn_max_age=block.conn_max_age)
+    except ValueError as exc:
+        problems.append(ConfigProblem(label, "database.url", f"not a database URL: {exc}"))
+        return {}
+    if config["ENGINE"].endswith("sqlite3"):
+        config["NAME"] = str(resolve_path(config["NAME"], options.base_dir))
+    return tune(config)
+
+
+def _database_url(
+    block: DatabaseBlock, app: str, label: str, options: LoadOptions, problems: list[ConfigProblem]
+) -> str | None:
+    if block.url:
+        if block.host or block.name or block.user or block.password_file:
+            problems.append(ConfigProblem(label, "database", "give url, or host/port/user/name, not both"))
+            return None
+        if block.url.startswith("env:"):
+            return _secret(lambda: read_environment_reference(block.url), label, "database.url", problems)
+        return block.url
+    if block.engine == "sqlite":
+        name = block.name or str(options.var_dir / "db" / f"{app}.sqlite3")
+        return "sqlite:///" + str(resolve_path(name, options.base_dir))
+    if not block.name:
+        problems.append(ConfigProblem(label, "database.name", "is required"))
+        return None
+    password = ""
+    if block.password_file:
+        password = _secret(
+            lambda: read_secret_file(block.password_file, options.base_dir, allow_empty=True),
+            label,
+            "database.password_file",
+            problems,
+        )
+        if password is None:
+            return None
+    credentials = quote(block.user or "root", safe="")
+    if password:
+        credentials += ":" + quote(password, safe="")
+    host = block.host or "127.0.0.1"
+    port = block.port or 3306
+    return f"mysql://{credentials}@{host}:{port}/{block.name}"
+
+
+def _check_unique_hosts(tenants: list[Tenant], problems: list[ConfigProblem]) -> None:
+    owner: dict[str, Tenant] = {}
+    for tenant in tenants:
+        for index, host in enumerate(tenant.hosts):
+            first = owner.setdefault(host, tenant)
+            if first is not tenant:
+                problems.append(
+                    ConfigProblem(
+                        f"routes/{tenant.source.name}",
+                        f"hosts[{index}]",
+                        f"{host!r} is already claimed by routes/{first.source.name}",
+                    )
+                )

@@ -1,0 +1,84 @@
+"""The validated, immutable view of the tenants that the rest of SOGOMS reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    limit: int
+    window: timedelta
+
+
+@dataclass(frozen=True, slots=True, eq=False)  # identity: one object per loaded config
+class Tenant:
+    app: str
+    version: str
+    base_path: str
+    hosts: tuple[str, ...]
+    source: Path
+    db_alias: str
+    database: MappingProxyType  # Django DATABASES entry; copied when registered
+    jwt_secret: str = field(repr=False)
+    jwt_expiry: timedelta
+    refresh_expiry: timedelta
+    login_includes: tuple[str, ...]
+    login_rate_per_email: RateLimit
+    login_rate_per_ip: RateLimit
+    log_retention_days: int
+    raw: MappingProxyType = field(repr=False)  # the validated YAML, for later features
+
+    @property
+    def db_engine(self) -> str:
+        """A short engine name for people: `sqlite` or `mysql`."""
+        return str(self.database["ENGINE"]).rsplit(".", 1)[-1].replace("sqlite3", "sqlite")
+
+    def database_settings(self) -> dict[str, Any]:
+        """A fresh, mutable copy of the Django database settings of this tenant."""
+        return {
+            key: dict(value) if isinstance(value, MappingProxyType | dict) else value
+            for key, value in self.database.items()
+        }
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Registry:
+    """All tenants of this process, looked up by app name or by host."""
+
+    tenants: MappingProxyType  # app -> Tenant
+    by_host: MappingProxyType  # normalized host -> Tenant
+
+    @classmethod
+    def of(cls, tenants: list[Tenant]) -> Registry:
+        by_host = {host: tenant for tenant in tenants for host in tenant.hosts}
+        return cls(
+            tenants=MappingProxyType({t.app: t for t in tenants}),
+            by_host=MappingProxyType(by_host),
+        )
+
+    def for_host(self, host: str) -> Tenant | None:
+        return self.by_host.get(normalize_host(host))
+
+    def get(self, app: str) -> Tenant | None:
+        return self.tenants.get(app)
+
+    def __iter__(self):
+        return iter(self.tenants.values())
+
+    def __len__(self) -> int:
+        return len(self.tenants)
+
+
+def normalize_host(host: str) -> str:
+    """Lower-case, without port and trailing dot: `Prokov.Localhost:8000` -> `prokov.localhost`."""
+    host = host.strip().lower()
+    if host.startswith("["):  # [::1]:8000
+        host = host[1 : host.find("]")] if "]" in host else host[1:]
+    elif host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    return host.rstrip(".")

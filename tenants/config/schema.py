@@ -1,0 +1,157 @@
+"""The shape of `config/routes/<app>.yaml`, checked by pydantic.
+
+This layer checks only what one file can say about itself: keys, types, formats.
+Cross-file rules (one host, one tenant) and the file system (secret files) are the
+loader's job, so that every problem is reported with its file and key path.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from tenants.config.durations import parse_duration, parse_rate
+
+APP_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+BASE_PATH = re.compile(r"^(/[A-Za-z0-9_.~-]+)+$")
+HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$"
+)
+RESERVED_PREFIXES = ("/admin", "/static", "/health", "/ready")
+
+
+def _duration(value: Any) -> Any:
+    parse_duration(value)
+    return value
+
+
+def _rate(value: Any) -> Any:
+    parse_rate(value)
+    return value
+
+
+Duration = Annotated[str | int, AfterValidator(_duration)]
+Rate = Annotated[str, AfterValidator(_rate)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class DatabaseBlock(Strict):
+    """The seed's block (host, port, user, password_file, name), or a URL, or SQLite."""
+
+    engine: Literal["mysql", "mariadb", "sqlite"] | None = None
+    url: str | None = None
+    host: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    user: str | None = None
+    password_file: str | None = None
+    name: str | None = None
+    conn_max_age: int = Field(default=60, ge=0)
+
+    @field_validator("url")
+    @classmethod
+    def _url_without_inline_password(cls, value: str | None) -> str | None:
+        if value and not value.startswith("env:") and re.match(r"^[a-z0-9+]+://[^/@:]*:[^/@]+@", value):
+            raise ValueError("the URL holds a password: use password_file, or url: env:VARIABLE")
+        return value
+
+
+class RateLimits(Strict):
+    login_per_email: Rate = "10/15m"
+    login_per_ip: Rate = "60/1m"
+
+
+class AuthBlock(Strict):
+    jwt_secret_file: str | None = None
+    jwt_secret: str | None = None  # only `env:NAME`; a literal secret is refused
+    jwt_expiry: Duration = "24h"
+    refresh_expiry: Duration = "30d"
+    login_includes: list[str] = Field(default_factory=list)
+    rate_limit: RateLimits = Field(default_factory=RateLimits)
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _secret_from_environment_only(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("env:"):
+            raise ValueError("secrets never sit in YAML: use jwt_secret_file, or env:VARIABLE")
+        return value
+
+
+class LogsBlock(Strict):
+    retention_days: int = Field(default=30, ge=1, le=3650)
+
+
+class SmtpBlock(Strict):
+    """The seed's SMTP keys; delivery itself belongs to the mail app."""
+
+    host: str
+    port: int = Field(default=587, ge=1, le=65535)
+    user: str | None = None
+    password_file: str | None = None
+    from_: str = Field(alias="from")
+    from_name: str | None = None
+    tls: bool = False
+
+
+class RoutesFile(Strict):
+    app: str
+    version: str = "1.0"
+    base_path: str = "/api"
+    hosts: list[str] = Field(min_length=1)
+    database: DatabaseBlock | None = None
+    auth: AuthBlock = Field(default_factory=AuthBlock)
+    logs: LogsBlock = Field(default_factory=LogsBlock)
+    smtp: SmtpBlock | None = None
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int | float) else value
+
+    @field_validator("app")
+    @classmethod
+    def _app_name(cls, value: str) -> str:
+        if not APP_NAME.match(value):
+            raise ValueError(
+                f"{value!r} is not an app name (lower-case letters, digits and _, "
+                "starting with a letter, at most 40)"
+            )
+        return value
+
+    @field_validator("base_path")
+    @classmethod
+    def _base_path(cls, value: str) -> str:
+        if not BASE_PATH.match(value):
+            raise ValueError(
+                f"{value!r} is not a base path (it starts with / and has no trailing /, like /api or /v1/app)"
+            )
+        if value.lower().startswith(RESERVED_PREFIXES):
+            raise ValueError(f"{value!r} collides with a site path ({', '.join(RESERVED_PREFIXES)})")
+        return value
+
+    @field_validator("hosts")
+    @classmethod
+    def _hosts(cls, values: list[str]) -> list[str]:
+        normalized = []
+        for value in values:
+            host = str(value).strip().lower().rstrip(".")
+            if not (HOSTNAME.match(host) or _is_ip(host)):
+                raise ValueError(f"{value!r} is not a host name (no scheme, port or path)")
+            normalized.append(host)
+        if len(set(normalized)) != len(normalized):
+            raise ValueError("a host is listed twice")
+        return normalized
+
+
+def _is_ip(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,39 @@
+"""Host to tenant, once, at the edge of every HTTP request.
+
+The tenant is attached to the request (`request.tenant`), set in the tenant context
+for everything below, and chooses the URL conf of its base path. An unknown host gets
+404 TENANT_NOT_FOUND, except on the site paths (health, ready, admin, static).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import DisallowedHost
+from django.http import HttpRequest, HttpResponse
+
+from sogoms_site.api.envelope import error_response
+from sogoms_site.urls import tenant_urlconf
+from tenants.context import tenant_context
+from tenants.registry import registry
+
+
+class TenantMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.site_prefixes = tuple(settings.SOGOMS_SITE_PATH_PREFIXES)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            host = request.get_host()
+        except DisallowedHost:
+            host = ""
+        tenant = registry().for_host(host) if host else None
+        if request.path_info.startswith(self.site_prefixes):
+            request.tenant = None
+            return self.get_response(request)
+        if tenant is None:
+            return error_response(404, "TENANT_NOT_FOUND", f"No app is served on host {host!r}.")
+        request.tenant = tenant
+        request.urlconf = tenant_urlconf(tenant.base_path)
+        with tenant_context(tenant):
+            return self.get_response(request)

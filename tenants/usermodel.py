@@ -1,0 +1,66 @@
+"""The `users` table of a tenant: one Django model per tenant, kept in a private registry.
+
+Each tenant's models live in their own `Apps` registry (not Django's global one), so two
+tenants can both have a `users` table, and carry `sogoms_db_alias` so the router sends
+their queries to the tenant's database.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from django.apps.registry import Apps
+from django.db import models
+
+from tenants.config import Tenant
+
+ROLES = ("default", "admin")
+
+
+@cache
+def tenant_apps(app: str) -> Apps:
+    """The private model registry of one tenant."""
+    return Apps(installed_apps=())
+
+
+class TenantUserBase(models.Model):
+    """The built-in shape of a tenant's users; compatible with the Go system's table."""
+
+    id = models.AutoField(primary_key=True)
+    email = models.CharField(max_length=254, unique=True)
+    password = models.CharField(max_length=255)
+    name = models.CharField(max_length=255, blank=True, default="")
+    role = models.CharField(max_length=32, default="default", choices=[(r, r) for r in ROLES])
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    sogoms_db_alias: str = ""
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return self.email
+
+
+def user_model(tenant: Tenant) -> type[TenantUserBase]:
+    return _user_model(tenant.app, tenant.db_alias)
+
+
+@cache
+def _user_model(app: str, alias: str) -> type[TenantUserBase]:
+    meta = type(
+        "Meta",
+        (),
+        {
+            "db_table": "users",
+            "app_label": "tenants",
+            "apps": tenant_apps(app),
+            "verbose_name": f"{app} user",
+            "verbose_name_plural": f"{app} users",
+            "ordering": ["id"],
+        },
+    )
+    attrs = {"__module__": __name__, "Meta": meta, "sogoms_db_alias": alias}
+    return type(f"User_{app}", (TenantUserBase,), attrs)
