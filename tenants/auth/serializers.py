@@ -7,7 +7,17 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 
-class RegisterInput(serializers.Serializer):
+class StrictInput(serializers.Serializer):
+    """Refuses keys it does not declare, so a client cannot slip in `role` or a typo."""
+
+    def validate(self, attrs: dict) -> dict:
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError({name: ["unknown field"] for name in unknown})
+        return attrs
+
+
+class RegisterInput(StrictInput):
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(max_length=128, trim_whitespace=False)
     name = serializers.CharField(max_length=255)
@@ -20,10 +30,10 @@ class RegisterInput(serializers.Serializer):
         return value
 
 
-class LoginInput(serializers.Serializer):
+class LoginInput(StrictInput):
     email = serializers.CharField(max_length=254)
     password = serializers.CharField(max_length=128, trim_whitespace=False)
 
 
-class RefreshInput(serializers.Serializer):
+class RefreshInput(StrictInput):
     refresh_token = serializers.CharField(max_length=4096)

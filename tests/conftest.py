@@ -1,0 +1,127 @@
+"""Shared fixtures: the test tenants, an API client per host, users, isolated logs.
+
+The alice/bob/charlie pattern: alice and bob are users of tenant alpha, charlie is a
+user of tenant beta (an outsider to alpha).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from tenants.auth.passwords import hash_password
+from tenants.registry import registry
+from tenants.usermodel import user_model
+
+PASSWORD = "correct horse battery staple"
+
+
+def pytest_sessionstart(session) -> None:
+    """With SOGOMS_REQUIRE_SERVICES=1 (CI), unreachable MariaDB or Redis fails the run."""
+    if os.environ.get("SOGOMS_REQUIRE_SERVICES") != "1":
+        return
+    missing = []
+    for name in ("DATABASE_URL", "SOGOMS_TENANT_DATABASE_URL", "REDIS_URL"):
+        url = os.environ.get(name, "")
+        if not url:
+            missing.append(f"{name} is not set")
+            continue
+        parts = urlsplit(url.replace("{app}", "x"))
+        try:
+            socket.create_connection((parts.hostname, parts.port or 3306), timeout=3).close()
+        except OSError as exc:
+            missing.append(f"{name}: {parts.hostname}:{parts.port} unreachable ({exc})")
+    if missing:
+        pytest.exit("required services are missing:\n  " + "\n  ".join(missing), returncode=3)
+
+
+@pytest.fixture(autouse=True)
+def _isolated(settings, tmp_path):
+    """Every test gets its own log directory and an empty cache (rate-limit counters)."""
+    settings.SOGOMS_LOG_DIR = tmp_path / "log"
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def alpha():
+    return registry().get("alpha")
+
+
+@pytest.fixture
+def beta():
+    return registry().get("beta")
+
+
+@dataclass
+class TenantApi:
+    """A DRF test client bound to one tenant's host and base path."""
+
+    tenant: object
+    client: APIClient
+    host: str
+
+    def url(self, path: str) -> str:
+        return f"{self.tenant.base_path}/{path.lstrip('/')}"
+
+    def call(self, method: str, path: str, data=None, token: str | None = None, **extra):
+        headers = {"HTTP_HOST": self.host, **extra}
+        if token is not None:
+            headers["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        return getattr(self.client, method)(self.url(path), data=data, format="json", **headers)
+
+    def get(self, path, token=None, **extra):
+        return self.call("get", path, None, token, **extra)
+
+    def post(self, path, data=None, token=None, **extra):
+        return self.call("post", path, data, token, **extra)
+
+    def register(self, email: str, password: str = PASSWORD, name: str = "Someone"):
+        return self.post("auth/register", {"email": email, "password": password, "name": name})
+
+    def login(self, email: str, password: str = PASSWORD):
+        return self.post("auth/login", {"email": email, "password": password})
+
+    def token_for(self, email: str, password: str = PASSWORD) -> str:
+        response = self.login(email, password)
+        assert response.status_code == 200, response.content
+        return response.json()["data"]["token"]
+
+
+@pytest.fixture
+def alpha_api(alpha):
+    return TenantApi(alpha, APIClient(), "alpha.test")
+
+
+@pytest.fixture
+def beta_api(beta):
+    return TenantApi(beta, APIClient(), "beta.test")
+
+
+def create_user(tenant, email: str, *, password: str = PASSWORD, role: str = "default", **fields):
+    return user_model(tenant).objects.create(
+        email=email, password=hash_password(password), name=fields.pop("name", email.split("@")[0]),
+        role=role, **fields,
+    )
+
+
+@pytest.fixture
+def alice(alpha):
+    return create_user(alpha, "alice@example.com", name="Alice")
+
+
+@pytest.fixture
+def bob(alpha):
+    return create_user(alpha, "bob@example.com", name="Bob")
+
+
+@pytest.fixture
+def charlie(beta):
+    return create_user(beta, "charlie@example.com", name="Charlie")

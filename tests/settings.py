@@ -1,0 +1,36 @@
+"""Test settings: the site's settings with the test tenants and per-worker isolation.
+
+The tenants come from tests/config (alpha on /api, beta on /v1, sharing one JWT secret
+so cross-tenant refusal is tested on the `app` claim, not on the signature). Their
+development secrets are created under var/test/ before the registry loads.
+"""
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+
+os.environ["SOGOMS_CONFIG_DIR"] = str(BASE_DIR / "tests" / "config")
+os.environ.setdefault("SOGOMS_VAR_DIR", str(BASE_DIR / "var" / "test" / WORKER))
+
+from tenants.cli.devsecrets import ensure_development_secrets  # noqa: E402
+
+ensure_development_secrets(BASE_DIR / "tests" / "config", BASE_DIR, BASE_DIR / "var")
+
+from sogoms_site.settings import *  # noqa: E402, F403
+from sogoms_site.settings import CACHES, REDIS_URL, VAR_DIR  # noqa: E402
+
+# Fast hashing keeps the suite quick; the hasher choice itself is Django's, not ours.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.MD5PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+SOGOMS_LOG_DIR = VAR_DIR / "log"
+
+if REDIS_URL:
+    # One Redis database per xdist worker: clearing the cache must not wipe a neighbour's.
+    parts = urlsplit(REDIS_URL)
+    index = int(WORKER.removeprefix("gw") or 0) + 1
+    CACHES["default"]["LOCATION"] = urlunsplit(parts._replace(path=f"/{index}"))
