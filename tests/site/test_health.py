@@ -1,0 +1,64 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connections
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+
+def test_health_answers_ok(client):
+    response = client.get("/health", HTTP_HOST="admin.example")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"status": "ok"}
+
+
+def test_ready_answers_ok_with_a_check_for_every_database(client):
+    response = client.get("/ready", HTTP_HOST="admin.example")
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["status"] == "ok"
+    for name in ("database:default", "database:alpha", "database:beta"):
+        assert body["checks"][name]["status"] == "ok"
+        assert isinstance(body["checks"][name]["ms"], int | float)
+
+
+def test_ready_reports_redis_down_as_degraded_without_a_stack_trace(client, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+
+    response = client.get("/ready", HTTP_HOST="admin.example")
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["redis"]["status"] == "down"
+    assert body["checks"]["database:default"]["status"] == "ok"
+    text = response.content.decode()
+    assert "Traceback" not in text
+    assert "File " not in text
+    assert "127.0.0.1" not in text
+
+
+def test_ready_reports_an_unreachable_tenant_database_as_degraded(client, monkeypatch):
+    alias = "tenant_beta"
+    real = connections[alias].cursor
+
+    def broken_cursor(*args, **kwargs):
+        raise OSError("connection refused to db.internal:3306")
+
+    monkeypatch.setattr(connections[alias], "cursor", broken_cursor)
+    try:
+        response = client.get("/ready", HTTP_HOST="admin.example")
+    finally:
+        monkeypatch.setattr(connections[alias], "cursor", real)
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["database:beta"]["status"] == "down"
+    assert body["checks"]["database:alpha"]["status"] == "ok"
+    assert "db.internal" not in response.content.decode()
