@@ -262,11 +262,10 @@ FRAMEWORK = [
     (DjangoPermissionDenied(), 403, "FORBIDDEN"),
     (RequestDataTooBig(), 413, "PAYLOAD_TOO_LARGE"),
 ]
+FRAMEWORK_IDS = [f"{type(exc).__module__}.{type(exc).__name__}" for exc, _, _ in FRAMEWORK]
 
 
-@pytest.mark.parametrize(
-    ("exc", "status", "code"), FRAMEWORK, ids=[type(e).__module__ + "." + type(e).__name__ for e, _, _ in FRAMEWORK]
-)
+@pytest.mark.parametrize(("exc", "status", "code"), FRAMEWORK, ids=FRAMEWORK_IDS)
 def test_it_translates_a_framework_exception_to_its_contract_code(exc, status, code):
     error = translate(exc)
 
@@ -275,9 +274,7 @@ def test_it_translates_a_framework_exception_to_its_contract_code(exc, status, c
     assert error.code == code
 
 
-@pytest.mark.parametrize(
-    ("exc", "status", "code"), FRAMEWORK, ids=[type(e).__module__ + "." + type(e).__name__ for e, _, _ in FRAMEWORK]
-)
+@pytest.mark.parametrize(("exc", "status", "code"), FRAMEWORK, ids=FRAMEWORK_IDS)
 def test_its_exception_handler_answers_a_framework_exception_with_the_envelope(exc, status, code):
     response = api_exception_handler(exc, {})
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import PASSWORD
 from tenants.usermodel import user_model
+from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
