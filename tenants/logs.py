@@ -107,7 +107,10 @@ def purge_logs(app: str, retention_days: int, *, today: date | None = None) -> l
         match = _FILE_NAME.match(path.name)
         if not match or match["app"] != app:
             continue
-        day = datetime.strptime(match["day"], "%Y%m%d").date()
+        try:
+            day = datetime.strptime(match["day"], "%Y%m%d").date()
+        except ValueError:
+            continue  # not a calendar date: not one of our files
         if day < cutoff:
             path.unlink(missing_ok=True)
             removed.append(path)

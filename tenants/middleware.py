@@ -20,6 +20,7 @@ from tenants.registry import registry
 class TenantMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
+        self.site_paths = frozenset(settings.SOGOMS_SITE_PATHS)
         self.site_prefixes = tuple(settings.SOGOMS_SITE_PATH_PREFIXES)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
@@ -28,7 +29,8 @@ class TenantMiddleware:
         except DisallowedHost:
             host = ""
         tenant = registry().for_host(host) if host else None
-        if request.path_info.startswith(self.site_prefixes):
+        path = request.path_info
+        if path in self.site_paths or path.startswith(self.site_prefixes):
             request.tenant = None
             return self.get_response(request)
         if tenant is None:

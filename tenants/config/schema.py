@@ -19,7 +19,7 @@ BASE_PATH = re.compile(r"^(/[A-Za-z0-9_.~-]+)+$")
 HOSTNAME = re.compile(
     r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$"
 )
-RESERVED_PREFIXES = ("/admin", "/static", "/health", "/ready")
+RESERVED_SEGMENTS = ("admin", "static", "health", "ready")  # the site's own paths
 
 
 def _duration(value: Any) -> Any:
@@ -129,8 +129,10 @@ class RoutesFile(Strict):
             raise ValueError(
                 f"{value!r} is not a base path (it starts with / and has no trailing /, like /api or /v1/app)"
             )
-        if value.lower().startswith(RESERVED_PREFIXES):
-            raise ValueError(f"{value!r} collides with a site path ({', '.join(RESERVED_PREFIXES)})")
+        if value.split("/")[1].lower() in RESERVED_SEGMENTS:
+            raise ValueError(
+                f"{value!r} collides with a site path (/{', /'.join(RESERVED_SEGMENTS)})"
+            )
         return value
 
     @field_validator("hosts")
