@@ -17,13 +17,22 @@ def parse_duration(value: object) -> timedelta:
     if isinstance(value, int):
         if value <= 0:
             raise ValueError(f"{value!r} is not a positive duration")
-        return timedelta(seconds=value)
+        return _bounded(value, value)
     text = str(value).strip()
     if not _WHOLE.match(text):
         raise ValueError(f"{value!r} is not a duration (examples: 30s, 15m, 24h, 7d)")
     seconds = sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _PART.findall(text))
     if seconds <= 0:
         raise ValueError(f"{value!r} is not a positive duration")
+    return _bounded(seconds, value)
+
+
+MAX_DURATION = timedelta(days=3650)
+
+
+def _bounded(seconds: float, value: object) -> timedelta:
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(f"{value!r} is too long a duration (at most 3650d)")
     return timedelta(seconds=seconds)
 
 
@@ -38,10 +47,10 @@ def parse_rate(value: object) -> tuple[int, timedelta]:
 
 def format_duration(value: timedelta) -> str:
     """The inverse of parse_duration for people: `1d`, `24h` stays `1d`, `1h30m`."""
-    seconds = int(value.total_seconds())
+    remaining = value // timedelta(milliseconds=1)
     parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        amount, seconds = divmod(seconds, size)
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)):
+        amount, remaining = divmod(remaining, size)
         if amount:
             parts.append(f"{amount}{unit}")
     return "".join(parts) or "0s"

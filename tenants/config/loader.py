@@ -75,6 +75,7 @@ def load_config(options: LoadOptions) -> LoadResult:
     if not tenants and not problems:
         problems.append(ConfigProblem("routes/", "", "no tenant is declared (no *.yaml file)"))
 
+    _check_unique_apps(tenants, problems)
     _check_unique_hosts(tenants, problems)
     if problems:
         return LoadResult(None, problems)
@@ -131,7 +132,10 @@ def _load_tenant(
 
 def _read_yaml(path: Path, label: str, problems: list[ConfigProblem]) -> dict | None:
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        problems.append(ConfigProblem(label, "", "is not UTF-8 text"))
+        return None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -288,6 +292,20 @@ def _database_url(
     host = block.host or "127.0.0.1"
     port = block.port or 3306
     return f"mysql://{credentials}@{host}:{port}/{block.name}"
+
+
+def _check_unique_apps(tenants: list[Tenant], problems: list[ConfigProblem]) -> None:
+    first: dict[str, Tenant] = {}
+    for tenant in tenants:
+        seen = first.setdefault(tenant.app, tenant)
+        if seen is not tenant:
+            problems.append(
+                ConfigProblem(
+                    f"routes/{tenant.source.name}",
+                    "app",
+                    f"{tenant.app!r} is already declared in routes/{seen.source.name}",
+                )
+            )
 
 
 def _check_unique_hosts(tenants: list[Tenant], problems: list[ConfigProblem]) -> None:

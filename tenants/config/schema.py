@@ -130,9 +130,7 @@ class RoutesFile(Strict):
                 f"{value!r} is not a base path (it starts with / and has no trailing /, like /api or /v1/app)"
             )
         if value.split("/")[1].lower() in RESERVED_SEGMENTS:
-            raise ValueError(
-                f"{value!r} collides with a site path (/{', /'.join(RESERVED_SEGMENTS)})"
-            )
+            raise ValueError(f"{value!r} collides with a site path (/{', /'.join(RESERVED_SEGMENTS)})")
         return value
 
     @field_validator("hosts")

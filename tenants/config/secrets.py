@@ -21,7 +21,11 @@ def resolve_path(path: str, base_dir: Path) -> Path:
 def read_secret_file(path: str, base_dir: Path, *, allow_empty: bool = False) -> str:
     resolved = resolve_path(path, base_dir)
     try:
-        value = resolved.read_text().strip()
+        value = resolved.read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError:
+        raise SecretError(
+            f"secret file {str(resolved)!r} is not text (make one with: openssl rand -base64 48)"
+        ) from None
     except FileNotFoundError:
         raise SecretError(f"secret file {str(resolved)!r} does not exist") from None
     except OSError as exc:

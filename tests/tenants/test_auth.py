@@ -249,7 +249,9 @@ def test_an_unsigned_token_is_refused(alpha_api, alpha, alice):
 def test_a_tampered_token_is_refused(alpha_api, alice, bob):
     token = alpha_api.token_for("alice@example.com")
     header, payload, signature = token.split(".")
-    forged = jwt.encode({**claims(token), "sub": bob.id}, "another secret of enough length!!", algorithm="HS256")
+    forged = jwt.encode(
+        {**claims(token), "sub": bob.id}, "another secret of enough length!!", algorithm="HS256"
+    )
     tampered = ".".join([header, forged.split(".")[1], signature])
 
     response = alpha_api.get("auth/me", token=tampered)
@@ -421,9 +423,12 @@ def test_the_role_set_by_an_operator_reaches_the_token(alpha_api, alpha, alice):
 
     payload = claims(alpha_api.token_for("alice@example.com"))
     assert payload["role"] == "admin"
-    assert alpha_api.get("auth/me", token=alpha_api.token_for("alice@example.com")).json()["data"]["user"][
-        "role"
-    ] == "admin"
+    assert (
+        alpha_api.get("auth/me", token=alpha_api.token_for("alice@example.com")).json()["data"]["user"][
+            "role"
+        ]
+        == "admin"
+    )
 
 
 def test_refresh_picks_up_a_changed_role(alpha_api, alpha, alice):

@@ -1,0 +1,121 @@
+"""The one description of a CRUD resource, whichever front-end declared it.
+
+Schema YAML (`config/schema/<app>.yaml`) and v1 query YAML (`config/queries/<app>/`)
+both compile to `Resource`; the runtime (models, serializers, views) reads only this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+OPERATIONS = ("list", "show", "create", "update", "delete")
+FIELD_TYPES = (
+    "int",
+    "bigint",
+    "string",
+    "text",
+    "bool",
+    "date",
+    "datetime",
+    "decimal",
+    "float",
+    "json",
+    "email",
+    "url",
+)
+MISSING = object()
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    type: str
+    primary: bool = False
+    auto: bool = False
+    unique: bool = False
+    required: bool = False
+    default: Any = MISSING
+    min: float | None = None
+    max: float | None = None
+    max_length: int | None = None
+    choices: tuple = ()
+    pattern: str | None = None
+    max_digits: int = 12
+    decimal_places: int = 2
+    foreign: tuple[str, str] | None = None  # (table, column)
+    on_delete: str = "cascade"
+    owner: bool = False
+    auth: str | None = None
+    hidden: bool = False
+    readonly: bool = False
+    searchable: bool = False
+    index: bool = False
+    timestamp: str | None = None  # "created" / "updated": set by the server
+
+    @property
+    def nullable(self) -> bool:
+        return not self.required and self.default is MISSING and not self.primary and not self.owner
+
+    @property
+    def writable(self) -> bool:
+        return not (self.primary or self.auto or self.readonly or self.owner or self.hidden or self.timestamp)
+
+    @property
+    def visible(self) -> bool:
+        return not self.hidden
+
+
+@dataclass(frozen=True)
+class LinkSpec:
+    """A many-to-many relation through a link table: `tasks.tags` through `task_tags`."""
+
+    name: str
+    through: str  # link table
+    source_column: str  # link column pointing at this table
+    target: str  # target table
+    target_column: str  # link column pointing at the target
+
+
+@dataclass(frozen=True)
+class Resource:
+    app: str
+    name: str  # the route segment and the table name
+    fields: tuple[FieldSpec, ...]
+    operations: frozenset[str]
+    source: str  # "schema" or "queries"
+    indexes: tuple[tuple[str, ...], ...] = ()
+    unique_together: tuple[tuple[str, ...], ...] = ()
+    named_filters: dict = field(default_factory=dict)  # name -> {field: {op: value}}
+    links: tuple[LinkSpec, ...] = ()
+    default_sort: tuple[str, ...] = ()
+    # v1 query YAML: SQL per operation and role filters (SQL fragments with :placeholders)
+    sql: dict = field(default_factory=dict)  # "list"/"show" -> SELECT
+    role_filters: dict = field(default_factory=dict)  # op -> {role: fragment}
+    order: str = ""
+    writable_by_op: dict = field(default_factory=dict)  # v1: op -> tuple of field names
+
+    def field(self, name: str) -> FieldSpec | None:
+        for spec in self.fields:
+            if spec.name == name:
+                return spec
+        return None
+
+    @property
+    def primary(self) -> FieldSpec:
+        return next(spec for spec in self.fields if spec.primary)
+
+    @property
+    def owner_field(self) -> FieldSpec | None:
+        return next((spec for spec in self.fields if spec.owner), None)
+
+    @property
+    def visible_fields(self) -> tuple[FieldSpec, ...]:
+        return tuple(spec for spec in self.fields if spec.visible)
+
+    @property
+    def search_fields(self) -> tuple[FieldSpec, ...]:
+        return tuple(spec for spec in self.fields if spec.searchable and spec.visible)
+
+    def allows(self, operation: str) -> bool:
+        return operation in self.operations
