@@ -248,7 +248,7 @@ def test_an_unsigned_token_is_refused(alpha_api, alpha, alice):
 
 def test_a_tampered_token_is_refused(alpha_api, alice, bob):
     token = alpha_api.token_for("alice@example.com")
-    header, payload, signature = token.split(".")
+    header, _payload, signature = token.split(".")
     forged = jwt.encode(
         {**claims(token), "sub": bob.id}, "another secret of enough length!!", algorithm="HS256"
     )
