@@ -1,7 +1,16 @@
-"""App config of the crud app."""
+"""App config of the resource engine: plugs its tables, login lists and event log in."""
 
 from django.apps import AppConfig
 
 
 class CrudConfig(AppConfig):
     name = "crud"
+
+    def ready(self) -> None:
+        from crud import events
+        from crud.hooks import login_lists, resource_tables
+        from tenants import hooks
+
+        hooks.register(hooks.table_providers, resource_tables)
+        hooks.register(hooks.login_enrichers, login_lists)
+        events.subscribe(events.log_to_tenant)

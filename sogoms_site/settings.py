@@ -25,6 +25,8 @@ SOGOMS_BASE_DIR = Path(env_str("SOGOMS_BASE_DIR", str(BASE_DIR))).resolve()
 SOGOMS_TENANT_DATABASE_URL = env_str("SOGOMS_TENANT_DATABASE_URL")
 SOGOMS_MAX_BODY_BYTES = env_int("SOGOMS_MAX_BODY_BYTES", 1024 * 1024)
 SOGOMS_TRUST_X_FORWARDED_FOR = env_bool("SOGOMS_TRUST_X_FORWARDED_FOR", False)
+# Config sections that apps add to a tenant, beside routes/<app>.yaml.
+SOGOMS_CONFIG_SECTIONS = ["crud.config.load_resources"]
 # Paths served whatever the Host header says (probes and the operators' admin).
 SOGOMS_SITE_PATHS = ("/health", "/ready")
 SOGOMS_SITE_PATH_PREFIXES = ("/admin/", "/static/")

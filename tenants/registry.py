@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
 from tenants.config import LoadResult, Registry, load_config
 from tenants.config.loader import LoadOptions
@@ -22,6 +23,7 @@ def load_options() -> LoadOptions:
         var_dir=settings.VAR_DIR,
         tenant_database_url=settings.SOGOMS_TENANT_DATABASE_URL,
         tune_database=settings.SOGOMS_TUNE_DATABASE,
+        sections=tuple(import_string(path) for path in settings.SOGOMS_CONFIG_SECTIONS),
     )
 
 

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from django.db import connections, models
 
+from tenants import hooks
 from tenants.config import Tenant
 from tenants.usermodel import user_model
 
 
 def tenant_models(tenant: Tenant) -> list[type[models.Model]]:
-    """Every table a tenant has; the resource engine adds its own as it grows."""
-    return [user_model(tenant)]
+    """Every table SOGOMS manages for a tenant: users, then what the table providers add."""
+    found = [user_model(tenant)]
+    for provider in hooks.table_providers:
+        found.extend(model for model in provider(tenant) if model not in found)
+    return found
 
 
 def sync_tenant_tables(tenant: Tenant) -> list[str]:

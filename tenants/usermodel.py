@@ -11,16 +11,25 @@ from functools import cache
 
 from django.apps.registry import Apps
 from django.db import models
+from django.db.migrations.state import AppConfigStub
 
 from tenants.config import Tenant
 
 ROLES = ("default", "admin")
 
 
+TENANT_MODEL_LABELS = ("tenants", "crud")
+
+
 @cache
-def tenant_apps(app: str) -> Apps:
-    """The private model registry of one tenant."""
-    return Apps(installed_apps=())
+def tenant_apps(tenant: Tenant) -> Apps:
+    """The private model registry of one loaded tenant (a reload gets a fresh one).
+
+    It holds app config stubs for the labels tenant models use, as Django's migration
+    state does: without them the registry lists no models, and reverse relations (which
+    deletion cascades follow) would be missed.
+    """
+    return Apps([AppConfigStub(label) for label in TENANT_MODEL_LABELS])
 
 
 class TenantUserBase(models.Model):
@@ -44,23 +53,20 @@ class TenantUserBase(models.Model):
         return self.email
 
 
-def user_model(tenant: Tenant) -> type[TenantUserBase]:
-    return _user_model(tenant.app, tenant.db_alias)
-
-
 @cache
-def _user_model(app: str, alias: str) -> type[TenantUserBase]:
+def user_model(tenant: Tenant) -> type[TenantUserBase]:
+    app = tenant.app
     meta = type(
         "Meta",
         (),
         {
             "db_table": "users",
             "app_label": "tenants",
-            "apps": tenant_apps(app),
+            "apps": tenant_apps(tenant),
             "verbose_name": f"{app} user",
             "verbose_name_plural": f"{app} users",
             "ordering": ["id"],
         },
     )
-    attrs = {"__module__": __name__, "Meta": meta, "sogoms_db_alias": alias}
+    attrs = {"__module__": __name__, "Meta": meta, "sogoms_db_alias": tenant.db_alias}
     return type(f"User_{app}", (TenantUserBase,), attrs)

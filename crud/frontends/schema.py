@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from crud.resource import FIELD_TYPES, MISSING, OPERATIONS, FieldSpec, LinkSpec, Resource
 from crud.params import FILTER_OPERATORS
+from crud.resource import FIELD_TYPES, MISSING, OPERATIONS, FieldSpec, LinkSpec, Resource
 
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 ON_DELETE = ("cascade", "restrict", "set_null", "protect")

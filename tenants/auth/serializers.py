@@ -6,15 +6,7 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-
-class StrictInput(serializers.Serializer):
-    """Refuses keys it does not declare, so a client cannot slip in `role` or a typo."""
-
-    def validate(self, attrs: dict) -> dict:
-        unknown = sorted(set(self.initial_data) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError({name: ["unknown field"] for name in unknown})
-        return attrs
+from sogoms_site.api.inputs import StrictInput
 
 
 class RegisterInput(StrictInput):

@@ -19,6 +19,7 @@ from sogoms_site.api.errors import (
     Unauthorized,
     ValidationFailed,
 )
+from tenants import hooks
 from tenants.auth import ratelimit, revocation
 from tenants.auth.passwords import hash_password, spend_hashing_time, verify_password
 from tenants.auth.principal import TenantPrincipal
@@ -115,6 +116,14 @@ def user_login(*, tenant: Tenant, email: str, password: str, client_ip: str) -> 
         user.save(update_fields=["password", "updated_at"])
     log_event(tenant.app, "login", user_id=user.id, details={"ip": client_ip, "rehashed": needs_rehash})
     return session_open(tenant=tenant, user=user)
+
+
+def login_extras(*, tenant: Tenant, user: TenantUserBase) -> dict:
+    """The lists named in `auth.login_includes`, gathered from the login enrichers."""
+    extras: dict = {}
+    for enricher in hooks.login_enrichers:
+        extras.update(enricher(tenant, user))
+    return extras
 
 
 def session_refresh(*, tenant: Tenant, refresh_token: str) -> Session:

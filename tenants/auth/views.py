@@ -38,7 +38,8 @@ class LoginView(PublicAuthView):
     def post(self, request: Request) -> Response:
         data = _valid(LoginInput, request)
         session = services.user_login(tenant=request.tenant, client_ip=client_ip(request), **data)
-        return ok(session.as_data(), "Logged in")
+        extras = services.login_extras(tenant=request.tenant, user=session.user)
+        return ok({**session.as_data(), **extras}, "Logged in")
 
 
 class RefreshView(PublicAuthView):

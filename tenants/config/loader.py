@@ -7,6 +7,7 @@ problem yields no registry: the server refuses to start rather than half-apply i
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,8 @@ class LoadOptions:
     var_dir: Path
     tenant_database_url: str = ""
     tune_database: Any = None  # callable(dict) -> dict, the site's engine options
+    # Config sections of other apps: callable(tenant, options, problems) -> dict of extensions.
+    sections: tuple = ()
 
 
 def load_config(options: LoadOptions) -> LoadResult:
@@ -79,17 +82,20 @@ def load_config(options: LoadOptions) -> LoadResult:
     _check_unique_hosts(tenants, problems)
     if problems:
         return LoadResult(None, problems)
+    tenants = [_with_sections(tenant, options, problems) for tenant in tenants]
+    if problems:
+        return LoadResult(None, problems)
     return LoadResult(Registry.of(tenants), [])
 
 
 def _load_tenant(
     path: Path, label: str, options: LoadOptions, problems: list[ConfigProblem]
 ) -> Tenant | None:
-    data = _read_yaml(path, label, problems)
+    data = read_yaml(path, label, problems)
     if data is None:
         return None
     before = len(problems)
-    model = _validate(RoutesFile, data, label, problems)
+    model = validate_model(RoutesFile, data, label, problems)
     if model is None:
         return None
     if model.app != path.stem:
@@ -130,7 +136,15 @@ def _load_tenant(
     )
 
 
-def _read_yaml(path: Path, label: str, problems: list[ConfigProblem]) -> dict | None:
+def _with_sections(tenant: Tenant, options: LoadOptions, problems: list[ConfigProblem]) -> Tenant:
+    extensions: dict[str, Any] = {}
+    for section in options.sections:
+        extensions.update(section(tenant, options, problems) or {})
+    return dataclasses.replace(tenant, extensions=MappingProxyType(extensions))
+
+
+def read_yaml(path: Path, label: str, problems: list[ConfigProblem]) -> dict | None:
+    """A YAML mapping, or None with the problem recorded (config sections use it too)."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
@@ -151,7 +165,8 @@ def _read_yaml(path: Path, label: str, problems: list[ConfigProblem]) -> dict | 
     return data
 
 
-def _validate(model: type[BaseModel], data: dict, label: str, problems: list[ConfigProblem]) -> Any:
+def validate_model(model: type[BaseModel], data: dict, label: str, problems: list[ConfigProblem]) -> Any:
+    """The pydantic model of the data, or None with each error recorded by key path."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:

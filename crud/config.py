@@ -1,0 +1,110 @@
+"""The crud config section: a tenant's resources from schema YAML and v1 query YAML.
+
+Runs inside the one config loader (tenants.config), so resource problems are reported
+with the routes problems, by file and key path, and a bad resource stops the start.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from crud.frontends.queries import QueryFile, compile_queries
+from crud.frontends.schema import BUILTIN_USER_FIELDS, IDENTIFIER, SchemaFile, compile_schema
+from crud.resource import Resource
+from tenants.config.loader import ConfigProblem, read_yaml, validate_model
+
+RESERVED_NAMES = ("auth", "_schema", "_openapi", "_docs", "_mail", "_cron", "_push", "ws")
+
+
+def load_resources(tenant, options, problems: list[ConfigProblem]) -> dict:
+    resources: dict[str, Resource] = {}
+    schema_path = _first(options.config_dir / "schema", tenant.app)
+    if schema_path is not None:
+        resources.update(_schema_resources(tenant.app, schema_path, problems))
+    queries_dir = options.config_dir / "queries" / tenant.app
+    if queries_dir.is_dir():
+        for path in sorted([*queries_dir.glob("*.yaml"), *queries_dir.glob("*.yml")]):
+            if path.stem == "auth":
+                continue  # the Go system's auth queries: auth is built in here
+            label = f"queries/{tenant.app}/{path.name}"
+            resource = _query_resource(tenant.app, path, label, problems)
+            if resource is None:
+                continue
+            if resource.name in resources:
+                problems.append(ConfigProblem(label, "", f"{resource.name!r} is also declared in the schema"))
+                continue
+            resources[resource.name] = resource
+    _check_login_includes(tenant, resources, problems)
+    return {"resources": resources}
+
+
+def _first(directory: Path, app: str) -> Path | None:
+    for suffix in (".yaml", ".yml"):
+        if (directory / f"{app}{suffix}").is_file():
+            return directory / f"{app}{suffix}"
+    return None
+
+
+def _schema_resources(app: str, path: Path, problems: list[ConfigProblem]) -> dict[str, Resource]:
+    label = f"schema/{path.name}"
+    data = read_yaml(path, label, problems)
+    if data is None:
+        return {}
+    schema = validate_model(SchemaFile, data, label, problems)
+    if schema is None:
+        return {}
+    before = len(problems)
+
+    def problem(key: str, message: str) -> None:
+        problems.append(ConfigProblem(label, key, message))
+
+    resources = compile_schema(app, schema, problem)
+    users = schema.tables.get("users")
+    if users is not None:
+        for name in users.fields:
+            if name not in BUILTIN_USER_FIELDS:
+                problem(
+                    f"tables.users.fields.{name}",
+                    "users has the built-in columns "
+                    f"({', '.join(BUILTIN_USER_FIELDS)}); other columns are not supported",
+                )
+    for name in resources:
+        if name in RESERVED_NAMES:
+            problem(f"tables.{name}", f"{name!r} is a reserved route name")
+    return resources if len(problems) == before else {}
+
+
+def _query_resource(app: str, path: Path, label: str, problems: list[ConfigProblem]) -> Resource | None:
+    if not IDENTIFIER.match(path.stem) or path.stem in RESERVED_NAMES:
+        problems.append(ConfigProblem(label, "", f"{path.stem!r} is not a usable resource name"))
+        return None
+    data = read_yaml(path, label, problems)
+    if data is None:
+        return None
+    spec = validate_model(QueryFile, data, label, problems)
+    if spec is None:
+        return None
+    before = len(problems)
+
+    def problem(key: str, message: str) -> None:
+        problems.append(ConfigProblem(label, key, message))
+
+    resource = compile_queries(app, path.stem, spec, problem)
+    return resource if len(problems) == before else None
+
+
+def _check_login_includes(tenant, resources: dict[str, Resource], problems: list[ConfigProblem]) -> None:
+    for index, name in enumerate(tenant.login_includes):
+        resource = resources.get(name)
+        if resource is None or not resource.allows("list"):
+            problems.append(
+                ConfigProblem(
+                    f"routes/{tenant.source.name}",
+                    f"auth.login_includes[{index}]",
+                    f"{name!r} is not a resource of {tenant.app} with a list operation",
+                )
+            )
+
+
+def resources_of(tenant) -> dict[str, Resource]:
+    return tenant.extensions.get("resources", {})

@@ -1,0 +1,104 @@
+"""Front-end 2: SOGOMS v1 query YAML, `config/queries/<app>/<resource>.yaml`, to Resources.
+
+list/show carry SQL, role filters and order; create/update/delete carry a table, fields
+and role filters. Placeholders (`:user_id`, `:id`, `:<request parameter>`) are checked
+here: one that can never have a value is a config problem, not a 500 later.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from crud.frontends.schema import IDENTIFIER, Strict
+from crud.resource import Resource
+from crud.sql import placeholders
+
+ROLE_NAMES = ("default", "admin")
+TOKEN_PLACEHOLDERS = ("user_id", "role")
+
+
+class RoleFilters(Strict):
+    default: str
+    admin: str | None = None
+
+
+class ReadBlock(Strict):
+    query: str
+    filters: RoleFilters
+    order: str = ""
+
+
+class CreateBlock(Strict):
+    table: str
+    fields: list[str] = Field(min_length=1)
+
+
+class UpdateBlock(Strict):
+    table: str
+    fields: list[str] = Field(min_length=1)
+    filters: RoleFilters
+
+
+class DeleteBlock(Strict):
+    table: str
+    filters: RoleFilters
+
+
+class QueryFile(Strict):
+    list: ReadBlock | None = None
+    show: ReadBlock | None = None
+    create: CreateBlock | None = None
+    update: UpdateBlock | None = None
+    delete: DeleteBlock | None = None
+
+
+def compile_queries(app: str, name: str, spec: QueryFile, problem) -> Resource | None:
+    operations = {op for op in ("list", "show", "create", "update", "delete") if getattr(spec, op)}
+    if not operations:
+        problem("", "declares no operation (list, show, create, update, delete)")
+        return None
+    tables = {getattr(spec, op).table for op in ("create", "update", "delete") if getattr(spec, op)}
+    if len(tables) > 1:
+        problem("", f"create, update and delete name different tables: {', '.join(sorted(tables))}")
+        return None
+    for table in tables:
+        if not IDENTIFIER.match(table):
+            problem("table", f"{table!r} is not a table name")
+            return None
+    sql, role_filters, writable = {}, {}, {}
+    for op in sorted(operations):
+        block = getattr(spec, op)
+        has_id = op in ("show", "update", "delete")
+        if op in ("list", "show"):
+            sql[op] = block.query
+            _check_placeholders(f"{op}.query", block.query, has_id, problem)
+            if placeholders(block.order):
+                problem(f"{op}.order", "an order takes no placeholder")
+        if op != "create":
+            role_filters[op] = {"default": block.filters.default, "admin": block.filters.admin}
+            for role in ROLE_NAMES:
+                fragment = role_filters[op][role]
+                if fragment:
+                    _check_placeholders(f"{op}.filters.{role}", fragment, has_id, problem)
+        if op in ("create", "update"):
+            bad = [field for field in block.fields if not IDENTIFIER.match(field)]
+            if bad:
+                problem(f"{op}.fields", f"not column names: {', '.join(bad)}")
+            writable[op] = tuple(block.fields)
+    return Resource(
+        app=app,
+        name=name,
+        fields=(),
+        operations=frozenset(operations),
+        source="queries",
+        sql={**sql, "table": next(iter(tables), "")},
+        role_filters=role_filters,
+        order=spec.list.order if spec.list else "",
+        writable_by_op=writable,
+    )
+
+
+def _check_placeholders(where: str, sql: str, has_id: bool, problem) -> None:
+    for name in placeholders(sql):
+        if name == "id" and not has_id:
+            problem(where, ":id has no value here: only show, update and delete have an id")

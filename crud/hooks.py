@@ -1,0 +1,44 @@
+"""What the resource engine plugs into tenants: its tables and the login lists."""
+
+from __future__ import annotations
+
+from crud.dynamic import schema_models
+from crud.params import QuerySpec
+from crud.runtime import bound_resource
+from crud.selectors import _order_by, _ordering, _rows, filtered
+from tenants.auth.principal import TenantPrincipal
+
+MAX_LOGIN_ROWS = 1000
+
+
+def resource_tables(tenant) -> list:
+    """Schema tables to create, in foreign-key order (v1 query tables already exist)."""
+    return [model for name, model in schema_models(tenant).items() if name != "users"]
+
+
+def login_lists(tenant, user) -> dict:
+    """`auth.login_includes`: the user's own rows of each named resource (seed phase 8)."""
+    caller = TenantPrincipal(
+        id=user.id,
+        email=user.email,
+        name=user.name,
+        role=user.role,
+        app=tenant.app,
+        jti="",
+        session_id="",
+        expires_at=None,
+    )
+    lists = {}
+    for name in tenant.login_includes:
+        bound = bound_resource(tenant, name)
+        if bound.resource.source == "queries":
+            from crud import sqlreads
+
+            rows, _ = sqlreads.sql_list(bound, caller, {"per_page": str(100)})
+        else:
+            spec = QuerySpec()
+            names = [f.name for f in bound.resource.visible_fields]
+            queryset = filtered(bound, caller, spec).order_by(*_order_by(bound, _ordering(bound, spec)))
+            rows = _rows(bound, queryset[:MAX_LOGIN_ROWS], names)
+        lists[name] = rows
+    return lists

@@ -1,0 +1,69 @@
+"""Fields of an existing table, read from the database (apps declared by v1 query YAML).
+
+The Django introspection API gives each column's type as a Django field class, as
+`inspectdb` does; that is mapped back to the schema types the engine knows.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connections
+
+from crud.resource import MISSING, FieldSpec
+
+_TYPES = {
+    "AutoField": "int",
+    "SmallAutoField": "int",
+    "BigAutoField": "bigint",
+    "IntegerField": "int",
+    "SmallIntegerField": "int",
+    "PositiveIntegerField": "int",
+    "PositiveSmallIntegerField": "int",
+    "PositiveBigIntegerField": "bigint",
+    "BigIntegerField": "bigint",
+    "CharField": "string",
+    "TextField": "text",
+    "BooleanField": "bool",
+    "NullBooleanField": "bool",
+    "DateField": "date",
+    "DateTimeField": "datetime",
+    "DecimalField": "decimal",
+    "FloatField": "float",
+    "JSONField": "json",
+}
+
+
+def table_fields(alias: str, table: str, *, owner_column: str | None = None) -> tuple[FieldSpec, ...]:
+    connection = connections[alias]
+    with connection.cursor() as cursor:
+        if table not in connection.introspection.table_names(cursor):
+            raise ImproperlyConfigured(f"table {table!r} does not exist in database {alias}")
+        description = connection.introspection.get_table_description(cursor, table)
+        primary = connection.introspection.get_primary_key_column(cursor, table)
+    specs = []
+    for column in description:
+        django_type = connection.introspection.get_field_type(column.type_code, column)
+        kind = _TYPES.get(django_type, "string")
+        is_primary = column.name == primary
+        auto = django_type.endswith("AutoField") or (is_primary and kind in ("int", "bigint"))
+        default = getattr(column, "default", None)
+        specs.append(
+            FieldSpec(
+                name=column.name,
+                type=kind,
+                primary=is_primary,
+                auto=auto,
+                required=not column.null_ok and default is None and not auto,
+                default=MISSING,
+                max_length=(column.display_size or column.internal_size or None)
+                if kind == "string"
+                else None,
+                max_digits=column.precision or 12,
+                decimal_places=column.scale or 2,
+                owner=column.name == owner_column,
+                timestamp=None,
+            )
+        )
+    if not any(spec.primary for spec in specs):
+        raise ImproperlyConfigured(f"table {table!r} has no primary key")
+    return tuple(specs)

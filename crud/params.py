@@ -1,0 +1,242 @@
+"""The list query language: `?filter[f][op]=v&sort=-f&page=&per_page=&cursor=&fields=&include=&q=`.
+
+`parse_query()` turns request parameters into a checked `QuerySpec`, or raises one
+VALIDATION_ERROR naming every bad parameter. Only declared, visible fields can be
+filtered, sorted or selected; values are converted to the field's type here, so the
+ORM only ever sees typed, bound values.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sogoms_site.api.errors import ValidationFailed
+
+FILTER_OPERATORS = (
+    "eq",
+    "ne",
+    "lt",
+    "lte",
+    "gt",
+    "gte",
+    "in",
+    "contains",
+    "icontains",
+    "startswith",
+    "isnull",
+)
+TEXT_TYPES = ("string", "text", "email", "url")
+ORDERED_TYPES = ("int", "bigint", "decimal", "float", "date", "datetime", *TEXT_TYPES)
+DEFAULT_PER_PAGE = 20
+MAX_PER_PAGE = 100
+MAX_IN_VALUES = 100
+_FILTER_KEY = re.compile(r"^filter\[([^\[\]]+)\](?:\[([^\[\]]+)\])?$")
+KNOWN = ("sort", "page", "per_page", "cursor", "fields", "include", "q", "filter")
+
+
+@dataclass
+class QuerySpec:
+    filters: list[tuple[str, str, Any]] = field(default_factory=list)
+    named_filters: list[str] = field(default_factory=list)
+    sort: list[tuple[str, bool]] = field(default_factory=list)  # (field, descending)
+    page: int = 1
+    per_page: int = DEFAULT_PER_PAGE
+    cursor: list | None = None  # keyset position; [] means "from the start"
+    fields: list[str] | None = None
+    include: list[str] = field(default_factory=list)
+    q: str | None = None
+
+
+class _Errors(dict):
+    def add(self, param: str, message: str) -> None:
+        self.setdefault(param, []).append(message)
+
+
+def parse_query(
+    params, resource, *, includable: tuple[str, ...] = (), extra: tuple[str, ...] = ()
+) -> QuerySpec:
+    """Parse a QueryDict (or mapping of lists) against a resource's declared fields."""
+    spec = QuerySpec()
+    errors = _Errors()
+    visible = {f.name: f for f in resource.visible_fields}
+    for key in params:
+        values = params.getlist(key) if hasattr(params, "getlist") else list(params[key])
+        value = values[-1] if values else ""
+        match = _FILTER_KEY.match(key)
+        if match:
+            _parse_filter(match[1], match[2] or "eq", value, key, visible, spec, errors)
+        elif key == "filter":
+            for name in _csv(value):
+                if name in resource.named_filters:
+                    spec.named_filters.append(name)
+                else:
+                    errors.add(key, f"{name!r} is not a named filter of {resource.name}")
+        elif key == "sort":
+            _parse_sort(value, visible, spec, errors)
+        elif key in ("page", "per_page"):
+            number = _positive_int(value)
+            if number is None:
+                errors.add(key, f"{value!r} is not a positive integer")
+            elif key == "per_page" and number > MAX_PER_PAGE:
+                errors.add(key, f"at most {MAX_PER_PAGE}")
+            else:
+                setattr(spec, key, number)
+        elif key == "cursor":
+            spec.cursor = decode_cursor(value, errors)
+        elif key == "fields":
+            chosen = _csv(value)
+            unknown = [name for name in chosen if name not in visible]
+            if unknown or not chosen:
+                errors.add(key, f"unknown field(s): {', '.join(unknown) or '(none given)'}")
+            spec.fields = chosen
+        elif key == "include":
+            chosen = _csv(value)
+            unknown = [name for name in chosen if name not in includable]
+            if unknown:
+                errors.add(
+                    key,
+                    f"{', '.join(unknown)} cannot be included (choose from: "
+                    f"{', '.join(includable) or 'nothing'})",
+                )
+            spec.include = chosen
+        elif key == "q":
+            if not resource.search_fields:
+                errors.add(key, f"{resource.name} declares no searchable field")
+            elif len(value) > 200:
+                errors.add(key, "at most 200 characters")
+            spec.q = value.strip() or None
+        elif key not in extra:
+            errors.add(key, "unknown parameter")
+    if spec.cursor is not None and spec.sort:
+        for name, _desc in spec.sort:
+            if not visible[name].required and not visible[name].primary:
+                errors.add("cursor", f"keyset pages need sort fields that cannot be null; {name!r} can")
+    if errors:
+        raise ValidationFailed("The query parameters are invalid.", details=dict(errors))
+    return spec
+
+
+def _parse_filter(
+    name: str, op: str, raw: str, key: str, visible: dict, spec: QuerySpec, errors: _Errors
+) -> None:
+    field_spec = visible.get(name)
+    if field_spec is None:
+        errors.add(key, f"{name!r} is not a filterable field")
+        return
+    if op not in FILTER_OPERATORS:
+        errors.add(key, f"{op!r} is not an operator ({', '.join(FILTER_OPERATORS)})")
+        return
+    if op == "isnull":
+        flag = _bool(raw)
+        if flag is None:
+            errors.add(key, f"{raw!r} is not true or false")
+        else:
+            spec.filters.append((name, op, flag))
+        return
+    if field_spec.type == "json":
+        errors.add(key, "json fields can only be tested with isnull")
+        return
+    if op in ("contains", "icontains", "startswith") and field_spec.type not in TEXT_TYPES:
+        errors.add(key, f"{op} applies to text fields, not {field_spec.type}")
+        return
+    if op in ("lt", "lte", "gt", "gte") and field_spec.type not in ORDERED_TYPES:
+        errors.add(key, f"{op} does not apply to {field_spec.type}")
+        return
+    if op == "in":
+        items = _csv(raw)
+        if not items or len(items) > MAX_IN_VALUES:
+            errors.add(key, f"give 1 to {MAX_IN_VALUES} comma-separated values")
+            return
+        converted = [coerce(field_spec, item) for item in items]
+        if any(item is _INVALID for item in converted):
+            errors.add(key, f"{raw!r} holds a value that is not a valid {field_spec.type}")
+            return
+        spec.filters.append((name, op, converted))
+        return
+    value = raw if op in ("contains", "icontains", "startswith") else coerce(field_spec, raw)
+    if value is _INVALID:
+        errors.add(key, f"{raw!r} is not a valid {field_spec.type}")
+        return
+    spec.filters.append((name, op, value))
+
+
+def _parse_sort(raw: str, visible: dict, spec: QuerySpec, errors: _Errors) -> None:
+    for item in _csv(raw):
+        name = item[1:] if item.startswith("-") else item
+        field_spec = visible.get(name)
+        if field_spec is None or field_spec.type == "json":
+            errors.add("sort", f"{name!r} is not a sortable field")
+            continue
+        spec.sort.append((name, item.startswith("-")))
+
+
+_INVALID = object()
+
+
+def coerce(field_spec, raw: str) -> Any:
+    """A parameter value as the field's Python type, or _INVALID."""
+    kind = field_spec.type
+    try:
+        if kind in ("int", "bigint"):
+            if not re.fullmatch(r"-?\d{1,19}", raw):
+                return _INVALID
+            return int(raw)
+        if kind == "float":
+            value = float(raw)
+            return value if value == value and abs(value) != float("inf") else _INVALID
+        if kind == "decimal":
+            value = Decimal(raw)
+            return value if value.is_finite() else _INVALID
+        if kind == "bool":
+            flag = _bool(raw)
+            return _INVALID if flag is None else flag
+        if kind == "date":
+            return date.fromisoformat(raw)
+        if kind == "datetime":
+            return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except (ValueError, InvalidOperation):
+        return _INVALID
+    return raw
+
+
+def is_invalid(value: Any) -> bool:
+    return value is _INVALID
+
+
+def _bool(raw: str) -> bool | None:
+    return {"true": True, "1": True, "false": False, "0": False}.get(raw.strip().lower())
+
+
+def _positive_int(raw: str) -> int | None:
+    return int(raw) if re.fullmatch(r"[1-9]\d{0,8}", raw.strip()) else None
+
+
+def _csv(raw: str) -> list[str]:
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def encode_cursor(values: list) -> str:
+    text = json.dumps(values, default=str, separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(raw: str, errors: _Errors) -> list | None:
+    if raw == "":
+        return []
+    try:
+        padded = raw + "=" * (-len(raw) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        errors.add("cursor", "is not a cursor given by this API")
+        return None
+    if not isinstance(values, list) or not values:
+        errors.add("cursor", "is not a cursor given by this API")
+        return None
+    return values

@@ -1,0 +1,224 @@
+"""Reads of resources: lists with filters, sort, pages and includes; single rows.
+
+Rows are read with `values_list()` (no model instances on the hot path) and keyed by
+the API field names. Owner rules apply to every row read, included rows too.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from crud.params import QuerySpec, encode_cursor
+from crud.runtime import BoundResource, bound_resource
+from sogoms_site.api.errors import NotFound
+from tenants.auth.principal import TenantPrincipal
+
+LOOKUPS = {
+    "eq": "exact",
+    "lt": "lt",
+    "lte": "lte",
+    "gt": "gt",
+    "gte": "gte",
+    "in": "in",
+    "contains": "contains",
+    "icontains": "icontains",
+    "startswith": "startswith",
+    "isnull": "isnull",
+}
+MAX_INCLUDED_ROWS = 1000
+
+
+def scoped(bound: BoundResource, caller: TenantPrincipal) -> QuerySet:
+    """The rows this caller may see: its own in an owner-filtered table (admins see all)."""
+    queryset = bound.model.objects.all()
+    owner = bound.resource.owner_field
+    if owner is not None and not caller.is_admin:
+        queryset = queryset.filter(**{bound.attnames[owner.name]: caller.id})
+    return queryset
+
+
+def _condition(bound: BoundResource, name: str, op: str, value) -> Q:
+    attname = bound.attnames[name]
+    if op == "ne":
+        return ~Q(**{attname: value}) if value is not None else Q(**{f"{attname}__isnull": False})
+    return Q(**{f"{attname}__{LOOKUPS[op]}": value})
+
+
+def _named_value(value, caller: TenantPrincipal):
+    if value == ":user_id":
+        return caller.id
+    if value == ":today":
+        return timezone.localdate()
+    if value == ":now":
+        return datetime.now(UTC)
+    return value
+
+
+def filtered(bound: BoundResource, caller: TenantPrincipal, spec: QuerySpec) -> QuerySet:
+    queryset = scoped(bound, caller)
+    for name, op, value in spec.filters:
+        queryset = queryset.filter(_condition(bound, name, op, value))
+    for filter_name in spec.named_filters:
+        for name, operations in bound.resource.named_filters[filter_name].items():
+            for op, value in operations.items():
+                queryset = queryset.filter(_condition(bound, name, op, _named_value(value, caller)))
+    if spec.q:
+        search = Q()
+        for field_spec in bound.resource.search_fields:
+            search |= Q(**{f"{bound.attnames[field_spec.name]}__icontains": spec.q})
+        queryset = queryset.filter(search)
+    return queryset
+
+
+def _ordering(bound: BoundResource, spec: QuerySpec) -> list[tuple[str, bool]]:
+    sort = list(spec.sort)
+    if not sort:
+        for item in bound.resource.default_sort:
+            sort.append((item.lstrip("-"), item.startswith("-")))
+    primary = bound.resource.primary.name
+    if primary not in [name for name, _ in sort]:
+        sort.append((primary, False))  # a total order: pages never skip or repeat rows
+    return sort
+
+
+def _output_names(bound: BoundResource, spec: QuerySpec) -> list[str]:
+    visible = [f.name for f in bound.resource.visible_fields]
+    return [name for name in visible if name in spec.fields] if spec.fields else visible
+
+
+def rows_list(bound: BoundResource, caller: TenantPrincipal, spec: QuerySpec) -> tuple[list[dict], dict]:
+    queryset = filtered(bound, caller, spec)
+    order = _ordering(bound, spec)
+    names = _output_names(bound, spec)
+    needed = _with_keys(bound, names, spec.include)
+    if spec.cursor is not None:
+        rows, meta = _keyset_page(bound, queryset, order, needed, spec)
+    else:
+        total = queryset.count()
+        start = (spec.page - 1) * spec.per_page
+        rows = _rows(
+            bound, queryset.order_by(*_order_by(bound, order))[start : start + spec.per_page], needed
+        )
+        meta = {
+            "page": spec.page,
+            "per_page": spec.per_page,
+            "total": total,
+            "pages": math.ceil(total / spec.per_page) if total else 0,
+        }
+    if spec.include:
+        attach_includes(bound, caller, rows, spec.include)
+    return [_project(row, names, spec.include) for row in rows], meta
+
+
+def row_show(bound: BoundResource, caller: TenantPrincipal, pk, spec: QuerySpec | None = None) -> dict:
+    spec = spec or QuerySpec()
+    names = _output_names(bound, spec)
+    needed = _with_keys(bound, names, spec.include)
+    rows = _rows(bound, scoped(bound, caller).filter(**{bound.pk_attname: pk}), needed)
+    if not rows:
+        raise NotFound(f"No {bound.name} with id {pk}.")
+    if spec.include:
+        attach_includes(bound, caller, rows, spec.include)
+    return _project(rows[0], names, spec.include)
+
+
+def _with_keys(bound: BoundResource, names: list[str], include: list[str]) -> list[str]:
+    needed = list(names)
+    for name in include:
+        key = bound.includes[name].local
+        if key not in needed:
+            needed.append(key)
+    return needed
+
+
+def _project(row: dict, names: list[str], include: list[str]) -> dict:
+    return {name: row[name] for name in (*names, *include)}
+
+
+def _order_by(bound: BoundResource, order: list[tuple[str, bool]]) -> list[str]:
+    return [("-" if desc else "") + bound.attnames[name] for name, desc in order]
+
+
+def _rows(bound: BoundResource, queryset: QuerySet, names: list[str]) -> list[dict]:
+    attnames = [bound.attnames[name] for name in names]
+    return [dict(zip(names, values, strict=True)) for values in queryset.values_list(*attnames)]
+
+
+def _keyset_page(bound, queryset, order, names, spec: QuerySpec) -> tuple[list[dict], dict]:
+    if spec.cursor:
+        if len(spec.cursor) != len(order):
+            from sogoms_site.api.errors import ValidationFailed
+
+            raise ValidationFailed(
+                "The cursor does not match this sort.", details={"cursor": ["stale cursor"]}
+            )
+        after = Q()
+        for index, (name, desc) in enumerate(order):
+            step = Q(**{f"{bound.attnames[name]}__{'lt' if desc else 'gt'}": spec.cursor[index]})
+            for previous, (prev_name, _) in enumerate(order[:index]):
+                step &= Q(**{bound.attnames[prev_name]: spec.cursor[previous]})
+            after |= step
+        queryset = queryset.filter(after)
+    keys = [name for name, _ in order]
+    fetch = names + [key for key in keys if key not in names]
+    rows = _rows(bound, queryset.order_by(*_order_by(bound, order))[: spec.per_page + 1], fetch)
+    more = len(rows) > spec.per_page
+    rows = rows[: spec.per_page]
+    next_cursor = encode_cursor([rows[-1][key] for key in keys]) if more and rows else None
+    return rows, {"per_page": spec.per_page, "next_cursor": next_cursor}
+
+
+def attach_includes(
+    bound: BoundResource, caller: TenantPrincipal, rows: list[dict], names: list[str]
+) -> None:
+    """Add related rows under each include name, one query per include (owner rules kept)."""
+    for name in names:
+        include = bound.includes[name]
+        target = bound_resource(bound.tenant, include.target)
+        keys = {row[include.local] for row in rows if row[include.local] is not None}
+        visible = [f.name for f in target.resource.visible_fields]
+        if include.kind == "one":
+            related = _rows(
+                target,
+                scoped(target, caller).filter(**{f"{target.attnames[include.remote]}__in": keys}),
+                visible,
+            )
+            by_key = {row[include.remote]: row for row in related}
+            for row in rows:
+                row[name] = by_key.get(row[include.local])
+        elif include.kind == "many":
+            related = _rows(
+                target,
+                scoped(target, caller).filter(**{f"{target.attnames[include.remote]}__in": keys})[
+                    :MAX_INCLUDED_ROWS
+                ],
+                visible if include.remote in visible else [*visible, include.remote],
+            )
+            grouped: dict = {}
+            for item in related:
+                grouped.setdefault(item[include.remote], []).append(item)
+            for row in rows:
+                row[name] = grouped.get(row[include.local], [])
+        else:
+            link = bound_resource(bound.tenant, include.link_table)
+            pairs = (
+                scoped(link, caller)
+                .filter(**{f"{link.attnames[include.remote]}__in": keys})
+                .values_list(link.attnames[include.remote], link.attnames[include.link_target_column])[
+                    :MAX_INCLUDED_ROWS
+                ]
+            )
+            pairs = list(pairs)
+            target_pk = target.resource.primary.name
+            related = _rows(
+                target,
+                scoped(target, caller).filter(**{f"{target.pk_attname}__in": {t for _, t in pairs}}),
+                visible,
+            )
+            by_pk = {item[target_pk]: item for item in related}
+            for row in rows:
+                row[name] = [by_pk[t] for s, t in pairs if s == row[include.local] and t in by_pk]

@@ -1,0 +1,158 @@
+"""Writes of resources: create, update, delete, with isolation and clear errors.
+
+Input is validated by the resource's serializer; the owner column comes from the token,
+never from the client; a foreign key must point at a row the caller may see (so a task
+cannot join someone else's project). Unique violations are 409; every change emits one
+domain event after commit.
+"""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.db.models import BooleanField, ProtectedError, RestrictedError
+from django.db.models.expressions import RawSQL
+
+from crud.events import DomainEvent, emit
+from crud.runtime import BoundResource, bound_resource
+from crud.selectors import _rows, row_show, scoped
+from crud.sql import bind
+from crud.sqlreads import placeholder_values, role_filter
+from sogoms_site.api.errors import Conflict, NotFound, ValidationFailed
+from tenants.auth.principal import TenantPrincipal
+
+
+def validated(bound: BoundResource, operation: str, data) -> dict:
+    serializer = bound.serializer(operation)(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _check_foreign_keys(bound: BoundResource, caller: TenantPrincipal, values: dict) -> None:
+    errors = {}
+    for name, value in values.items():
+        spec = bound.resource.field(name)
+        if spec is None or not spec.foreign or value is None:
+            continue
+        target_name, target_field = spec.foreign
+        if target_name == "users":
+            from tenants.usermodel import user_model
+
+            exists = user_model(bound.tenant).objects.filter(**{target_field: value}).exists()
+        else:
+            target = bound_resource(bound.tenant, target_name)
+            exists = scoped(target, caller).filter(**{target.attnames[target_field]: value}).exists()
+        if not exists:
+            errors[name] = [f"no {target_name} with {target_field} {value}"]
+    if errors:
+        raise ValidationFailed("A reference points at nothing you can use.", details=errors)
+
+
+def _model_values(bound: BoundResource, values: dict) -> dict:
+    return {bound.attnames[name]: value for name, value in values.items()}
+
+
+def _record(bound: BoundResource, caller: TenantPrincipal, pk) -> dict:
+    if bound.resource.source == "schema":
+        return row_show(bound, caller, pk)
+    names = [spec.name for spec in bound.resource.fields]
+    return _rows(bound, bound.model.objects.filter(pk=pk), names)[0]
+
+
+def _owner_of(bound: BoundResource, caller: TenantPrincipal, row_owner=None):
+    return row_owner if row_owner is not None else caller.id
+
+
+def record_create(*, bound: BoundResource, caller: TenantPrincipal, data) -> dict:
+    values = validated(bound, "create", data)
+    _check_foreign_keys(bound, caller, values)
+    owner = bound.resource.owner_field
+    model_values = _model_values(bound, values)
+    if owner is not None:
+        model_values[bound.attnames[owner.name]] = caller.id
+    alias = bound.tenant.db_alias
+    try:
+        with transaction.atomic(using=alias):
+            row = bound.model(**model_values)
+            row.save(using=alias, force_insert=True)
+            emit(
+                DomainEvent(bound.tenant.app, bound.name, "create", row.pk, caller.id, tuple(values)),
+                using=alias,
+            )
+    except IntegrityError:
+        raise Conflict(
+            f"This {bound.name} conflicts with an existing one (a unique value is taken)."
+        ) from None
+    record = _record(bound, caller, row.pk)
+    return {**record, "insert_id": row.pk}
+
+
+def _writable_rows(bound: BoundResource, caller: TenantPrincipal, operation: str, pk):
+    if bound.resource.source == "schema":
+        return scoped(bound, caller).filter(pk=pk)
+    queryset = bound.model.objects.filter(pk=pk)
+    fragment = role_filter(bound, operation, caller)
+    if fragment.strip():
+        sql, params = bind(fragment, placeholder_values(fragment, caller, {}, pk))
+        queryset = queryset.filter(RawSQL(sql, params, output_field=BooleanField()))  # noqa: S611  (operator SQL, bound values)
+    return queryset
+
+
+def record_update(*, bound: BoundResource, caller: TenantPrincipal, pk, data, partial: bool) -> dict:
+    values = validated(bound, "partial" if partial else "update", data)
+    _check_foreign_keys(bound, caller, values)
+    alias = bound.tenant.db_alias
+    try:
+        with transaction.atomic(using=alias):
+            rows = _writable_rows(bound, caller, "update", pk)
+            row = rows.select_for_update().first()
+            if row is None:
+                raise NotFound(f"No {bound.name} with id {pk}.")
+            for attname, value in _model_values(bound, values).items():
+                setattr(row, attname, value)
+            row.save(using=alias)
+            owner = bound.resource.owner_field
+            row_owner = getattr(row, bound.attnames[owner.name]) if owner else None
+            emit(
+                DomainEvent(
+                    bound.tenant.app,
+                    bound.name,
+                    "update",
+                    row.pk,
+                    _owner_of(bound, caller, row_owner),
+                    tuple(values),
+                ),
+                using=alias,
+            )
+    except IntegrityError:
+        raise Conflict(
+            f"This {bound.name} conflicts with an existing one (a unique value is taken)."
+        ) from None
+    return _record(bound, caller, row.pk)
+
+
+def record_delete(*, bound: BoundResource, caller: TenantPrincipal, pk) -> int:
+    alias = bound.tenant.db_alias
+    try:
+        with transaction.atomic(using=alias):
+            rows = _writable_rows(bound, caller, "delete", pk)
+            owner = bound.resource.owner_field
+            row = rows.values_list("pk", bound.attnames[owner.name] if owner else "pk").first()
+            if row is None:
+                raise NotFound(f"No {bound.name} with id {pk}.")
+            try:
+                rows.delete()
+            except (ProtectedError, RestrictedError):
+                raise IntegrityError("referenced") from None
+            emit(
+                DomainEvent(
+                    bound.tenant.app,
+                    bound.name,
+                    "delete",
+                    row[0],
+                    _owner_of(bound, caller, row[1] if owner else None),
+                ),
+                using=alias,
+            )
+    except IntegrityError:
+        raise Conflict(f"This {bound.name} is still referenced by other rows.") from None
+    return 1

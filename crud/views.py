@@ -1,0 +1,116 @@
+"""HTTP endpoints of every resource: `GET/POST <base>/<resource>`, `GET/PUT/PATCH/DELETE .../<id>`.
+
+Views only resolve the resource and the operation; selectors and services do the work.
+An operation the resource does not list answers 405.
+"""
+
+from __future__ import annotations
+
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from crud import selectors, services, sqlreads
+from crud.params import parse_query
+from crud.runtime import BoundResource, bound_resource
+from sogoms_site.api.envelope import ok
+from sogoms_site.api.errors import MethodNotAllowed, NotFound
+
+ITEM_METHODS = {"get": "show", "put": "update", "patch": "update", "delete": "delete"}
+COLLECTION_METHODS = {"get": "list", "post": "create"}
+
+
+class ResourceView(APIView):
+    methods: dict = {}
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        bound = bound_resource(request.tenant, kwargs["resource"])
+        if bound is None:
+            raise NotFound(f"No resource {kwargs['resource']!r}.")
+        operation = self.methods.get(request.method.lower())
+        if operation is None or not bound.resource.allows(operation):
+            allowed = [m.upper() for m, op in self.methods.items() if bound.resource.allows(op)]
+            raise MethodNotAllowed(
+                f"{request.method} is not allowed on {bound.name} here.",
+                headers={"Allow": ", ".join(allowed)},
+            )
+        self.bound = bound
+
+    def includable(self) -> tuple[str, ...]:
+        return tuple(self.bound.includes)
+
+
+def _pk(bound: BoundResource, raw: str):
+    primary = bound.resource.primary
+    if primary.type in ("int", "bigint"):
+        if not raw.isdigit() or len(raw) > 19:
+            raise NotFound(f"No {bound.name} with id {raw!r}.")
+        return int(raw)
+    return raw
+
+
+class CollectionView(ResourceView):
+    methods = COLLECTION_METHODS
+
+    def get(self, request: Request, resource: str) -> Response:
+        bound = self.bound
+        if bound.resource.source == "queries":
+            rows, meta = sqlreads.sql_list(bound, request.user, request.query_params)
+        else:
+            spec = parse_query(request.query_params, bound.resource, includable=self.includable())
+            rows, meta = selectors.rows_list(bound, request.user, spec)
+        return ok(rows, meta=meta)
+
+    def post(self, request: Request, resource: str) -> Response:
+        record = services.record_create(bound=self.bound, caller=request.user, data=request.data)
+        return ok(record, "Created", status=201)
+
+
+class ItemView(ResourceView):
+    methods = ITEM_METHODS
+
+    def get(self, request: Request, resource: str, pk: str) -> Response:
+        bound = self.bound
+        key = _pk(bound, pk)
+        if bound.resource.source == "queries":
+            return ok(sqlreads.sql_show(bound, request.user, key, request.query_params))
+        spec = parse_query(request.query_params, bound.resource, includable=self.includable())
+        _refuse_list_params(spec)
+        return ok(selectors.row_show(bound, request.user, key, spec))
+
+    def put(self, request: Request, resource: str, pk: str) -> Response:
+        record = services.record_update(
+            bound=self.bound, caller=request.user, pk=_pk(self.bound, pk), data=request.data, partial=False
+        )
+        return ok(record, "Updated")
+
+    def patch(self, request: Request, resource: str, pk: str) -> Response:
+        record = services.record_update(
+            bound=self.bound, caller=request.user, pk=_pk(self.bound, pk), data=request.data, partial=True
+        )
+        return ok(record, "Updated")
+
+    def delete(self, request: Request, resource: str, pk: str) -> Response:
+        affected = services.record_delete(bound=self.bound, caller=request.user, pk=_pk(self.bound, pk))
+        return ok({"affected_rows": affected}, "Deleted")
+
+
+def _refuse_list_params(spec) -> None:
+    from sogoms_site.api.errors import ValidationFailed
+
+    misplaced = [
+        name
+        for name, used in (
+            ("filter", bool(spec.filters or spec.named_filters)),
+            ("sort", bool(spec.sort)),
+            ("cursor", spec.cursor is not None),
+            ("q", bool(spec.q)),
+        )
+        if used
+    ]
+    if misplaced:
+        raise ValidationFailed(
+            "These parameters apply to lists only.",
+            details={name: ["list-only parameter"] for name in misplaced},
+        )
