@@ -128,3 +128,34 @@ def bob(alpha):
 @pytest.fixture
 def charlie(beta):
     return create_user(beta, "charlie@example.com", name="Charlie")
+
+
+GO_ERA_TABLES = {
+    "projects": "user_id INT NOT NULL, name VARCHAR(120) NOT NULL, description TEXT NULL, "
+    "position INT NOT NULL DEFAULT 0",
+    "tasks": "user_id INT NOT NULL, project_id INT NOT NULL, title VARCHAR(200) NOT NULL, "
+    "done BOOLEAN NOT NULL DEFAULT 0",
+}
+
+
+def create_go_era_tables(alias: str) -> None:
+    """Tables as the Go system left them (no SOGOMS schema), for the v1 query YAML app."""
+    from django.db import connections
+
+    connection = connections[alias]
+    key = (
+        "INTEGER PRIMARY KEY AUTOINCREMENT"
+        if connection.vendor == "sqlite"
+        else "INT AUTO_INCREMENT PRIMARY KEY"
+    )
+    with connection.cursor() as cursor:
+        existing = connection.introspection.table_names(cursor)
+        for table, columns in GO_ERA_TABLES.items():
+            if table not in existing:
+                cursor.execute(f"CREATE TABLE {table} (id {key}, {columns})")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        create_go_era_tables("tenant_beta")
