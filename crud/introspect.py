@@ -6,6 +6,8 @@ The Django introspection API gives each column's type as a Django field class, a
 
 from __future__ import annotations
 
+import re
+
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 
@@ -44,6 +46,8 @@ def table_fields(alias: str, table: str, *, owner_column: str | None = None) -> 
     for column in description:
         django_type = connection.introspection.get_field_type(column.type_code, column)
         kind = _TYPES.get(django_type, "string")
+        if getattr(column, "data_type", "") == "tinyint" and column.internal_size == 1:
+            kind = "bool"  # MySQL's BOOLEAN is TINYINT(1)
         is_primary = column.name == primary
         auto = django_type.endswith("AutoField") or (is_primary and kind in ("int", "bigint"))
         default = getattr(column, "default", None)
@@ -55,9 +59,7 @@ def table_fields(alias: str, table: str, *, owner_column: str | None = None) -> 
                 auto=auto,
                 required=not column.null_ok and default is None and not auto,
                 default=MISSING,
-                max_length=(column.display_size or column.internal_size or None)
-                if kind == "string"
-                else None,
+                max_length=_max_length(column) if kind == "string" else None,
                 max_digits=column.precision or 12,
                 decimal_places=column.scale or 2,
                 owner=column.name == owner_column,
@@ -67,3 +69,12 @@ def table_fields(alias: str, table: str, *, owner_column: str | None = None) -> 
     if not any(spec.primary for spec in specs):
         raise ImproperlyConfigured(f"table {table!r} has no primary key")
     return tuple(specs)
+
+
+def _max_length(column) -> int | None:
+    """MySQL reports the size; SQLite keeps it in the declared type, `VARCHAR(120)`."""
+    size = column.internal_size or column.display_size
+    if size:
+        return int(size)
+    declared = re.search(r"\((\d+)\)", str(column.type_code))
+    return int(declared[1]) if declared else None

@@ -34,11 +34,19 @@ def seed_tenant(tenant: Tenant, path: Path) -> list[str]:
             done.append(f"{email}: exists, skipped")
             continue
         with transaction.atomic(using=tenant.db_alias), transaction.atomic(using="default"):
-            session = user_register(tenant=tenant, email=email, password=entry["password"], name=entry["name"])
+            session = user_register(
+                tenant=tenant, email=email, password=entry["password"], name=entry["name"]
+            )
             user = session.user
             caller = TenantPrincipal(
-                id=user.id, email=user.email, name=user.name, role=user.role, app=tenant.app,
-                jti="", session_id="", expires_at=None,
+                id=user.id,
+                email=user.email,
+                name=user.name,
+                role=user.role,
+                app=tenant.app,
+                jti="",
+                session_id="",
+                expires_at=None,
             )
             refs: dict[str, int] = {}
             count = 0

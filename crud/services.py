@@ -154,5 +154,5 @@ def record_delete(*, bound: BoundResource, caller: TenantPrincipal, pk) -> int:
                 using=alias,
             )
     except IntegrityError:
-        raise Conflict(f"This {bound.name} is still referenced by other rows.") from None
+        raise Conflict(f"This row of {bound.name} is still referenced by other rows.") from None
     return 1
