@@ -18,16 +18,7 @@ def resource_tables(tenant) -> list:
 
 def login_lists(tenant, user) -> dict:
     """`auth.login_includes`: the user's own rows of each named resource (seed phase 8)."""
-    caller = TenantPrincipal(
-        id=user.id,
-        email=user.email,
-        name=user.name,
-        role=user.role,
-        app=tenant.app,
-        jti="",
-        session_id="",
-        expires_at=None,
-    )
+    caller = TenantPrincipal.of_user(user, tenant.app)
     lists = {}
     for name in tenant.login_includes:
         bound = bound_resource(tenant, name)

@@ -38,16 +38,7 @@ def seed_tenant(tenant: Tenant, path: Path) -> list[str]:
                 tenant=tenant, email=email, password=entry["password"], name=entry["name"]
             )
             user = session.user
-            caller = TenantPrincipal(
-                id=user.id,
-                email=user.email,
-                name=user.name,
-                role=user.role,
-                app=tenant.app,
-                jti="",
-                session_id="",
-                expires_at=None,
-            )
+            caller = TenantPrincipal.of_user(user, tenant.app)
             refs: dict[str, int] = {}
             count = 0
             for resource_name, rows in (entry.get("rows") or {}).items():

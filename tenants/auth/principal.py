@@ -15,7 +15,7 @@ class TenantPrincipal:
     app: str
     jti: str
     session_id: str
-    expires_at: datetime
+    expires_at: datetime | None
 
     is_authenticated = True
     is_anonymous = False
@@ -23,3 +23,17 @@ class TenantPrincipal:
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @classmethod
+    def of_user(cls, user, app: str) -> TenantPrincipal:
+        """The principal of a user acting outside a request (login lists, seeding)."""
+        return cls(
+            id=user.id,
+            email=user.email,
+            name=user.name,
+            role=user.role,
+            app=app,
+            jti="",
+            session_id="",
+            expires_at=None,
+        )
