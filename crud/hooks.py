@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from crud.dynamic import schema_models
 from crud.params import QuerySpec
 from crud.runtime import bound_resource
@@ -18,7 +20,8 @@ def resource_tables(tenant) -> list:
 
 def login_lists(tenant, user) -> dict:
     """`auth.login_includes`: the user's own rows of each named resource (seed phase 8)."""
-    caller = TenantPrincipal.of_user(user, tenant.app)
+    # own rows even for an admin: the login lists are the user's data, not an audit
+    caller = dataclasses.replace(TenantPrincipal.of_user(user, tenant.app), role="default")
     lists = {}
     for name in tenant.login_includes:
         bound = bound_resource(tenant, name)

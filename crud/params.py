@@ -13,7 +13,7 @@ import binascii
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -34,6 +34,7 @@ FILTER_OPERATORS = (
 )
 TEXT_TYPES = ("string", "text", "email", "url")
 ORDERED_TYPES = ("int", "bigint", "decimal", "float", "date", "datetime", *TEXT_TYPES)
+INT_RANGE = {"int": (-(2**31), 2**31 - 1), "bigint": (-(2**63), 2**63 - 1)}
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
 MAX_IN_VALUES = 100
@@ -116,7 +117,7 @@ def parse_query(
             errors.add(key, "unknown parameter")
     if spec.cursor is not None and spec.sort:
         for name, _desc in spec.sort:
-            if not visible[name].required and not visible[name].primary:
+            if visible[name].nullable and not visible[name].timestamp:
                 errors.add("cursor", f"keyset pages need sort fields that cannot be null; {name!r} can")
     if errors:
         raise ValidationFailed("The query parameters are invalid.", details=dict(errors))
@@ -182,12 +183,13 @@ _INVALID = object()
 
 def coerce(field_spec, raw: str) -> Any:
     """A parameter value as the field's Python type, or _INVALID."""
-    kind = field_spec.type
+    kind = "int" if field_spec.foreign else field_spec.type
     try:
-        if kind in ("int", "bigint"):
-            if not re.fullmatch(r"-?\d{1,19}", raw):
+        if kind in INT_RANGE:
+            if not re.fullmatch(r"-?[0-9]{1,19}", raw):
                 return _INVALID
-            return int(raw)
+            low, high = INT_RANGE[kind]
+            return int(raw) if low <= int(raw) <= high else _INVALID
         if kind == "float":
             value = float(raw)
             return value if value == value and abs(value) != float("inf") else _INVALID
@@ -200,8 +202,9 @@ def coerce(field_spec, raw: str) -> Any:
         if kind == "date":
             return date.fromisoformat(raw)
         if kind == "datetime":
-            return datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except (ValueError, InvalidOperation):
+            value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            return value.astimezone(UTC) if value.tzinfo else value
+    except (ValueError, InvalidOperation, OverflowError):
         return _INVALID
     return raw
 

@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from crud.params import QuerySpec, encode_cursor
+from crud.params import QuerySpec, coerce, encode_cursor, is_invalid
 from crud.runtime import BoundResource, bound_resource
-from sogoms_site.api.errors import NotFound
+from sogoms_site.api.errors import NotFound, ValidationFailed
 from tenants.auth.principal import TenantPrincipal
 
 LOOKUPS = {
@@ -150,12 +150,7 @@ def _rows(bound: BoundResource, queryset: QuerySet, names: list[str]) -> list[di
 
 def _keyset_page(bound, queryset, order, names, spec: QuerySpec) -> tuple[list[dict], dict]:
     if spec.cursor:
-        if len(spec.cursor) != len(order):
-            from sogoms_site.api.errors import ValidationFailed
-
-            raise ValidationFailed(
-                "The cursor does not match this sort.", details={"cursor": ["stale cursor"]}
-            )
+        spec.cursor = _checked_cursor(bound, order, spec.cursor)
         after = Q()
         for index, (name, desc) in enumerate(order):
             step = Q(**{f"{bound.attnames[name]}__{'lt' if desc else 'gt'}": spec.cursor[index]})
@@ -170,6 +165,24 @@ def _keyset_page(bound, queryset, order, names, spec: QuerySpec) -> tuple[list[d
     rows = rows[: spec.per_page]
     next_cursor = encode_cursor([rows[-1][key] for key in keys]) if more and rows else None
     return rows, {"per_page": spec.per_page, "next_cursor": next_cursor}
+
+
+def _checked_cursor(bound: BoundResource, order: list[tuple[str, bool]], cursor: list) -> list:
+    """A cursor is client input: each position must be a valid value of its sort field."""
+    values = []
+    if len(cursor) == len(order):
+        for (name, _desc), raw in zip(order, cursor, strict=True):
+            if isinstance(raw, bool | dict | list) or raw is None:
+                break
+            value = coerce(bound.resource.field(name), str(raw))
+            if is_invalid(value):
+                break
+            values.append(value)
+    if len(values) != len(order):
+        raise ValidationFailed(
+            "The cursor does not match this list.", details={"cursor": ["stale or forged cursor"]}
+        )
+    return values
 
 
 def attach_includes(

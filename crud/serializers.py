@@ -13,10 +13,9 @@ from functools import cache
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
+from crud.params import INT_RANGE
 from crud.resource import MISSING, FieldSpec
 from sogoms_site.api.inputs import StrictInput
-
-INT_RANGE = {"int": (-(2**31), 2**31 - 1), "bigint": (-(2**63), 2**63 - 1)}
 
 
 def writable_fields(bound, operation: str) -> list[FieldSpec]:

@@ -6,16 +6,19 @@ An operation the resource does not list answers 405.
 
 from __future__ import annotations
 
+import re
+
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crud import selectors, services, sqlreads
-from crud.params import parse_query
+from crud.params import coerce, is_invalid, parse_query
 from crud.runtime import BoundResource, bound_resource
 from sogoms_site.api.envelope import ok
 from sogoms_site.api.errors import MethodNotAllowed, NotFound
 
+ASCII_DIGITS = re.compile(r"[0-9]{1,19}")
 ITEM_METHODS = {"get": "show", "put": "update", "patch": "update", "delete": "delete"}
 COLLECTION_METHODS = {"get": "list", "post": "create"}
 
@@ -26,15 +29,14 @@ class ResourceView(APIView):
     def initial(self, request: Request, *args, **kwargs) -> None:
         super().initial(request, *args, **kwargs)
         bound = bound_resource(request.tenant, kwargs["resource"])
-        if bound is None:
+        if bound is None or not bound.resource.operations:
             raise NotFound(f"No resource {kwargs['resource']!r}.")
+        allowed = [m.upper() for m, op in self.methods.items() if bound.resource.allows(op)]
+        # DRF writes self.headers on every response; make Allow tell this resource's truth
+        self.headers = {**self.headers, "Allow": ", ".join(allowed)}
         operation = self.methods.get(request.method.lower())
         if operation is None or not bound.resource.allows(operation):
-            allowed = [m.upper() for m, op in self.methods.items() if bound.resource.allows(op)]
-            raise MethodNotAllowed(
-                f"{request.method} is not allowed on {bound.name} here.",
-                headers={"Allow": ", ".join(allowed)},
-            )
+            raise MethodNotAllowed(f"{request.method} is not allowed on {bound.name} here.")
         self.bound = bound
 
     def includable(self) -> tuple[str, ...]:
@@ -44,9 +46,10 @@ class ResourceView(APIView):
 def _pk(bound: BoundResource, raw: str):
     primary = bound.resource.primary
     if primary.type in ("int", "bigint"):
-        if not raw.isdigit() or len(raw) > 19:
+        key = coerce(primary, raw)
+        if is_invalid(key) or not ASCII_DIGITS.fullmatch(raw):
             raise NotFound(f"No {bound.name} with id {raw!r}.")
-        return int(raw)
+        return key
     return raw
 
 
