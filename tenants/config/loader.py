@@ -205,10 +205,10 @@ def _suggestion(model: type[BaseModel], loc: tuple) -> str:
     """`did you mean 'jwt_expiry'?` for a typo, by walking the model to the parent key."""
     current: Any = model
     for item in loc[:-1]:
-        if isinstance(item, int) or current is None:
-            continue
-        info = getattr(current, "model_fields", {}).get(item)
-        current = _model_of(info.annotation) if info else None
+        fields = getattr(current, "model_fields", None)
+        if isinstance(item, int) or not fields or item not in fields:
+            continue  # a list index or a mapping key (a table name): same model below it
+        current = _model_of(fields[item].annotation)
     if current is None:
         return ""
     names = [info.alias or name for name, info in current.model_fields.items()]
