@@ -102,7 +102,8 @@ ASGI_APPLICATION = "sogoms_site.asgi.application"
 def _control_database() -> dict:
     url = env_str("DATABASE_URL")
     if url:
-        config = dj_database_url.parse(url, conn_max_age=env_int("SOGOMS_CONN_MAX_AGE", 60))
+        config = dj_database_url.parse(url)
+        config.pop("CONN_MAX_AGE", None)  # _tuned() gives the site default
     else:
         (VAR_DIR / "db").mkdir(parents=True, exist_ok=True)
         config = {
@@ -115,6 +116,10 @@ def _control_database() -> dict:
 def _tuned(config: dict) -> dict:
     """Engine options every SOGOMS database gets, control plane and tenants alike."""
     engine = config["ENGINE"]
+    # Persistent connections: opening one (and, for SQLite, its PRAGMAs) per request
+    # costs more than most requests themselves. Health checks drop dead ones first.
+    config.setdefault("CONN_MAX_AGE", env_int("SOGOMS_CONN_MAX_AGE", 60))
+    config["CONN_HEALTH_CHECKS"] = True
     options = config.setdefault("OPTIONS", {})
     if engine.endswith("sqlite3"):
         # WAL lets readers run beside the writer; IMMEDIATE takes the write lock at BEGIN

@@ -6,7 +6,6 @@ Both live in the control database so every process sees a logout at once.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-
 from functools import cache
 
 from django.db import IntegrityError, connections, transaction

@@ -259,17 +259,23 @@ def _database(model: RoutesFile, label: str, options: LoadOptions, problems: lis
     if block is None:
         if options.tenant_database_url:
             url = options.tenant_database_url.replace("{app}", model.app)
-            return tune(dj_database_url.parse(url))
+            config = dj_database_url.parse(url)
+            config.pop("CONN_MAX_AGE", None)  # the site's default applies
+            return tune(config)
         path = options.var_dir / "db" / f"{model.app}.sqlite3"
         return tune({"ENGINE": "django.db.backends.sqlite3", "NAME": str(path)})
     url = _database_url(block, model.app, label, options, problems)
     if url is None:
         return {}
     try:
-        config = dj_database_url.parse(url, conn_max_age=block.conn_max_age)
+        config = dj_database_url.parse(url)
     except ValueError as exc:
         problems.append(ConfigProblem(label, "database.url", f"not a database URL: {exc}"))
         return {}
+    if block.conn_max_age is None:
+        config.pop("CONN_MAX_AGE", None)  # the site's default applies
+    else:
+        config["CONN_MAX_AGE"] = block.conn_max_age
     if config["ENGINE"].endswith("sqlite3"):
         config["NAME"] = str(resolve_path(config["NAME"], options.base_dir))
     return tune(config)

@@ -50,7 +50,7 @@ class DatabaseBlock(Strict):
     user: str | None = None
     password_file: str | None = None
     name: str | None = None
-    conn_max_age: int = Field(default=60, ge=0)
+    conn_max_age: int | None = Field(default=None, ge=0)  # seconds; default SOGOMS_CONN_MAX_AGE
 
     @field_validator("url")
     @classmethod

@@ -500,7 +500,7 @@ def test_a_seed_database_block_gives_mysql_settings(site):
     assert database["USER"] == "sogoms"
     assert database["PASSWORD"] == "p@ss/w%rd:#1"
     assert database["NAME"] == "sogoms_prokov"
-    assert database["CONN_MAX_AGE"] == 60
+    assert "CONN_MAX_AGE" not in database  # the site's default (SOGOMS_CONN_MAX_AGE) applies
 
 
 def test_a_seed_database_block_without_a_name_is_a_problem(site):
@@ -770,3 +770,22 @@ def test_format_duration_keeps_milliseconds():
 )
 def test_normalize_host_drops_case_port_and_trailing_dot(host, expected):
     assert normalize_host(host) == expected
+
+
+def test_a_database_block_may_set_its_own_connection_lifetime(tmp_path):
+    secret = tmp_path / "jwt"
+    secret.write_text("s" * 40)
+    (tmp_path / "routes").mkdir()
+    (tmp_path / "routes" / "shop.yaml").write_text(
+        f"app: shop\nhosts: [shop.test]\nauth: {{jwt_secret_file: {secret}}}\n"
+        "database: {url: 'mysql://u@db:3306/shop', conn_max_age: 5}\n"
+    )
+    result = load_config(LoadOptions(config_dir=tmp_path, base_dir=tmp_path, var_dir=tmp_path))
+    assert result.ok, result.problems
+    assert result.registry.get("shop").database["CONN_MAX_AGE"] == 5
+
+
+def test_site_databases_keep_connections_and_check_their_health(settings):
+    for alias, database in settings.DATABASES.items():
+        assert database["CONN_MAX_AGE"] > 0, alias
+        assert database["CONN_HEALTH_CHECKS"] is True, alias
