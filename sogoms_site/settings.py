@@ -12,6 +12,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+import swagger_ui_bundle
 
 from sogoms_site.env import env_bool, env_int, env_list, env_secret, env_str
 
@@ -170,6 +171,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
+# Swagger UI for <base>/_docs, shipped by a Python package: no CDN at run time.
+STATICFILES_DIRS = [("swagger-ui", swagger_ui_bundle.swagger_ui_path)]
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns when it is missing
 WHITENOISE_USE_FINDERS = True

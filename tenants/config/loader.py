@@ -132,6 +132,7 @@ def _load_tenant(
         login_rate_per_email=RateLimit(*email_rate),
         login_rate_per_ip=RateLimit(*ip_rate),
         log_retention_days=model.logs.retention_days,
+        schema_public=model.schema_public,
         raw=MappingProxyType(model.model_dump(by_alias=True)),
     )
 

@@ -106,6 +106,8 @@ class RoutesFile(Strict):
     auth: AuthBlock = Field(default_factory=AuthBlock)
     logs: LogsBlock = Field(default_factory=LogsBlock)
     smtp: SmtpBlock | None = None
+    # The data dictionary (<base>/_schema) for everyone, not only role admin.
+    schema_public: bool = False
 
     @field_validator("version", mode="before")
     @classmethod
