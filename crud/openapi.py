@@ -145,8 +145,8 @@ def _list_parameters(bound: BoundResource) -> list[dict]:
                 "style": "deepObject",
                 "explode": True,
                 "schema": {"type": "object", "additionalProperties": {"type": "string"}},
-                "description": "filter[<field>]=<value> (equality), or filter[<field>][<op>]=<value> with op in "
-                + ", ".join(FILTER_OPERATORS),
+                "description": "filter[<field>]=<value> (equality), or filter[<field>][<op>]=<value> "
+                f"with op in {', '.join(FILTER_OPERATORS)}",
             },
         ]
         if bound.resource.search_fields:
