@@ -101,6 +101,12 @@ def _index_name(resource: Resource, group: tuple, kind: str) -> str:
     return f"{resource.name[:18]}_{kind}_{digest}"
 
 
+def db_default_allowed(spec: FieldSpec) -> bool:
+    """Scalar defaults of columns every engine lets carry a DEFAULT clause."""
+    scalar = isinstance(spec.default, bool | int | float | str) and spec.default is not None
+    return scalar and spec.type in ("int", "bigint", "string", "email", "url", "bool", "decimal", "float")
+
+
 def model_field(spec: FieldSpec, resource: Resource, built: dict) -> models.Field:
     options: dict = {"db_column": spec.name}
     if spec.primary:
@@ -114,6 +120,9 @@ def model_field(spec: FieldSpec, resource: Resource, built: dict) -> models.Fiel
         options["blank"] = True
     if spec.default is not MISSING:
         options["default"] = spec.default
+        if db_default_allowed(spec):
+            # in the table too, so rows written outside SOGOMS (Go era, SQL) get it
+            options["db_default"] = models.Value(spec.default)
     if spec.choices:
         options["choices"] = [(choice, str(choice)) for choice in spec.choices]
     checks = []

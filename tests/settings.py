@@ -34,3 +34,16 @@ if REDIS_URL:
     parts = urlsplit(REDIS_URL)
     index = int(WORKER.removeprefix("gw") or 0) + 1
     CACHES["default"]["LOCATION"] = urlunsplit(parts._replace(path=f"/{index}"))
+
+# An empty tenant-engine database for the schema tools' round trip (tests/crud/test_schema_cli.py).
+# Declared here so the test runner creates (and isolates) it like the tenants' own.
+from sogoms_site.settings import DATABASES, SOGOMS_TENANT_DATABASE_URL, SOGOMS_TUNE_DATABASE  # noqa: E402
+
+if SOGOMS_TENANT_DATABASE_URL:
+    import dj_database_url
+
+    _scratch = dj_database_url.parse(SOGOMS_TENANT_DATABASE_URL.replace("{app}", "scratch"))
+else:
+    _scratch = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "db" / "scratch.sqlite3")}
+_scratch.pop("CONN_MAX_AGE", None)
+DATABASES["tenant_scratch"] = SOGOMS_TUNE_DATABASE(_scratch)

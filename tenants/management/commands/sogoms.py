@@ -14,6 +14,7 @@ CLI_MODULES = [
     "tenants.cli.logs",
     "tenants.cli.tokens",
     "crud.cli",
+    "crud.schematools.cli",
 ]
 
 

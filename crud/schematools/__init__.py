@@ -1,0 +1,1 @@
+"""The schema CLI (seed phase 15b): validate, generate, diff, migrate and init."""

@@ -1,0 +1,177 @@
+"""Plan and apply the DDL that brings a tenant's database to its schema.
+
+The plan is a list of steps over Django's schema editor, so the SQL is the engine's
+own; `sql()` collects it for printing, `apply()` runs it (in one transaction where the
+engine can roll DDL back). Destructive steps (drop, narrowing) run only when allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import connections, models
+
+from crud.dynamic import schema_models
+from crud.schematools.diff import Difference, diff_tenant
+from crud.schematools.shapes import ColumnShape
+from tenants.config import Tenant
+
+
+@dataclass(frozen=True)
+class Step:
+    difference: Difference
+    run: Callable  # (schema_editor) -> None
+
+    @property
+    def destructive(self) -> bool:
+        return self.difference.destructive
+
+
+def _field_for(shape: ColumnShape, like: models.Field | None, column: str) -> models.Field:
+    """A Django field standing for a column as it is in the database."""
+    options = {"null": shape.nullable, "db_column": column, "primary_key": shape.primary}
+    kind = shape.type
+    if kind == "string":
+        field_obj = models.CharField(max_length=shape.max_length or 255, **options)
+    elif kind == "decimal":
+        digits = shape.digits or (getattr(like, "max_digits", 12), getattr(like, "decimal_places", 2))
+        field_obj = models.DecimalField(max_digits=digits[0], decimal_places=digits[1], **options)
+    else:
+        classes = {
+            "int": models.AutoField if shape.auto else models.IntegerField,
+            "bigint": models.BigAutoField if shape.auto else models.BigIntegerField,
+            "text": models.TextField,
+            "bool": models.BooleanField,
+            "date": models.DateField,
+            "datetime": models.DateTimeField,
+            "float": models.FloatField,
+            "json": models.JSONField,
+        }
+        field_obj = classes.get(kind, models.TextField)(**options)
+    field_obj.set_attributes_from_name(like.name if like is not None else column)
+    return field_obj
+
+
+def _by_column(model: type[models.Model], column: str) -> models.Field | None:
+    return next((f for f in model._meta.local_fields if f.column == column), None)
+
+
+# Drops before alterations: on SQLite an alteration rebuilds the table from the model,
+# which would already lose an extra column that a later step then fails to drop.
+STEP_ORDER = (
+    "missing_table",
+    "extra_index",
+    "extra_unique",
+    "extra_column",
+    "column",
+    "missing_column",
+    "missing_index",
+    "missing_unique",
+    "extra_table",
+)
+
+
+def plan(tenant: Tenant, *, foreign_tables: tuple[str, ...] = ()) -> list[Step]:
+    from crud.schematools.shapes import database_shapes
+
+    models_by_table = {model._meta.db_table: model for model in schema_models(tenant).values()}
+    differences = sorted(
+        diff_tenant(tenant, foreign_tables=foreign_tables), key=lambda d: STEP_ORDER.index(d.kind)
+    )
+    actual = database_shapes(connections[tenant.db_alias])
+    steps: list[Step] = []
+    for difference in differences:
+        model = models_by_table.get(difference.table)
+        kind = difference.kind
+        if kind == "missing_table":
+            steps.append(Step(difference, lambda editor, m=model: editor.create_model(m)))
+        elif kind == "missing_column":
+            field_obj = _by_column(model, difference.name)
+            steps.append(Step(difference, lambda editor, m=model, f=field_obj: editor.add_field(m, f)))
+        elif kind == "column":
+            new = _by_column(model, difference.name)
+            old = _field_for(actual[difference.table].columns[difference.name], new, difference.name)
+            old.model = model
+            steps.append(Step(difference, lambda editor, m=model, o=old, n=new: editor.alter_field(m, o, n)))
+        elif kind == "extra_column":
+            old = _field_for(actual[difference.table].columns[difference.name], None, difference.name)
+            old.model = model
+            steps.append(Step(difference, lambda editor, m=model, o=old: editor.remove_field(m, o)))
+        elif kind in ("missing_index", "missing_unique"):
+            steps.append(Step(difference, _add_index_step(model, difference)))
+        elif kind in ("extra_index", "extra_unique"):
+            steps.append(Step(difference, _drop_index_step(tenant, difference)))
+        elif kind == "extra_table":
+            steps.append(
+                Step(
+                    difference,
+                    lambda editor, t=difference.table: editor.execute(
+                        editor.sql_delete_table % {"table": editor.quote_name(t)}
+                    ),
+                )
+            )
+    return steps
+
+
+def _add_index_step(model, difference: Difference) -> Callable:
+    columns = tuple(difference.name.split(","))
+    for index in model._meta.indexes:
+        if tuple(model._meta.get_field(n).column for n in index.fields) == columns:
+            return lambda editor: editor.add_index(model, index)
+    for constraint in model._meta.constraints:
+        if tuple(model._meta.get_field(n).column for n in constraint.fields) == columns:
+            return lambda editor: editor.add_constraint(model, constraint)
+    field_obj = _by_column(model, columns[0])
+    unique = difference.kind == "missing_unique"
+    index = models.Index(
+        fields=[field_obj.name], name=f"{model._meta.db_table[:20]}_{field_obj.column[:20]}_ix"
+    )
+    if unique:
+        constraint = models.UniqueConstraint(fields=[field_obj.name], name=index.name.replace("_ix", "_uq"))
+        return lambda editor: editor.add_constraint(model, constraint)
+    return lambda editor: editor.add_index(model, index)
+
+
+def _drop_index_step(tenant: Tenant, difference: Difference) -> Callable:
+    columns = difference.name.split(",")
+
+    def run(editor) -> None:
+        connection = editor.connection
+        with connection.cursor() as cursor:
+            constraints = connection.introspection.get_constraints(cursor, difference.table)
+        for name, info in constraints.items():
+            if (
+                list(info["columns"] or ()) == columns
+                and not info.get("primary_key")
+                and not info.get("foreign_key")
+            ):
+                if info.get("unique") and connection.vendor != "sqlite":
+                    editor.execute(
+                        editor.sql_delete_unique
+                        % {"table": editor.quote_name(difference.table), "name": editor.quote_name(name)}
+                    )
+                else:
+                    editor.execute(
+                        editor.sql_delete_index
+                        % {"table": editor.quote_name(difference.table), "name": editor.quote_name(name)}
+                    )
+                return
+
+    return run
+
+
+def sql(tenant: Tenant, steps: list[Step]) -> list[str]:
+    connection = connections[tenant.db_alias]
+    with connection.schema_editor(collect_sql=True, atomic=False) as editor:
+        for step in steps:
+            step.run(editor)
+    return list(editor.collected_sql)
+
+
+def apply(tenant: Tenant, steps: list[Step]) -> None:
+    connection = connections[tenant.db_alias]
+    # one transaction where the engine can roll DDL back (SQLite, PostgreSQL; not MySQL)
+    with connection.schema_editor(atomic=connection.features.can_rollback_ddl) as editor:
+        for step in steps:
+            step.run(editor)

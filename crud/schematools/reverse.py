@@ -1,0 +1,103 @@
+"""`init`: write a schema from an existing database, to adopt a Go-era app.
+
+Columns become fields of the schema's types; primary keys, auto-increment, sizes,
+nullability, defaults, foreign keys, unique and composite indexes are kept. A `user_id`
+column pointing at `users` becomes the owner column (`filter: owner`).
+"""
+
+from __future__ import annotations
+
+from django.db import connections
+
+from crud.frontends.schema import BUILTIN_USER_FIELDS
+from crud.schematools.shapes import ColumnShape, database_shapes
+
+TIMESTAMPS = ("created_at", "updated_at")
+
+
+def _default(column: ColumnShape):
+    text = column.default
+    if text is None:
+        return None
+    if column.type in ("int", "bigint"):
+        return int(text) if text.lstrip("-").isdigit() else None
+    if column.type == "bool":
+        return text in ("1", "true")
+    if column.type == "float":
+        try:
+            return float(text)
+        except ValueError:
+            return None
+    if column.type in ("string", "decimal"):
+        return text
+    return None
+
+
+def _field(name: str, column: ColumnShape, relations: dict, table: str) -> dict:
+    entry: dict = {"type": column.type}
+    if column.primary:
+        entry["primary"] = True
+    if column.auto:
+        entry["auto"] = True
+    if column.max_length and column.type == "string":
+        entry["max_length"] = column.max_length
+    if column.digits and column.type == "decimal":
+        entry["max_digits"], entry["decimal_places"] = column.digits
+    default = _default(column)
+    if default is not None:
+        entry["default"] = default
+    if not column.nullable and not column.primary and default is None:
+        entry["required"] = True
+    if name in relations:
+        target_column, target_table = relations[name]
+        entry["foreign"] = f"{target_table}.{target_column}"
+        if name == "user_id" and target_table == "users" and table != "users":
+            entry["filter"] = "owner"
+            entry.pop("required", None)
+    return entry
+
+
+def schema_from_database(alias: str) -> tuple[dict, list[str]]:
+    """The schema YAML data of a database, and notes on what could not be carried over."""
+    connection = connections[alias]
+    shapes = database_shapes(connection)
+    notes: list[str] = []
+    tables: dict = {}
+    with connection.cursor() as cursor:
+        relations = {t: connection.introspection.get_relations(cursor, t) for t in shapes}
+    for table, shape in sorted(shapes.items()):
+        fields = {}
+        timestamps = all(
+            shape.columns.get(name, ColumnShape("", True)).type == "datetime" for name in TIMESTAMPS
+        )
+        for name, column in shape.columns.items():
+            if timestamps and name in TIMESTAMPS:
+                continue
+            if table == "users" and name not in BUILTIN_USER_FIELDS:
+                notes.append(f"users.{name}: not a built-in users column, left out")
+                continue
+            fields[name] = _field(name, column, relations[table], table)
+        if table == "users":
+            for name, auth in (("email", "login"), ("password", "password")):
+                if name in fields:
+                    fields[name]["auth"] = auth
+            if "password" in fields:
+                fields["password"]["hidden"] = True
+        entry: dict = {"fields": fields}
+        if table != "users":
+            entry["crud"] = ["list", "show", "create", "update", "delete"]
+        entry["timestamps"] = timestamps
+        unique = sorted(list(group) for group in shape.unique if len(group) > 1)
+        indexes = sorted(list(group) for group in shape.indexes if len(group) > 1)
+        for group in shape.unique:
+            if len(group) == 1 and group[0] in fields:
+                fields[group[0]]["unique"] = True
+        for group in shape.indexes:
+            if len(group) == 1 and group[0] in fields and "foreign" not in fields[group[0]]:
+                fields[group[0]]["index"] = True
+        if unique:
+            entry["unique"] = unique
+        if indexes:
+            entry["indexes"] = indexes
+        tables[table] = entry
+    return {"tables": tables}, notes
