@@ -7,7 +7,7 @@ Only superusers manage tenant data.
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -84,6 +84,30 @@ class TenantUserAdmin(SuperuserOnly, admin.ModelAdmin):
     ordering = ["id"]
     fields = ["email", "name", "role", "is_active", "created_at", "updated_at"]
     readonly_fields = ["email", "created_at", "updated_at"]
+    actions = ["reset_password"]
+    sogoms_tenant = None
+
+    @admin.action(description="Reset the password (a new one is shown once; sessions end)")
+    def reset_password(self, request, queryset) -> None:
+        from tenants.auth.services import user_password_reset_by_operator
+
+        for user in queryset:
+            password = user_password_reset_by_operator(tenant=self.sogoms_tenant, user=user)
+            self.message_user(request, f"{user.email}: new password {password}", messages.WARNING)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if self.sogoms_tenant is not None and self.sogoms_tenant.admin_read_only:
+            actions.pop("reset_password", None)
+        return actions
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        tenant = self.sogoms_tenant
+        return not (tenant and tenant.admin_read_only) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        tenant = self.sogoms_tenant
+        return not (tenant and tenant.admin_read_only) and super().has_delete_permission(request, obj)
 
 
 def register_tenant_users(site: admin.AdminSite) -> None:
@@ -93,7 +117,9 @@ def register_tenant_users(site: admin.AdminSite) -> None:
     for tenant in registry:
         model = user_model(tenant)
         if not site.is_registered(model):
-            site.register(model, TenantUserAdmin)
+            site.register(
+                model, type(f"{tenant.app}_user_admin", (TenantUserAdmin,), {"sogoms_tenant": tenant})
+            )
 
 
 register_tenant_users(admin.site)

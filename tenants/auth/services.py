@@ -173,6 +173,18 @@ def user_current(*, tenant: Tenant, principal: TenantPrincipal) -> TenantUserBas
     return user
 
 
+def user_password_reset_by_operator(*, tenant: Tenant, user: TenantUserBase) -> str:
+    """A new random password (returned once, for the operator to pass on); sessions end."""
+    import secrets
+
+    password = secrets.token_urlsafe(12)
+    user.password = hash_password(password)
+    user.save(update_fields=["password", "updated_at"])
+    revocation.revoke_user_refresh_tokens(app=tenant.app, user_id=user.id)
+    log_event(tenant.app, "password_reset_by_operator", user_id=user.id)
+    return password
+
+
 def user_set_role(*, tenant: Tenant, email: str, role: str) -> TenantUserBase:
     if role not in ROLES:
         raise ValidationFailed(

@@ -133,6 +133,7 @@ def _load_tenant(
         login_rate_per_ip=RateLimit(*ip_rate),
         log_retention_days=model.logs.retention_days,
         schema_public=model.schema_public,
+        admin_read_only=model.admin_read_only,
         raw=MappingProxyType(model.model_dump(by_alias=True)),
     )
 

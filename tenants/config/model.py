@@ -32,6 +32,7 @@ class Tenant:
     login_rate_per_ip: RateLimit
     log_retention_days: int
     schema_public: bool
+    admin_read_only: bool
     raw: MappingProxyType = field(repr=False)  # the validated YAML, for later features
     # What the config sections of other apps add (e.g. "resources" from crud).
     extensions: MappingProxyType = field(default_factory=lambda: MappingProxyType({}), repr=False)

@@ -108,6 +108,8 @@ class RoutesFile(Strict):
     smtp: SmtpBlock | None = None
     # The data dictionary (<base>/_schema) for everyone, not only role admin.
     schema_public: bool = False
+    # Operators may look at this tenant's data in the Django admin but not change it.
+    admin_read_only: bool = False
 
     @field_validator("version", mode="before")
     @classmethod
