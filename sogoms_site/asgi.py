@@ -13,5 +13,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sogoms_site.settings")
 application = get_asgi_application()
 
 from tenants.registry import registry  # noqa: E402  (needs Django set up)
+from tenants.reload import install_sighup_handler  # noqa: E402
 
 registry()
+install_sighup_handler()

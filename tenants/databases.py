@@ -17,16 +17,35 @@ from tenants.config import Registry
 TENANT_ALIAS_PREFIX = "tenant_"
 
 
+_registered: dict[str, dict] = {}  # alias -> the settings it was registered with
+
+
 def register_tenant_databases(registry: Registry) -> None:
+    """Add the aliases of new tenants, and replace those whose database settings changed.
+
+    An alias whose settings are unchanged (a reload that touched something else) keeps its
+    settings object, so open connections and the test runner's renaming stay valid.
+    """
     # connections.settings is computed once; new aliases must go through
     # configure_settings or they miss Django's defaults (Django ticket 34410).
     databases = dict(settings.DATABASES)
+    changed = []
     for tenant in registry:
-        databases[tenant.db_alias] = tenant.database_settings()
+        wanted = tenant.database_settings()
+        if _registered.get(tenant.db_alias) == wanted and tenant.db_alias in connections.settings:
+            continue
+        _registered[tenant.db_alias] = tenant.database_settings()
+        databases[tenant.db_alias] = wanted
+        changed.append(tenant)
         if tenant.db_engine == "sqlite":
             Path(databases[tenant.db_alias]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     configured = connections.configure_settings(databases)
-    for tenant in registry:
+    moved = {tenant.db_alias for tenant in changed}
+    for connection in connections.all(initialized_only=True):
+        if connection.alias in moved:
+            connection.close()  # the database moved: reconnect with the new settings
+            del connections[connection.alias]
+    for tenant in changed:
         settings.DATABASES[tenant.db_alias] = configured[tenant.db_alias]
         connections.settings[tenant.db_alias] = configured[tenant.db_alias]
 

@@ -15,6 +15,7 @@ from sogoms_site.api.envelope import error_response
 from sogoms_site.urls import tenant_urlconf
 from tenants.context import tenant_context
 from tenants.registry import registry
+from tenants.reload import maybe_reload
 
 
 class TenantMiddleware:
@@ -24,6 +25,7 @@ class TenantMiddleware:
         self.site_prefixes = tuple(settings.SOGOMS_SITE_PATH_PREFIXES)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        maybe_reload()
         try:
             host = request.get_host()
         except DisallowedHost:

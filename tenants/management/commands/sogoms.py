@@ -13,6 +13,7 @@ CLI_MODULES = [
     "tenants.cli.users",
     "tenants.cli.logs",
     "tenants.cli.tokens",
+    "tenants.cli.reload",
     "crud.cli",
     "crud.schematools.cli",
 ]
