@@ -50,7 +50,7 @@ def table_fields(alias: str, table: str, *, owner_column: str | None = None) -> 
             kind = "bool"  # MySQL's BOOLEAN is TINYINT(1)
         is_primary = column.name == primary
         auto = django_type.endswith("AutoField") or (is_primary and kind in ("int", "bigint"))
-        default = getattr(column, "default", None)
+        default = literal_default(kind, getattr(column, "default", None))
         specs.append(
             FieldSpec(
                 name=column.name,
@@ -58,7 +58,7 @@ def table_fields(alias: str, table: str, *, owner_column: str | None = None) -> 
                 primary=is_primary,
                 auto=auto,
                 required=not column.null_ok and default is None and not auto,
-                default=MISSING,
+                default=MISSING if default is None else default,
                 max_length=_max_length(column) if kind == "string" else None,
                 max_digits=column.precision or 12,
                 decimal_places=column.scale or 2,
@@ -78,3 +78,25 @@ def _max_length(column) -> int | None:
         return int(size)
     declared = re.search(r"\((\d+)\)", str(column.type_code))
     return int(declared[1]) if declared else None
+
+
+def literal_default(kind: str, raw) -> object:
+    """A column's database default as a value of the schema type, or None (none, or an
+    expression such as CURRENT_TIMESTAMP that only the database can evaluate)."""
+    from crud.schematools.shapes import normalize_default
+
+    text = normalize_default(raw)
+    if text is None:
+        return None
+    if kind in ("int", "bigint"):
+        return int(text) if text.lstrip("-").isdigit() else None
+    if kind == "bool":
+        return text in ("1", "true") if text in ("0", "1", "true", "false") else None
+    if kind == "float":
+        try:
+            return float(text)
+        except ValueError:
+            return None
+    if kind in ("string", "decimal"):
+        return text
+    return None

@@ -35,9 +35,12 @@ def _ref(name: str) -> dict:
 def value_schema(spec: FieldSpec, *, writing: bool = False) -> dict:
     kind = "int" if spec.foreign else spec.type
     if spec.choices:
-        schema: dict = {"enum": list(spec.choices)}
+        # OpenAPI 3.0 ignores `nullable` beside a bare enum: null must be one of the values
+        schema: dict = {"enum": list(spec.choices) + ([None] if spec.nullable else [])}
     elif kind in ("int", "bigint"):
         schema = {"type": "integer", "format": "int32" if kind == "int" else "int64"}
+        if spec.foreign and writing:
+            schema["minimum"] = 1
     elif kind in ("string", "text", "email", "url"):
         schema = {"type": "string"}
         if kind == "email":
@@ -81,7 +84,8 @@ def record_schema(bound: BoundResource) -> dict:
     return {
         "type": "object",
         "properties": {spec.name: value_schema(spec) for spec in fields},
-        "required": [spec.name for spec in fields],
+        # `?fields=` may trim any column but the key
+        "required": [bound.resource.primary.name],
     }
 
 
@@ -238,8 +242,8 @@ def _auth_paths(tenant: Tenant) -> dict:
         "type": "object",
         "required": ["email", "password"],
         "properties": {
-            "email": {"type": "string", "maxLength": 254},
-            "password": {"type": "string", "maxLength": 128},
+            "email": {"type": "string", "minLength": 1, "maxLength": 254},
+            "password": {"type": "string", "minLength": 1, "maxLength": 128},
         },
         "additionalProperties": False,
     }
@@ -256,7 +260,7 @@ def _auth_paths(tenant: Tenant) -> dict:
     refresh = {
         "type": "object",
         "required": ["refresh_token"],
-        "properties": {"refresh_token": {"type": "string", "maxLength": 4096}},
+        "properties": {"refresh_token": {"type": "string", "minLength": 1, "maxLength": 4096}},
         "additionalProperties": False,
     }
     public = {"security": []}

@@ -58,7 +58,9 @@ def drf_field(spec: FieldSpec, *, partial: bool = False) -> serializers.Field:
         max_length = spec.max_length or {"string": 255, "email": 254, "url": 500}.get(kind)
         return cls(
             max_length=max_length,
-            allow_blank=not spec.required,
+            # a blank value would skip the pattern check: with a pattern, blank must match it
+            # blank is no e-mail or URL, and would skip a pattern: such fields take null instead
+            allow_blank=kind in ("string", "text") and not spec.required and not spec.pattern,
             trim_whitespace=False,
             validators=validators,
             **options,

@@ -21,6 +21,23 @@ from sogoms_site.api.errors import Conflict, NotFound, ValidationFailed
 from tenants.auth.principal import TenantPrincipal
 
 
+def refused_by_database(bound: BoundResource, exc: IntegrityError) -> Exception:
+    """The contract error for a row the database refused, without its SQL message.
+
+    A taken unique value is 409; a missing value or a broken reference (checks the
+    engine made that the serializer could not know of, e.g. in a v1 table) is 400.
+    """
+    cause = exc.__cause__ or exc
+    code = cause.args[0] if cause.args and isinstance(cause.args[0], int) else None
+    text = str(cause).lower()
+    if code == 1062 or "unique" in text or "duplicate" in text:
+        return Conflict(f"A row of {bound.name} already has this unique value.")
+    return ValidationFailed(
+        f"The database refused this row of {bound.name}: a required value is missing "
+        "or a reference points at nothing."
+    )
+
+
 def validated(bound: BoundResource, operation: str, data) -> dict:
     serializer = bound.serializer(operation)(data=data)
     serializer.is_valid(raise_exception=True)
@@ -78,10 +95,8 @@ def record_create(*, bound: BoundResource, caller: TenantPrincipal, data) -> dic
                 DomainEvent(bound.tenant.app, bound.name, "create", row.pk, caller.id, tuple(values)),
                 using=alias,
             )
-    except IntegrityError:
-        raise Conflict(
-            f"This {bound.name} conflicts with an existing one (a unique value is taken)."
-        ) from None
+    except IntegrityError as exc:
+        raise refused_by_database(bound, exc) from None
     record = _record(bound, caller, row.pk)
     return {**record, "insert_id": row.pk}
 
@@ -123,10 +138,8 @@ def record_update(*, bound: BoundResource, caller: TenantPrincipal, pk, data, pa
                 ),
                 using=alias,
             )
-    except IntegrityError:
-        raise Conflict(
-            f"This {bound.name} conflicts with an existing one (a unique value is taken)."
-        ) from None
+    except IntegrityError as exc:
+        raise refused_by_database(bound, exc) from None
     return _record(bound, caller, row.pk)
 
 

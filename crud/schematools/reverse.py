@@ -10,27 +10,14 @@ from __future__ import annotations
 from django.db import connections
 
 from crud.frontends.schema import BUILTIN_USER_FIELDS
+from crud.introspect import literal_default
 from crud.schematools.shapes import ColumnShape, database_shapes
 
 TIMESTAMPS = ("created_at", "updated_at")
 
 
 def _default(column: ColumnShape):
-    text = column.default
-    if text is None:
-        return None
-    if column.type in ("int", "bigint"):
-        return int(text) if text.lstrip("-").isdigit() else None
-    if column.type == "bool":
-        return text in ("1", "true")
-    if column.type == "float":
-        try:
-            return float(text)
-        except ValueError:
-            return None
-    if column.type in ("string", "decimal"):
-        return text
-    return None
+    return literal_default(column.type, column.default)
 
 
 def _field(name: str, column: ColumnShape, relations: dict, table: str) -> dict:
