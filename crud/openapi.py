@@ -12,6 +12,7 @@ from crud.params import FILTER_OPERATORS, MAX_PER_PAGE
 from crud.resource import MISSING, FieldSpec
 from crud.runtime import BoundResource
 from crud.serializers import writable_fields
+from crud.sql import placeholders
 from tenants.config import Tenant
 
 ERRORS = {
@@ -131,6 +132,14 @@ def _list_parameters(bound: BoundResource) -> list[dict]:
         query("page", {"type": "integer", "minimum": 1}, "page number, from 1"),
         query("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}, "rows per page (20)"),
     ]
+    if bound.resource.source == "queries":
+        resource = bound.resource
+        sql = " ".join([resource.sql.get("list", ""), *resource.role_filters.get("list", {}).values()])
+        for name in dict.fromkeys(placeholders(sql)):
+            if name not in ("user_id", "role", "id"):
+                parameters.append(
+                    {**query(name, {"type": "string"}, "a value of the query's SQL"), "required": True}
+                )
     if bound.resource.source == "schema":
         visible = [spec.name for spec in bound.resource.visible_fields]
         parameters += [

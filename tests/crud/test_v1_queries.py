@@ -215,3 +215,10 @@ def test_the_role_filter_joins_the_top_level_where(sql, expected):
 
 def test_an_empty_role_filter_leaves_the_sql_alone():
     assert add_condition("SELECT a FROM t", "") == "SELECT a FROM t"
+
+
+def test_the_openapi_document_names_the_parameters_a_v1_query_needs(beta_api):
+    document = beta_api.client.get("/v1/_openapi", HTTP_HOST="beta.test").json()
+    parameters = {p["name"]: p for p in document["paths"]["/tasks"]["get"]["parameters"]}
+    assert parameters["project_id"]["required"] is True
+    assert "user_id" not in parameters
