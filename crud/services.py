@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.db.models import BooleanField, ProtectedError, RestrictedError
 from django.db.models.expressions import RawSQL
+from django.utils import timezone
 
 from crud.events import DomainEvent, emit
 from crud.runtime import BoundResource, bound_resource
@@ -116,31 +117,27 @@ def record_update(*, bound: BoundResource, caller: TenantPrincipal, pk, data, pa
     values = validated(bound, "partial" if partial else "update", data)
     _check_foreign_keys(bound, caller, values)
     alias = bound.tenant.db_alias
+    changes = _model_values(bound, values)
+    for spec in bound.resource.fields:
+        if spec.timestamp == "updated":  # queryset.update() does not run auto_now
+            changes[bound.attnames[spec.name]] = timezone.now()
+    owner = bound.resource.owner_field
     try:
         with transaction.atomic(using=alias):
             rows = _writable_rows(bound, caller, "update", pk)
-            row = rows.select_for_update().first()
-            if row is None:
+            # one UPDATE, owner-filtered: no row load, and the write lock is held briefly
+            if not rows.update(**changes):
                 raise NotFound(f"No {bound.name} with id {pk}.")
-            for attname, value in _model_values(bound, values).items():
-                setattr(row, attname, value)
-            row.save(using=alias)
-            owner = bound.resource.owner_field
-            row_owner = getattr(row, bound.attnames[owner.name]) if owner else None
+            row_owner = caller.id
+            if owner is not None and caller.is_admin:
+                row_owner = rows.values_list(bound.attnames[owner.name], flat=True).first()
             emit(
-                DomainEvent(
-                    bound.tenant.app,
-                    bound.name,
-                    "update",
-                    row.pk,
-                    _owner_of(bound, caller, row_owner),
-                    tuple(values),
-                ),
+                DomainEvent(bound.tenant.app, bound.name, "update", pk, row_owner, tuple(values)),
                 using=alias,
             )
     except IntegrityError as exc:
         raise refused_by_database(bound, exc) from None
-    return _record(bound, caller, row.pk)
+    return _record(bound, caller, pk)
 
 
 def record_delete(*, bound: BoundResource, caller: TenantPrincipal, pk) -> int:

@@ -9,6 +9,10 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sogoms_site.settings")
+# Under ASGI each request's sync work may run on a different thread, and each thread
+# keeps its own connection: persistent connections pile up (Django's advice is to turn
+# them off here). WSGI workers keep the default reuse.
+os.environ.setdefault("SOGOMS_CONN_MAX_AGE", "0")
 
 application = get_asgi_application()
 

@@ -451,3 +451,20 @@ def test_revocation_rows_expire_with_their_tokens(alpha_api, alice):
 
     assert purge_expired(datetime.now(UTC)) == (0, 0)
     assert purge_expired(datetime.now(UTC) + timedelta(days=365))[0] == 1
+
+
+def test_a_token_checked_once_still_expires_on_time(alpha_api, alice, monkeypatch):
+    token = alpha_api.token_for("alice@example.com")
+    assert alpha_api.get("auth/me", token=token).status_code == 200  # now remembered as valid
+
+    expires = claims(token)["exp"]
+    monkeypatch.setattr(time, "time", lambda: expires + 1)
+
+    assert error_code(alpha_api.get("auth/me", token=token)) == "TOKEN_EXPIRED"
+
+
+def test_a_token_checked_once_is_still_refused_after_logout(alpha_api, alice):
+    token = alpha_api.token_for("alice@example.com")
+    assert alpha_api.get("auth/me", token=token).status_code == 200
+    alpha_api.post("auth/logout", token=token)
+    assert error_code(alpha_api.get("auth/me", token=token)) == "UNAUTHORIZED"
