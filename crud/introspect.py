@@ -13,7 +13,8 @@ from django.db import connections
 
 from crud.resource import MISSING, FieldSpec
 
-_TYPES = {
+# Django's field class names (what introspection answers) -> the schema's types.
+DJANGO_TYPES = {
     "AutoField": "int",
     "SmallAutoField": "int",
     "BigAutoField": "bigint",
@@ -24,6 +25,9 @@ _TYPES = {
     "PositiveBigIntegerField": "bigint",
     "BigIntegerField": "bigint",
     "CharField": "string",
+    "EmailField": "string",
+    "URLField": "string",
+    "SlugField": "string",
     "TextField": "text",
     "BooleanField": "bool",
     "NullBooleanField": "bool",
@@ -35,6 +39,17 @@ _TYPES = {
 }
 
 
+def column_kind(connection, column) -> tuple[str, str]:
+    """(Django field class name, schema type) of an introspected column."""
+    django_type = connection.introspection.get_field_type(column.type_code, column)
+    kind = DJANGO_TYPES.get(django_type, "string")
+    if getattr(column, "data_type", "") == "tinyint" and column.internal_size == 1:
+        kind = "bool"  # MySQL's BOOLEAN is TINYINT(1)
+    if kind == "text" and getattr(column, "has_json_constraint", False):
+        kind = "json"  # SQLite and MariaDB keep JSON as checked text
+    return django_type, kind
+
+
 def table_fields(alias: str, table: str, *, owner_column: str | None = None) -> tuple[FieldSpec, ...]:
     connection = connections[alias]
     with connection.cursor() as cursor:
@@ -44,10 +59,7 @@ def table_fields(alias: str, table: str, *, owner_column: str | None = None) -> 
         primary = connection.introspection.get_primary_key_column(cursor, table)
     specs = []
     for column in description:
-        django_type = connection.introspection.get_field_type(column.type_code, column)
-        kind = _TYPES.get(django_type, "string")
-        if getattr(column, "data_type", "") == "tinyint" and column.internal_size == 1:
-            kind = "bool"  # MySQL's BOOLEAN is TINYINT(1)
+        django_type, kind = column_kind(connection, column)
         is_primary = column.name == primary
         auto = django_type.endswith("AutoField") or (is_primary and kind in ("int", "bigint"))
         default = literal_default(kind, getattr(column, "default", None))

@@ -130,6 +130,23 @@ def charlie(beta):
     return create_user(beta, "charlie@example.com", name="Charlie")
 
 
+def data_of(response, status: int = 200):
+    """The data of a success envelope, after checking status and shape."""
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert body["success"] is True, body
+    return body["data"]
+
+
+def error_of(response, status: int, code: str) -> dict:
+    """The error of an error envelope, after checking status, shape and code."""
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert body["success"] is False, body
+    assert body["error"]["code"] == code, body
+    return body["error"]
+
+
 GO_ERA_TABLES = {
     "projects": "user_id INT NOT NULL, name VARCHAR(120) NOT NULL, description TEXT NULL, "
     "position INT NOT NULL DEFAULT 0",

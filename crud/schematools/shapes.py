@@ -11,30 +11,8 @@ from dataclasses import dataclass, field
 
 from django.db import models
 
-from crud.introspect import _max_length  # the one reading of declared column sizes
+from crud.introspect import DJANGO_TYPES, _max_length, column_kind  # one reading of column types and sizes
 
-_INTERNAL_TYPES = {
-    "AutoField": "int",
-    "SmallAutoField": "int",
-    "BigAutoField": "bigint",
-    "IntegerField": "int",
-    "SmallIntegerField": "int",
-    "PositiveIntegerField": "int",
-    "PositiveSmallIntegerField": "int",
-    "PositiveBigIntegerField": "bigint",
-    "BigIntegerField": "bigint",
-    "CharField": "string",
-    "EmailField": "string",
-    "URLField": "string",
-    "SlugField": "string",
-    "TextField": "text",
-    "BooleanField": "bool",
-    "DateField": "date",
-    "DateTimeField": "datetime",
-    "DecimalField": "decimal",
-    "FloatField": "float",
-    "JSONField": "json",
-}
 IGNORED_TABLES = ("django_migrations", "sqlite_sequence")
 
 
@@ -89,7 +67,7 @@ def normalize_default(value) -> str | None:
 def _field_kind(field_obj: models.Field) -> str:
     if isinstance(field_obj, models.ForeignKey):
         return _field_kind(field_obj.target_field)
-    return _INTERNAL_TYPES.get(field_obj.get_internal_type(), "string")
+    return DJANGO_TYPES.get(field_obj.get_internal_type(), "string")
 
 
 def model_shape(model: type[models.Model]) -> TableShape:
@@ -143,12 +121,7 @@ def _table_shape(connection, cursor, table: str) -> TableShape:
     shape = TableShape()
     primary = introspection.get_primary_key_column(cursor, table)
     for column in introspection.get_table_description(cursor, table):
-        django_type = introspection.get_field_type(column.type_code, column)
-        kind = _INTERNAL_TYPES.get(django_type, "string")
-        if getattr(column, "data_type", "") == "tinyint" and column.internal_size == 1:
-            kind = "bool"
-        if kind == "text" and getattr(column, "has_json_constraint", False):
-            kind = "json"
+        django_type, kind = column_kind(connection, column)
         shape.columns[column.name] = ColumnShape(
             type=kind,
             nullable=bool(column.null_ok) and column.name != primary,

@@ -23,6 +23,8 @@ from sogoms_site.api.errors import Forbidden
 from tenants.config import Registry
 from tests.conftest import TenantApi, create_user
 
+from ..conftest import data_of, error_of
+
 pytestmark = pytest.mark.django_db(databases="__all__")
 
 ALPHA_TABLES = ["projects", "statuses", "tags", "tasks", "task_tags", "specimens"]
@@ -30,21 +32,6 @@ CRUD = ["list", "show", "create", "update", "delete"]
 
 
 # --- helpers ----------------------------------------------------------------------------
-
-
-def data_of(response, status: int = 200):
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["success"] is True, body
-    return body["data"]
-
-
-def error_of(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["success"] is False, body
-    assert body["error"]["code"] == code, body
-    return body["error"]
 
 
 def by_name(items: list[dict]) -> dict[str, dict]:

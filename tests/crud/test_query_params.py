@@ -322,11 +322,12 @@ def test_a_filter_on_a_visible_field_is_typed_or_refused(name, op, raw):
     ((field_name, field_op, value),) = spec.filters
     assert (field_name, field_op) == (name, op)
     kind = resource.field(name).type
-    if op == "isnull" or kind == "bool":
-        assert isinstance(value, bool)
-    elif op == "in":
+    if op == "in":
         assert isinstance(value, list)
         assert value
+        assert all(isinstance(item, bool) for item in value) or kind != "bool"
+    elif op == "isnull" or kind == "bool":
+        assert isinstance(value, bool)
     elif kind in ("int", "bigint") and op not in ("contains", "icontains", "startswith"):
         assert isinstance(value, int)
 

@@ -24,27 +24,14 @@ from crud.runtime import bound_resource
 from tenants.logs import log_path
 from tests.conftest import create_user
 
+from ..conftest import data_of, error_of
+
 pytestmark = pytest.mark.django_db(databases="__all__")
 
 MISSING_ID = 987654
 
 
 # --- helpers ----------------------------------------------------------------------------
-
-
-def data_of(response, status: int = 200):
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["success"] is True, body
-    return body["data"]
-
-
-def error_of(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["success"] is False, body
-    assert body["error"]["code"] == code, body
-    return body["error"]
 
 
 def with_query(path: str, params) -> str:
