@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from crud.seeding import SeedError, seed_tenant
-from tenants.registry import registry
+from tenants.cli import tenant_or_report
 
 
 def register(subparsers) -> None:
@@ -15,9 +15,8 @@ def register(subparsers) -> None:
 
 
 def run(options: dict, out) -> int:
-    tenant = registry().get(options["app"])
+    tenant = tenant_or_report(options["app"], out)
     if tenant is None:
-        out.write(f"unknown tenant {options['app']!r}")
         return 2
     path = settings.SOGOMS_CONFIG_DIR / "seed" / f"{tenant.app}.yaml"
     if not path.is_file():

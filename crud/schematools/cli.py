@@ -10,8 +10,9 @@ from django.conf import settings
 from crud.config import resources_of
 from crud.schematools import generate, migrate, reverse
 from crud.schematools.diff import diff_tenant
+from tenants.cli import tenant_or_report
 from tenants.config import load_config
-from tenants.registry import load_options, registry
+from tenants.registry import load_options
 
 
 def register(subparsers) -> None:
@@ -35,13 +36,6 @@ def register(subparsers) -> None:
         if name == "init":
             action.add_argument("--write", action="store_true", help="write config/schema/<app>.yaml")
             action.add_argument("--force", action="store_true", help="overwrite an existing schema file")
-
-
-def _tenant(app: str, out):
-    tenant = registry().get(app)
-    if tenant is None:
-        out.write(f"unknown tenant {app!r}")
-    return tenant
 
 
 def _foreign_tables(tenant) -> tuple[str, ...]:
@@ -69,7 +63,7 @@ def run_validate(options: dict, out) -> int:
 
 
 def run_generate(options: dict, out) -> int:
-    tenant = _tenant(options["app"], out)
+    tenant = tenant_or_report(options["app"], out)
     if tenant is None:
         return 2
     target = Path(options["out"] or settings.VAR_DIR / "generated" / "queries" / tenant.app)
@@ -82,7 +76,7 @@ def run_generate(options: dict, out) -> int:
 
 
 def run_diff(options: dict, out) -> int:
-    tenant = _tenant(options["app"], out)
+    tenant = tenant_or_report(options["app"], out)
     if tenant is None:
         return 2
     differences = diff_tenant(tenant, foreign_tables=_foreign_tables(tenant))
@@ -94,7 +88,7 @@ def run_diff(options: dict, out) -> int:
 
 
 def run_migrate(options: dict, out) -> int:
-    tenant = _tenant(options["app"], out)
+    tenant = tenant_or_report(options["app"], out)
     if tenant is None:
         return 2
     steps = migrate.plan(tenant, foreign_tables=_foreign_tables(tenant))
@@ -116,7 +110,7 @@ def run_migrate(options: dict, out) -> int:
 
 
 def run_init(options: dict, out) -> int:
-    tenant = _tenant(options["app"], out)
+    tenant = tenant_or_report(options["app"], out)
     if tenant is None:
         return 2
     data, notes = reverse.schema_from_database(tenant.db_alias)

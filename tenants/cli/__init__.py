@@ -3,3 +3,13 @@
 Each module has `register(subparsers)`, which adds its parser with `handler=` set to a
 function `(options, out) -> int` (the exit status).
 """
+
+
+def tenant_or_report(app: str, out):
+    """The loaded tenant named `app`, or None after telling the operator it is unknown."""
+    from tenants.registry import registry
+
+    tenant = registry().get(app)
+    if tenant is None:
+        out.write(f"unknown tenant {app!r}")
+    return tenant

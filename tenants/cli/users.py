@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sogoms_site.api.errors import ApiError
 from tenants.auth.services import user_set_role
-from tenants.registry import registry
+from tenants.cli import tenant_or_report
 from tenants.usermodel import ROLES, user_model
 
 
@@ -21,15 +21,8 @@ def register(subparsers) -> None:
     role.set_defaults(handler=run_role)
 
 
-def _tenant(app: str, out):
-    tenant = registry().get(app)
-    if tenant is None:
-        out.write(f"unknown tenant {app!r}")
-    return tenant
-
-
 def run_list(options: dict, out) -> int:
-    tenant = _tenant(options["app"], out)
+    tenant = tenant_or_report(options["app"], out)
     if tenant is None:
         return 2
     for user in user_model(tenant).objects.order_by("id"):
@@ -39,7 +32,7 @@ def run_list(options: dict, out) -> int:
 
 
 def run_role(options: dict, out) -> int:
-    tenant = _tenant(options["app"], out)
+    tenant = tenant_or_report(options["app"], out)
     if tenant is None:
         return 2
     try:

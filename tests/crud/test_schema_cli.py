@@ -152,7 +152,7 @@ def test_the_cli_migrate_prints_sql_and_refuses_destructive_steps(empty_tenant, 
 
     from crud.schematools import cli
 
-    monkeypatch.setattr(cli, "registry", lambda: type("R", (), {"get": staticmethod(lambda app: narrowed)})())
+    monkeypatch.setattr(cli, "tenant_or_report", lambda app, out: narrowed)
     status, out = sogoms("schema", "migrate", "scratch", "--apply")
     assert status == 1
     assert "--allow-destructive" in out
