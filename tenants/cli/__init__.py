@@ -13,3 +13,10 @@ def tenant_or_report(app: str, out):
     if tenant is None:
         out.write(f"unknown tenant {app!r}")
     return tenant
+
+
+def write_problems(out, header: str, problems) -> None:
+    """A header line, then one indented line per config problem."""
+    out.write(header)
+    for problem in problems:
+        out.write(f"  {problem}")

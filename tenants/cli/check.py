@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from tenants.cli import write_problems
 from tenants.config.durations import format_duration
 from tenants.registry import ensure_loaded
 
@@ -16,9 +17,9 @@ def register(subparsers) -> None:
 def run(options: dict, out) -> int:
     result = ensure_loaded()
     if not result.ok:
-        out.write(f"{settings.SOGOMS_CONFIG_DIR}: {len(result.problems)} problem(s)")
-        for problem in result.problems:
-            out.write(f"  {problem}")
+        write_problems(
+            out, f"{settings.SOGOMS_CONFIG_DIR}: {len(result.problems)} problem(s)", result.problems
+        )
         return 1
     out.write(f"{settings.SOGOMS_CONFIG_DIR}: OK, {len(result.registry)} tenant(s)")
     for tenant in result.registry:

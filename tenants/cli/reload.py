@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tenants.cli import write_problems
 from tenants.reload import announce, install, load_new
 from tenants.schema_sync import sync_tenant_tables
 from tenants.services import tenant_records_sync
@@ -15,9 +16,8 @@ def register(subparsers) -> None:
 def run(options: dict, out) -> int:
     result = load_new()
     if not result.ok:
-        out.write(f"refused: {len(result.problems)} problem(s); the running config keeps serving")
-        for problem in result.problems:
-            out.write(f"  {problem}")
+        header = f"refused: {len(result.problems)} problem(s); the running config keeps serving"
+        write_problems(out, header, result.problems)
         return 1
     install(result)
     for tenant in result.registry:
