@@ -30,9 +30,10 @@ PASSWORD_HASHERS = [
 SOGOMS_LOG_DIR = VAR_DIR / "log"
 
 if REDIS_URL:
-    # One Redis database per xdist worker: clearing the cache must not wipe a neighbour's.
+    # One Redis database per xdist worker, after the one REDIS_URL names: clearing the
+    # cache must not wipe a neighbour's (nor another checkout's run on /8).
     parts = urlsplit(REDIS_URL)
-    index = int(WORKER.removeprefix("gw") or 0) + 1
+    index = int(parts.path.strip("/") or 0) + int(WORKER.removeprefix("gw") or 0) + 1
     CACHES["default"]["LOCATION"] = urlunsplit(parts._replace(path=f"/{index}"))
 
 # An empty tenant-engine database for the schema tools' round trip (tests/crud/test_schema_cli.py).
