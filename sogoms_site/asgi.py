@@ -16,8 +16,10 @@ os.environ.setdefault("SOGOMS_CONN_MAX_AGE", "0")
 
 application = get_asgi_application()
 
-from tenants.registry import registry  # noqa: E402  (needs Django set up)
+from sogoms_site.embedded import start_background_work  # noqa: E402  (needs Django set up)
+from tenants.registry import registry  # noqa: E402
 from tenants.reload import install_sighup_handler  # noqa: E402
 
 registry()
 install_sighup_handler()
+start_background_work()

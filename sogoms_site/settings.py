@@ -27,7 +27,7 @@ SOGOMS_TENANT_DATABASE_URL = env_str("SOGOMS_TENANT_DATABASE_URL")
 SOGOMS_MAX_BODY_BYTES = env_int("SOGOMS_MAX_BODY_BYTES", 1024 * 1024)
 SOGOMS_TRUST_X_FORWARDED_FOR = env_bool("SOGOMS_TRUST_X_FORWARDED_FOR", False)
 # Config sections that apps add to a tenant, beside routes/<app>.yaml.
-SOGOMS_CONFIG_SECTIONS = ["crud.config.load_resources"]
+SOGOMS_CONFIG_SECTIONS = ["crud.config.load_resources", "mail.config.load_mail"]
 # Paths served whatever the Host header says (probes and the operators' admin).
 SOGOMS_SITE_PATHS = ("/health", "/ready")
 SOGOMS_SITE_PATH_PREFIXES = ("/admin/", "/static/")
@@ -155,6 +155,35 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Background work. Redis when REDIS_URL is set (worker and beat as their own processes);
+# otherwise in memory, with a worker and beat in the server process (sogoms_site.embedded).
+CELERY_BROKER_URL = env_str("SOGOMS_BROKER_URL") or REDIS_URL or "memory://localhost/"
+SOGOMS_EMBEDDED_WORKER = env_bool("SOGOMS_EMBEDDED_WORKER", CELERY_BROKER_URL.startswith("memory://"))
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True  # a task lost with its worker runs again (claims make that safe)
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A request must not hang on a stopped broker: the outbox row is written already and the
+# sweep sends it once the broker is back.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+(VAR_DIR / "run").mkdir(parents=True, exist_ok=True)
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "run" / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "mail-outbox-sweep": {"task": "mail.sweep", "schedule": env_int("SOGOMS_MAIL_SWEEP_SECONDS", 30)},
+}
+
+# Mail delivery: attempts and back-off (30 s, 1 min, 2 min, ... capped at an hour).
+SOGOMS_MAIL_MAX_ATTEMPTS = env_int("SOGOMS_MAIL_MAX_ATTEMPTS", 6)
+SOGOMS_MAIL_RETRY_BASE_SECONDS = env_int("SOGOMS_MAIL_RETRY_BASE_SECONDS", 30)
+SOGOMS_MAIL_RETRY_MAX_SECONDS = env_int("SOGOMS_MAIL_RETRY_MAX_SECONDS", 3600)
+SOGOMS_MAIL_CLAIM_SECONDS = env_int("SOGOMS_MAIL_CLAIM_SECONDS", 300)  # a worker's lease on its rows
+SOGOMS_MAIL_BATCH_SIZE = env_int("SOGOMS_MAIL_BATCH_SIZE", 200)  # messages per task and connection
+SOGOMS_MAIL_SWEEP_LIMIT = env_int("SOGOMS_MAIL_SWEEP_LIMIT", 20000)
+SOGOMS_MAIL_MAX_BULK = env_int("SOGOMS_MAIL_MAX_BULK", 10000)  # recipients in one bulk send
 
 AUTH_PASSWORD_VALIDATORS = [
     {

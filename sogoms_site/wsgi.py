@@ -8,8 +8,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sogoms_site.settings")
 
 application = get_wsgi_application()
 
-from tenants.registry import registry  # noqa: E402  (needs Django set up)
+from sogoms_site.embedded import start_background_work  # noqa: E402  (needs Django set up)
+from tenants.registry import registry  # noqa: E402
 from tenants.reload import install_sighup_handler  # noqa: E402
 
 registry()
 install_sighup_handler()
+start_background_work()

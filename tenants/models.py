@@ -58,3 +58,20 @@ class RevokedAccessToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.app}:{self.jti}"
+
+
+class PasswordResetToken(models.Model):
+    """A single-use, expiring password-reset token; only its SHA-256 is stored."""
+
+    app = models.CharField(max_length=40)
+    user_id = models.BigIntegerField()
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["app", "user_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.app}:{self.user_id}:{self.token_hash[:8]}"

@@ -9,10 +9,10 @@ from rest_framework import serializers
 from sogoms_site.api.inputs import StrictInput
 
 
-class RegisterInput(StrictInput):
-    email = serializers.EmailField(max_length=254)
+class NewPasswordInput(StrictInput):
+    """A password the user chooses, held to the site's password rules."""
+
     password = serializers.CharField(max_length=128, trim_whitespace=False)
-    name = serializers.CharField(max_length=255)
 
     def validate_password(self, value: str) -> str:
         try:
@@ -20,6 +20,19 @@ class RegisterInput(StrictInput):
         except DjangoValidationError as exc:
             raise serializers.ValidationError(list(exc.messages)) from None
         return value
+
+
+class RegisterInput(NewPasswordInput):
+    email = serializers.EmailField(max_length=254)
+    name = serializers.CharField(max_length=255)
+
+
+class PasswordResetInput(NewPasswordInput):
+    token = serializers.CharField(max_length=200)
+
+
+class PasswordForgotInput(StrictInput):
+    email = serializers.EmailField(max_length=254)
 
 
 class LoginInput(StrictInput):

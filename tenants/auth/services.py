@@ -77,9 +77,14 @@ def user_register(*, tenant: Tenant, email: str, password: str, name: str) -> Se
         raise Conflict(
             "An account with this e-mail already exists.", details={"email": ["already registered"]}
         )
+    welcome = hooks.account_mailer(tenant, "welcome")
     try:
-        with transaction.atomic(using=tenant.db_alias):
+        # The welcome e-mail is queued in the control database's transaction, which
+        # commits only after the user's row has: no account, no e-mail.
+        with transaction.atomic(using="default"), transaction.atomic(using=tenant.db_alias):
             user = model.objects.create(email=email, password=hash_password(password), name=name)
+            if welcome is not None:
+                welcome.send(tenant=tenant, template="welcome", user=user, variables={})
     except IntegrityError:  # a concurrent registration won the race
         raise Conflict(
             "An account with this e-mail already exists.", details={"email": ["already registered"]}

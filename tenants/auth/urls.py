@@ -10,4 +10,6 @@ urlpatterns = [
     path("auth/refresh", views.RefreshView.as_view()),
     path("auth/me", views.MeView.as_view()),
     path("auth/logout", views.LogoutView.as_view()),
+    path("auth/password/forgot", views.PasswordForgotView.as_view()),
+    path("auth/password/reset", views.PasswordResetView.as_view()),
 ]

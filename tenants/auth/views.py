@@ -9,9 +9,15 @@ from rest_framework.views import APIView
 
 from sogoms_site.api.envelope import ok
 from sogoms_site.clientip import client_ip
-from tenants.auth import services
+from tenants.auth import passwordreset, services
 from tenants.auth.selectors import user_public
-from tenants.auth.serializers import LoginInput, RefreshInput, RegisterInput
+from tenants.auth.serializers import (
+    LoginInput,
+    PasswordForgotInput,
+    PasswordResetInput,
+    RefreshInput,
+    RegisterInput,
+)
 
 
 def _valid(serializer_class, request: Request) -> dict:
@@ -59,3 +65,17 @@ class LogoutView(APIView):
     def post(self, request: Request) -> Response:
         services.session_logout(tenant=request.tenant, principal=request.user)
         return ok(None, "Logged out")
+
+
+class PasswordForgotView(PublicAuthView):
+    def post(self, request: Request) -> Response:
+        data = _valid(PasswordForgotInput, request)
+        passwordreset.password_forgot(tenant=request.tenant, client_ip=client_ip(request), **data)
+        return ok(None, "If an account exists for this e-mail, a reset link is on its way.", status=202)
+
+
+class PasswordResetView(PublicAuthView):
+    def post(self, request: Request) -> Response:
+        data = _valid(PasswordResetInput, request)
+        passwordreset.password_reset(tenant=request.tenant, **data)
+        return ok(None, "Password changed; sign in again on every device.")

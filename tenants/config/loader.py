@@ -105,13 +105,6 @@ def _load_tenant(
 
     jwt_secret = _jwt_secret(model, label, options, problems)
     database = _database(model, label, options, problems)
-    if model.smtp and model.smtp.password_file:
-        _secret(
-            lambda: read_secret_file(model.smtp.password_file, options.base_dir),
-            label,
-            "smtp.password_file",
-            problems,
-        )
     if len(problems) > before:
         return None
 
@@ -227,7 +220,8 @@ def _model_of(annotation: Any) -> Any:
     return None
 
 
-def _secret(read, label: str, path: str, problems: list[ConfigProblem]) -> str | None:
+def secret_or_problem(read, label: str, path: str, problems: list[ConfigProblem]) -> str | None:
+    """The secret that `read()` returns, or None with the problem recorded at `path`."""
     try:
         return read()
     except SecretError as exc:
@@ -252,7 +246,7 @@ def _jwt_secret(model: RoutesFile, label: str, options: LoadOptions, problems: l
             ConfigProblem(label, "auth.jwt_secret_file", "is required (or jwt_secret: env:VARIABLE)")
         )
         return ""
-    return _secret(lambda: require_jwt_strength(read()), label, key, problems) or ""
+    return secret_or_problem(lambda: require_jwt_strength(read()), label, key, problems) or ""
 
 
 def _database(model: RoutesFile, label: str, options: LoadOptions, problems: list[ConfigProblem]) -> dict:
@@ -291,7 +285,9 @@ def _database_url(
             problems.append(ConfigProblem(label, "database", "give url, or host/port/user/name, not both"))
             return None
         if block.url.startswith("env:"):
-            return _secret(lambda: read_environment_reference(block.url), label, "database.url", problems)
+            return secret_or_problem(
+                lambda: read_environment_reference(block.url), label, "database.url", problems
+            )
         return block.url
     if block.engine == "sqlite":
         name = block.name or str(options.var_dir / "db" / f"{app}.sqlite3")
@@ -301,7 +297,7 @@ def _database_url(
         return None
     password = ""
     if block.password_file:
-        password = _secret(
+        password = secret_or_problem(
             lambda: read_secret_file(block.password_file, options.base_dir, allow_empty=True),
             label,
             "database.password_file",

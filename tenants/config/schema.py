@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tenants.config.durations import parse_duration, parse_rate
 
@@ -72,6 +72,10 @@ class AuthBlock(Strict):
     refresh_expiry: Duration = "30d"
     login_includes: list[str] = Field(default_factory=list)
     rate_limit: RateLimits = Field(default_factory=RateLimits)
+    # The password-reset e-mail: how long its token is good, and the page it links to
+    # (`{token}` is replaced), e.g. https://app.example.com/reset?token={token}.
+    password_reset_expiry: Duration = "1h"  # noqa: S105  (a duration)
+    password_reset_url: str | None = None
 
     @field_validator("jwt_secret")
     @classmethod
@@ -89,12 +93,50 @@ class SmtpBlock(Strict):
     """The seed's SMTP keys; delivery itself belongs to the mail app."""
 
     host: str
-    port: int = Field(default=587, ge=1, le=65535)
+    port: int | None = Field(default=None, ge=1, le=65535)  # 587, or 465 with tls: true
     user: str | None = None
     password_file: str | None = None
     from_: str = Field(alias="from")
     from_name: str | None = None
-    tls: bool = False
+    tls: bool = False  # false: STARTTLS; true: implicit TLS (SMTPS)
+    starttls: bool = True  # false only for a local relay without TLS (port 25)
+    ca_file: str | None = None  # a private CA to trust, beside the system ones
+    timeout: int = Field(default=20, ge=1, le=600)  # seconds per SMTP operation
+
+
+class EmailBlock(Strict):
+    """An e-mail API provider through django-anymail, instead of SMTP.
+
+    Credentials come from `<setting>_file` keys (`api_key_file: /secrets/key` gives the
+    provider's `api_key`); `options` holds the provider's settings that are not secret.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True, str_strip_whitespace=True)
+
+    provider: str
+    from_: str = Field(alias="from")
+    from_name: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("provider")
+    @classmethod
+    def _provider_name(cls, value: str) -> str:
+        if not re.match(r"^[a-z][a-z0-9_]*$", value):
+            raise ValueError(f"{value!r} is not a provider name (like mailgun, postmark, sendgrid)")
+        return value
+
+    def credential_files(self) -> dict[str, str]:
+        """The `<setting>_file` keys, by setting name."""
+        return {key.removesuffix("_file"): value for key, value in (self.model_extra or {}).items()}
+
+    @model_validator(mode="after")
+    def _only_credential_files(self) -> EmailBlock:
+        for key, value in (self.model_extra or {}).items():
+            if not key.endswith("_file") or not isinstance(value, str):
+                raise ValueError(
+                    f"unknown key {key!r}: credentials are `<setting>_file` paths, settings go in options"
+                )
+        return self
 
 
 class RoutesFile(Strict):
@@ -106,6 +148,7 @@ class RoutesFile(Strict):
     auth: AuthBlock = Field(default_factory=AuthBlock)
     logs: LogsBlock = Field(default_factory=LogsBlock)
     smtp: SmtpBlock | None = None
+    email: EmailBlock | None = None
     # The data dictionary (<base>/_schema) for everyone, not only role admin.
     schema_public: bool = False
     # Operators may look at this tenant's data in the Django admin but not change it.

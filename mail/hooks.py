@@ -1,0 +1,25 @@
+"""What the mail app plugs into tenants: the e-mails of the auth flows, from templates."""
+
+from __future__ import annotations
+
+from mail.config import mail_settings
+from mail.services import mail_send_template
+
+
+class TemplateMailer:
+    """Sends an auth-flow e-mail when the tenant has a template of that name."""
+
+    def has_template(self, tenant, name: str) -> bool:
+        return mail_settings(tenant).template(name) is not None
+
+    def send(self, *, tenant, template: str, user, variables: dict) -> None:
+        mail_send_template(
+            tenant=tenant,
+            template=template,
+            to=user.email,
+            to_name=user.name,
+            variables={"app": tenant.app, "user_id": user.id, **variables},
+        )
+
+
+template_mailer = TemplateMailer()
