@@ -40,6 +40,10 @@ class MailSettings:
     def template(self, name: str) -> MailTemplate | None:
         return self.templates.get(name)
 
+    def describe(self) -> str:
+        names = ", ".join(sorted(self.templates)) or "none"
+        return f"mail: {self.transport.summary}; templates: {names}"
+
 
 def mail_settings(tenant) -> MailSettings:
     """The mail settings of a loaded tenant."""

@@ -62,6 +62,10 @@ class MailTemplate:
     description: str
     parts: dict  # part name -> compiled Template (or None)
 
+    @property
+    def part_names(self) -> list[str]:
+        return [part for part in PARTS if self.parts.get(part) is not None]
+
     def render(self, variables: dict[str, Any]) -> Rendered:
         out = {}
         missing: list[str] = []

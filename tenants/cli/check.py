@@ -27,4 +27,7 @@ def run(options: dict, out) -> int:
             f"  {tenant.app}: {tenant.base_path} on {', '.join(tenant.hosts)} "
             f"({tenant.db_engine} database, tokens valid {format_duration(tenant.jwt_expiry)})"
         )
+        for extension in tenant.extensions.values():
+            if hasattr(extension, "describe"):  # what a section wants operators to know
+                out.write(f"    {extension.describe()}")
     return 0

@@ -1,0 +1,57 @@
+"""The outbox in the operators' admin: what was sent, what waits, what died; re-queue or cancel."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+
+from mail import services
+from mail.models import OutboxMessage
+from sogoms_site.api.errors import ApiError
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "app",
+        "to_email",
+        "subject",
+        "template",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "sent_at",
+    )
+    list_filter = ("app", "status", "template")
+    search_fields = ("to_email", "subject", "batch", "provider_message_id")
+    date_hierarchy = "created_at"
+    actions = ("requeue", "cancel")
+    readonly_fields = [field.name for field in OutboxMessage._meta.fields]
+    list_per_page = 50
+
+    def has_add_permission(self, request) -> bool:
+        return False  # messages come from the apps, not from here
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # the outbox is history; actions change it through the services
+
+    def _apply(self, request, queryset, action, done: str) -> None:
+        changed, refused = 0, []
+        for message in queryset:
+            try:
+                action(message=message)
+                changed += 1
+            except ApiError as exc:
+                refused.append(exc.message)
+        if changed:
+            self.message_user(request, f"{changed} message(s) {done}.", messages.SUCCESS)
+        for reason in refused[:10]:
+            self.message_user(request, reason, messages.WARNING)
+
+    @admin.action(description="Re-queue the selected messages (fresh attempts, now)")
+    def requeue(self, request, queryset) -> None:
+        self._apply(request, queryset, services.message_requeue, "re-queued")
+
+    @admin.action(description="Cancel the selected unsent messages")
+    def cancel(self, request, queryset) -> None:
+        self._apply(request, queryset, services.message_cancel, "cancelled")
