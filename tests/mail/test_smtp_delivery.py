@@ -1,0 +1,231 @@
+"""Delivery through a real SMTP server: TLS, AUTH, retries, dead letters, no double sends."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.utils import timezone
+
+from mail import delivery, services
+from mail.models import OutboxMessage, Status
+from tests.mail.conftest import deliver_due, statuses, tenant_with
+from tests.mail.smtpserver import SmtpServer
+
+pytestmark = pytest.mark.django_db
+
+
+def greet(tenant, to="carol@example.com", **variables):
+    return services.mail_send_template(
+        tenant=tenant, template="greeting", to=to, to_name="Carol", variables={"Name": "Carol", "code": "42", **variables}
+    )
+
+
+def test_it_delivers_over_starttls_with_auth(smtp_alpha, smtp_server):
+    message = greet(smtp_alpha)
+    outcome = deliver_due()
+    assert outcome.sent == 1
+    [received] = smtp_server.received
+    assert received.rcpt_tos == ["carol@example.com"]
+    assert received.message["Subject"] == "Hi Carol"
+    assert received.message["From"] == "Alpha <noreply@alpha.test>"
+    assert smtp_server.handler.logins == [True]
+    message.refresh_from_db()
+    assert message.status == Status.SENT
+    assert message.attempts == 1
+    assert message.provider_message_id == received.message_id
+    assert message.sent_at is not None
+
+
+def test_it_delivers_over_implicit_tls(alpha, smtps_server, monkeypatch, tmp_path):
+    tenant = tenant_with(alpha, monkeypatch, tmp_path, smtp=smtps_server.block(password_file="smtp_password"))
+    greet(tenant)
+    assert deliver_due().sent == 1
+    assert len(smtps_server.received) == 1
+
+
+def test_text_and_html_parts_are_rendered_and_only_html_is_escaped(smtp_alpha, smtp_server):
+    services.mail_send_template(
+        tenant=smtp_alpha, template="greeting", to="carol@example.com", variables={"Name": "A&B <x>", "code": "1"}
+    )
+    deliver_due()
+    message = smtp_server.received[0].message
+    text, html = (part.get_payload(decode=True).decode() for part in message.get_payload())
+    assert text.startswith("Hi A&B <x>, your code is 1.")
+    assert "Hi A&amp;B &lt;x&gt;" in html
+
+
+def test_a_wrong_password_fails_and_retries_until_dead(alpha, smtp_server, monkeypatch, tmp_path, fast_retries, settings):
+    settings.SOGOMS_MAIL_MAX_ATTEMPTS = 2
+    (tmp_path / "wrong").write_text("not-the-password")
+    tenant = tenant_with(alpha, monkeypatch, tmp_path, smtp=smtp_server.block(password_file="wrong"))
+    message = greet(tenant)
+    first = deliver_due()
+    message.refresh_from_db()
+    assert (first.failed, message.status, message.attempts) == (1, Status.FAILED, 1)
+    assert "authentication failed" in message.last_error
+    second = deliver_due()
+    message.refresh_from_db()
+    assert (second.dead, message.status, message.attempts) == (1, Status.DEAD, 2)
+    assert smtp_server.received == []
+
+
+def test_a_busy_server_gets_the_message_on_a_later_attempt(smtp_alpha, smtp_server, fast_retries):
+    smtp_server.handler.busy = 1
+    message = greet(smtp_alpha)
+    assert deliver_due().failed == 1
+    message.refresh_from_db()
+    assert message.status == Status.FAILED and "451" in message.last_error
+    assert deliver_due().sent == 1
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (Status.SENT, 2)
+    assert len(smtp_server.received) == 1
+
+
+def test_back_off_grows_and_waits(smtp_alpha, smtp_server, settings):
+    settings.SOGOMS_MAIL_RETRY_BASE_SECONDS = 30
+    smtp_server.handler.busy = 5
+    message = greet(smtp_alpha)
+    before = timezone.now()
+    deliver_due()
+    message.refresh_from_db()
+    assert 29 <= (message.next_attempt_at - before).total_seconds() <= 32
+    assert deliver_due().sent == 0  # not due yet: nothing is tried early
+    assert delivery.retry_delay(3).total_seconds() == 120
+    settings.SOGOMS_MAIL_RETRY_MAX_SECONDS = 100
+    assert delivery.retry_delay(10).total_seconds() == 100
+
+
+def test_a_refused_recipient_is_dead_at_once_and_the_others_still_go(smtp_alpha, smtp_server):
+    smtp_server.handler.refuse = {"nobody@example.com"}
+    refused = greet(smtp_alpha, to="nobody@example.com")
+    fine = greet(smtp_alpha, to="dave@example.com")
+    outcome = deliver_due()
+    assert (outcome.dead, outcome.sent) == (1, 1)
+    refused.refresh_from_db()
+    assert refused.status == Status.DEAD and "550" in refused.last_error
+    assert [r.rcpt_tos for r in smtp_server.received] == [["dave@example.com"]]
+    fine.refresh_from_db()
+    assert fine.status == Status.SENT
+
+
+def test_a_stopped_server_loses_nothing_and_the_sweep_sends_later(smtp_alpha, smtp_server, fast_retries):
+    smtp_server.stop()
+    messages = [greet(smtp_alpha, to=f"user{i}@example.com") for i in range(3)]
+    assert deliver_due().failed == 3
+    assert statuses() == [Status.FAILED] * 3
+    smtp_server.start()
+    assert deliver_due().sent == 3
+    assert sorted(r.rcpt_tos[0] for r in smtp_server.received) == [m.to_email for m in messages]
+
+
+def test_one_connection_carries_a_whole_batch(smtp_alpha, smtp_server):
+    bulk = services.mail_send_bulk(
+        tenant=smtp_alpha,
+        template="greeting",
+        recipients=[services.Recipient(f"u{i}@example.com", variables={"Name": f"U{i}"}) for i in range(30)],
+        variables={"code": "7"},
+    )
+    assert bulk.count == 30
+    assert deliver_due().sent == 30
+    assert smtp_server.handler.logins == [True]  # one AUTH: one connection
+    assert {r.message["Subject"] for r in smtp_server.received} == {f"Hi U{i}" for i in range(30)}
+
+
+def test_a_duplicated_task_sends_once(smtp_alpha, smtp_server):
+    message = greet(smtp_alpha)
+    first = delivery.deliver([message.pk])
+    second = delivery.deliver([message.pk])
+    assert (first.sent, second.sent, second.skipped) == (1, 0, 1)
+    assert len(smtp_server.received) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_racing_for_the_same_rows_send_each_once(smtp_alpha, smtp_server):
+    smtp_server.handler.delay = 0.01
+    ids = [greet(smtp_alpha, to=f"r{i}@example.com").pk for i in range(20)]
+    outcomes = []
+    threads = [threading.Thread(target=lambda: outcomes.append(delivery.deliver(ids))) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(o.sent for o in outcomes) == 20
+    message_ids = [r.message_id for r in smtp_server.received]
+    assert len(message_ids) == len(set(message_ids)) == 20
+
+
+def test_a_worker_that_died_before_handing_over_is_recovered_and_sent_once(smtp_alpha, smtp_server):
+    message = greet(smtp_alpha)
+    token, claimed = delivery.claim([message.pk])  # ...and then the worker died
+    assert [m.pk for m in claimed] == [message.pk]
+    assert delivery.deliver([message.pk]).skipped == 1  # still held by the dead worker
+    OutboxMessage.objects.filter(pk=message.pk).update(claimed_until=timezone.now())
+    assert deliver_due().sent == 1
+    assert len(smtp_server.received) == 1
+
+
+def test_a_worker_that_died_while_sending_never_causes_a_second_send(smtp_alpha, smtp_server):
+    message = greet(smtp_alpha)
+    token, _ = delivery.claim([message.pk])
+    OutboxMessage.objects.filter(pk=message.pk).update(handed_at=timezone.now(), claimed_until=timezone.now())
+    assert deliver_due().sent == 0
+    message.refresh_from_db()
+    assert message.status == Status.DEAD
+    assert "may or may not have been sent" in message.last_error
+    assert smtp_server.received == []
+    services.message_requeue(message=message)  # the operator's call
+    assert deliver_due().sent == 1
+
+
+def test_out_of_attempts_is_dead_with_the_last_error(smtp_alpha, smtp_server, fast_retries, settings):
+    settings.SOGOMS_MAIL_MAX_ATTEMPTS = 3
+    smtp_server.handler.busy = 10
+    message = greet(smtp_alpha)
+    for _ in range(3):
+        deliver_due()
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (Status.DEAD, 3)
+    assert "attempt 3 of 3" in message.last_error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stopping_the_server_during_a_bulk_send_loses_none_and_sends_none_twice(
+    alpha, tmp_path, monkeypatch, fast_retries, settings
+):
+    settings.SOGOMS_MAIL_BATCH_SIZE = 25
+    server = SmtpServer(tmp_path).start()
+    try:
+        tenant = tenant_with(alpha, monkeypatch, tmp_path, smtp=server.block(password_file="smtp_password"))
+        server.handler.delay = 0.01
+        total = 100
+        services.mail_send_bulk(
+            tenant=tenant,
+            template="greeting",
+            recipients=[services.Recipient(f"b{i}@example.com", variables={"Name": f"B{i}"}) for i in range(total)],
+            variables={"code": "1"},
+        )
+        sending = threading.Thread(target=deliver_due)
+        sending.start()
+        deadline = time.monotonic() + 20
+        while len(server.received) < 30 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        server.handler.shutting_down = True  # a server going down answers 421...
+        server.stop()  # ...then is gone
+        sending.join()
+        assert 30 <= len(server.received) < total
+        assert OutboxMessage.objects.exclude(status=Status.SENT).count() == total - len(server.received)
+        assert not OutboxMessage.objects.filter(status=Status.DEAD).exists()
+
+        server.handler.shutting_down = False
+        server.start()
+        for _ in range(5):
+            if deliver_due().sent == 0 and not OutboxMessage.objects.exclude(status=Status.SENT).exists():
+                break
+        message_ids = [r.message_id for r in server.received]
+        assert len(message_ids) == total
+        assert len(set(message_ids)) == total  # none twice
+        assert statuses() == [Status.SENT] * total
+    finally:
+        server.stop()
