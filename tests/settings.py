@@ -48,3 +48,7 @@ else:
     _scratch = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "db" / "scratch.sqlite3")}
 _scratch.pop("CONN_MAX_AGE", None)
 DATABASES["tenant_scratch"] = SOGOMS_TUNE_DATABASE(_scratch)
+
+# One Celery queue per xdist worker: with a shared Redis broker, a test's worker must not
+# take a neighbour's tasks (they name rows of another test database).
+CELERY_TASK_DEFAULT_QUEUE = f"sogoms-test-{WORKER}"

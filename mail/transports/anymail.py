@@ -21,7 +21,9 @@ class AnymailTransport(Transport):
 
     def message_id(self, message: EmailMultiAlternatives) -> str:
         status = getattr(message, "anymail_status", None)
-        return str(status.message_id or "") if status is not None else ""
+        if status is None or status.message_id is None:
+            return ""
+        return str(status.message_id)
 
     def error_of(self, exc: Exception) -> TransportError:
         provider = self.spec.settings["provider"]

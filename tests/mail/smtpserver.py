@@ -62,7 +62,9 @@ class Handler:
             return "451 4.3.0 try again later"
         with self.lock:
             self.received.append(
-                Received(envelope.mail_from, list(envelope.rcpt_tos), email.message_from_bytes(envelope.content))
+                Received(
+                    envelope.mail_from, list(envelope.rcpt_tos), email.message_from_bytes(envelope.content)
+                )
             )
         return "250 2.0.0 accepted"
 
@@ -90,7 +92,11 @@ class SmtpServer:
         self.controller: Controller | None = None
 
     def start(self) -> SmtpServer:
-        tls = {"ssl_context": self.server_context} if self.implicit_tls else {"tls_context": self.server_context}
+        tls = (
+            {"ssl_context": self.server_context}
+            if self.implicit_tls
+            else {"tls_context": self.server_context}
+        )
         self.controller = Controller(
             self.handler,
             hostname="127.0.0.1",

@@ -13,12 +13,16 @@ from mail.models import OutboxMessage, Status
 from tests.mail.conftest import deliver_due, statuses, tenant_with
 from tests.mail.smtpserver import SmtpServer
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(databases="__all__")
 
 
 def greet(tenant, to="carol@example.com", **variables):
     return services.mail_send_template(
-        tenant=tenant, template="greeting", to=to, to_name="Carol", variables={"Name": "Carol", "code": "42", **variables}
+        tenant=tenant,
+        template="greeting",
+        to=to,
+        to_name="Carol",
+        variables={"Name": "Carol", "code": "42", **variables},
     )
 
 
@@ -47,7 +51,10 @@ def test_it_delivers_over_implicit_tls(alpha, smtps_server, monkeypatch, tmp_pat
 
 def test_text_and_html_parts_are_rendered_and_only_html_is_escaped(smtp_alpha, smtp_server):
     services.mail_send_template(
-        tenant=smtp_alpha, template="greeting", to="carol@example.com", variables={"Name": "A&B <x>", "code": "1"}
+        tenant=smtp_alpha,
+        template="greeting",
+        to="carol@example.com",
+        variables={"Name": "A&B <x>", "code": "1"},
     )
     deliver_due()
     message = smtp_server.received[0].message
@@ -56,7 +63,9 @@ def test_text_and_html_parts_are_rendered_and_only_html_is_escaped(smtp_alpha, s
     assert "Hi A&amp;B &lt;x&gt;" in html
 
 
-def test_a_wrong_password_fails_and_retries_until_dead(alpha, smtp_server, monkeypatch, tmp_path, fast_retries, settings):
+def test_a_wrong_password_fails_and_retries_until_dead(
+    alpha, smtp_server, monkeypatch, tmp_path, fast_retries, settings
+):
     settings.SOGOMS_MAIL_MAX_ATTEMPTS = 2
     (tmp_path / "wrong").write_text("not-the-password")
     tenant = tenant_with(alpha, monkeypatch, tmp_path, smtp=smtp_server.block(password_file="wrong"))
@@ -141,7 +150,7 @@ def test_a_duplicated_task_sends_once(smtp_alpha, smtp_server):
     assert len(smtp_server.received) == 1
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, databases="__all__")
 def test_two_workers_racing_for_the_same_rows_send_each_once(smtp_alpha, smtp_server):
     smtp_server.handler.delay = 0.01
     ids = [greet(smtp_alpha, to=f"r{i}@example.com").pk for i in range(20)]
@@ -190,7 +199,7 @@ def test_out_of_attempts_is_dead_with_the_last_error(smtp_alpha, smtp_server, fa
     assert "attempt 3 of 3" in message.last_error
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, databases="__all__")
 def test_stopping_the_server_during_a_bulk_send_loses_none_and_sends_none_twice(
     alpha, tmp_path, monkeypatch, fast_retries, settings
 ):
@@ -203,7 +212,9 @@ def test_stopping_the_server_during_a_bulk_send_loses_none_and_sends_none_twice(
         services.mail_send_bulk(
             tenant=tenant,
             template="greeting",
-            recipients=[services.Recipient(f"b{i}@example.com", variables={"Name": f"B{i}"}) for i in range(total)],
+            recipients=[
+                services.Recipient(f"b{i}@example.com", variables={"Name": f"B{i}"}) for i in range(total)
+            ],
             variables={"code": "1"},
         )
         sending = threading.Thread(target=deliver_due)
