@@ -40,7 +40,7 @@ def test_go_style_and_django_variables_render_the_same(alpha):
         tenant=alpha, template="greeting", to="a@example.com", variables={"Name": "Zoé", "code": "9"}
     )
     assert message.subject == "Hi Zoé"
-    assert "<p>Hi Zoé, your code is <b>9</b>.</p>" == message.body_html
+    assert message.body_html == "<p>Hi Zoé, your code is <b>9</b>.</p>"
 
 
 def test_a_subject_cannot_smuggle_headers(alpha):

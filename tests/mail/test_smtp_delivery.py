@@ -167,7 +167,7 @@ def test_two_workers_racing_for_the_same_rows_send_each_once(smtp_alpha, smtp_se
 
 def test_a_worker_that_died_before_handing_over_is_recovered_and_sent_once(smtp_alpha, smtp_server):
     message = greet(smtp_alpha)
-    token, claimed = delivery.claim([message.pk])  # ...and then the worker died
+    _token, claimed = delivery.claim([message.pk])  # ...and then the worker died
     assert [m.pk for m in claimed] == [message.pk]
     assert delivery.deliver([message.pk]).skipped == 1  # still held by the dead worker
     OutboxMessage.objects.filter(pk=message.pk).update(claimed_until=timezone.now())
@@ -177,7 +177,7 @@ def test_a_worker_that_died_before_handing_over_is_recovered_and_sent_once(smtp_
 
 def test_a_worker_that_died_while_sending_never_causes_a_second_send(smtp_alpha, smtp_server):
     message = greet(smtp_alpha)
-    token, _ = delivery.claim([message.pk])
+    delivery.claim([message.pk])
     OutboxMessage.objects.filter(pk=message.pk).update(handed_at=timezone.now(), claimed_until=timezone.now())
     assert deliver_due().sent == 0
     message.refresh_from_db()
