@@ -5,6 +5,7 @@ from __future__ import annotations
 
 def api_urlpatterns() -> list:
     from crud.urls import urlpatterns as resource_urls
+    from realtime.urls import urlpatterns as push_urls
     from tenants.auth.urls import urlpatterns as auth_urls
 
-    return [*auth_urls, *resource_urls]
+    return [*auth_urls, *push_urls, *resource_urls]

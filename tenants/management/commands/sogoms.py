@@ -16,11 +16,12 @@ CLI_MODULES = [
     "tenants.cli.reload",
     "crud.cli",
     "crud.schematools.cli",
+    "realtime.cli",
 ]
 
 
 class Command(BaseCommand):
-    help = "SOGOMS operations: check, migrate, users, logs, tokens, devsecrets."
+    help = "SOGOMS operations: check, migrate, users, logs, tokens, devsecrets, push."
     # `sogoms check` must run (and report) when the config is broken, so Django's
     # system checks, which would stop at the first config error, are not run here.
     requires_system_checks: list = []
