@@ -31,6 +31,7 @@ class MqttBridge:
     def __init__(self, app: str, settings: MqttSettings) -> None:
         self.app = app
         self.settings = settings
+        self._lock = threading.Lock()
         client_id = f"{settings.client_id_prefix}-{app}-{os.getpid()}-{secrets.token_hex(3)}"
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
         if settings.username:
@@ -39,8 +40,10 @@ class MqttBridge:
         self.client.max_queued_messages_set(MAX_QUEUED)
         self.client.on_connect = self._connected
         self.client.on_disconnect = self._disconnected
+        self.client.on_publish = self._acknowledged
         self.connected = threading.Event()
-        self._pending: list[paho.MQTTMessageInfo] = []
+        self._pending: set[int] = set()  # message ids not yet acknowledged by the broker
+        self._early: set[int] = set()  # acknowledged before publish() returned
         self.client.connect_async(settings.host, settings.port, keepalive=settings.keepalive)
         self.client.loop_start()
 
@@ -49,16 +52,21 @@ class MqttBridge:
         if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
             logger.warning("%s: MQTT queue full, event on %s dropped", self.app, topic)
             return
-        with _lock:
-            self._pending = [item for item in self._pending if not item.is_published()]
-            self._pending.append(info)
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            logger.warning("%s: MQTT publish on %s failed: %s", self.app, topic, info.rc)
+            return
+        if self.settings.qos > 0:  # paho keeps QoS 1/2 messages queued while disconnected
+            with self._lock:  # the broker may have answered already (network thread)
+                if info.mid in self._early:
+                    self._early.discard(info.mid)
+                else:
+                    self._pending.add(info.mid)
 
     def flush(self, timeout: float) -> bool:
         """Wait until what was published went out (commands call it before exiting)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with _lock:
-                self._pending = [item for item in self._pending if not item.is_published()]
+            with self._lock:
                 if not self._pending:
                     return True
             time.sleep(0.02)
@@ -74,6 +82,13 @@ class MqttBridge:
             return
         self.connected.set()
         logger.info("%s: connected to MQTT %s:%s", self.app, self.settings.host, self.settings.port)
+
+    def _acknowledged(self, client, userdata, mid, reason_code, properties) -> None:
+        with self._lock:
+            if mid in self._pending:
+                self._pending.discard(mid)
+            else:
+                self._early.add(mid)
 
     def _disconnected(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()
