@@ -48,3 +48,10 @@ else:
     _scratch = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "db" / "scratch.sqlite3")}
 _scratch.pop("CONN_MAX_AGE", None)
 DATABASES["tenant_scratch"] = SOGOMS_TUNE_DATABASE(_scratch)
+
+from sogoms_site.settings import CHANNEL_LAYERS  # noqa: E402
+
+if REDIS_URL:
+    # The channel layer stays on REDIS_URL's database; a prefix per worker and run keeps
+    # user 1 of one worker's alpha from hearing user 1 of another's.
+    CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"sogoms-test-{WORKER}-{os.getpid()}"
