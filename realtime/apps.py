@@ -1,7 +1,13 @@
-"""App config of the realtime app."""
+"""App config of the realtime app: CRUD events are published to their owner's topic."""
 
 from django.apps import AppConfig
 
 
 class RealtimeConfig(AppConfig):
     name = "realtime"
+
+    def ready(self) -> None:
+        from crud import events
+        from realtime.events import publish_crud_event
+
+        events.subscribe(publish_crud_event)

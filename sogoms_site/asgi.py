@@ -1,4 +1,4 @@
-"""ASGI entry point (uvicorn, gunicorn with uvicorn workers).
+"""ASGI entry point (uvicorn, gunicorn with uvicorn workers): HTTP and the push socket.
 
 It refuses to start on an invalid tenant config: every problem is printed and the
 import fails, so a process manager sees the failure instead of a half-working server.
@@ -14,11 +14,21 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sogoms_site.settings")
 # them off here). WSGI workers keep the default reuse.
 os.environ.setdefault("SOGOMS_CONN_MAX_AGE", "0")
 
-application = get_asgi_application()
+http_application = get_asgi_application()
 
-from sogoms_site.embedded import start_background_work  # noqa: E402  (needs Django set up)
+from channels.routing import ProtocolTypeRouter  # noqa: E402  (needs Django set up)
+
+from realtime.layer import LoopRecorder  # noqa: E402
+from realtime.routing import websocket_application  # noqa: E402
+from sogoms_site.embedded import start_background_work  # noqa: E402
 from tenants.registry import registry  # noqa: E402
 from tenants.reload import install_sighup_handler  # noqa: E402
+
+# No origin check on the socket: it authenticates by token, never by cookie, so a
+# foreign page cannot ride on a user's session.
+application = LoopRecorder(
+    ProtocolTypeRouter({"http": http_application, "websocket": websocket_application()})
+)
 
 registry()
 install_sighup_handler()

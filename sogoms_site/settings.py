@@ -27,7 +27,7 @@ SOGOMS_TENANT_DATABASE_URL = env_str("SOGOMS_TENANT_DATABASE_URL")
 SOGOMS_MAX_BODY_BYTES = env_int("SOGOMS_MAX_BODY_BYTES", 1024 * 1024)
 SOGOMS_TRUST_X_FORWARDED_FOR = env_bool("SOGOMS_TRUST_X_FORWARDED_FOR", False)
 # Config sections that apps add to a tenant, beside routes/<app>.yaml.
-SOGOMS_CONFIG_SECTIONS = ["crud.config.load_resources", "mail.config.load_mail"]
+SOGOMS_CONFIG_SECTIONS = ["crud.config.load_resources", "mail.config.load_mail", "realtime.config.load_push"]
 # Paths served whatever the Host header says (probes and the operators' admin).
 SOGOMS_SITE_PATHS = ("/health", "/ready")
 SOGOMS_SITE_PATH_PREFIXES = ("/admin/", "/static/")
@@ -184,6 +184,29 @@ SOGOMS_MAIL_CLAIM_SECONDS = env_int("SOGOMS_MAIL_CLAIM_SECONDS", 300)  # a worke
 SOGOMS_MAIL_BATCH_SIZE = env_int("SOGOMS_MAIL_BATCH_SIZE", 200)  # messages per task and connection
 SOGOMS_MAIL_SWEEP_LIMIT = env_int("SOGOMS_MAIL_SWEEP_LIMIT", 20000)
 SOGOMS_MAIL_MAX_BULK = env_int("SOGOMS_MAIL_MAX_BULK", 10000)  # recipients in one bulk send
+
+# Push events between processes go through Redis; without it, the in-memory layer
+# reaches the sockets of this one process (the embedded default).
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": env_str("SOGOMS_CHANNEL_PREFIX", "sogoms"),
+                "capacity": env_int("SOGOMS_CHANNEL_CAPACITY", 1000),
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"capacity": env_int("SOGOMS_CHANNEL_CAPACITY", 1000)},
+        }
+    }
+# How often an open socket asks whether its token was revoked (logout), in seconds.
+SOGOMS_PUSH_REVOCATION_CHECK_SECONDS = env_int("SOGOMS_PUSH_REVOCATION_CHECK_SECONDS", 30)
 
 AUTH_PASSWORD_VALIDATORS = [
     {

@@ -52,3 +52,10 @@ DATABASES["tenant_scratch"] = SOGOMS_TUNE_DATABASE(_scratch)
 # One Celery queue per xdist worker: with a shared Redis broker, a test's worker must not
 # take a neighbour's tasks (they name rows of another test database).
 CELERY_TASK_DEFAULT_QUEUE = f"sogoms-test-{WORKER}"
+
+from sogoms_site.settings import CHANNEL_LAYERS  # noqa: E402
+
+if REDIS_URL:
+    # The channel layer stays on REDIS_URL's database; a prefix per worker and run keeps
+    # user 1 of one worker's alpha from hearing user 1 of another's.
+    CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"sogoms-test-{WORKER}-{os.getpid()}"

@@ -134,7 +134,9 @@ def _load_tenant(
 def _with_sections(tenant: Tenant, options: LoadOptions, problems: list[ConfigProblem]) -> Tenant:
     extensions: dict[str, Any] = {}
     for section in options.sections:
-        extensions.update(section(tenant, options, problems) or {})
+        # each section sees what the ones before it added (push rules need the resources)
+        so_far = dataclasses.replace(tenant, extensions=MappingProxyType(dict(extensions)))
+        extensions.update(section(so_far, options, problems) or {})
     return dataclasses.replace(tenant, extensions=MappingProxyType(extensions))
 
 

@@ -60,6 +60,19 @@ class DatabaseBlock(Strict):
         return value
 
 
+class MqttBlock(Strict):
+    """The MQTT broker that also receives every push event of the tenant (realtime app)."""
+
+    host: str
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: str | None = None
+    password_file: str | None = None
+    client_id_prefix: str = Field(default="sogoms", pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    qos: Literal[0, 1, 2] = 1
+    topic_prefix: str | None = Field(default=None, pattern=r"^[^#+]*$")  # prepended as is
+    keepalive: int = Field(default=60, ge=5, le=3600)
+
+
 class RateLimits(Strict):
     login_per_email: Rate = "10/15m"
     login_per_ip: Rate = "60/1m"
@@ -145,6 +158,7 @@ class RoutesFile(Strict):
     base_path: str = "/api"
     hosts: list[str] = Field(min_length=1)
     database: DatabaseBlock | None = None
+    mqtt: MqttBlock | None = None
     auth: AuthBlock = Field(default_factory=AuthBlock)
     logs: LogsBlock = Field(default_factory=LogsBlock)
     smtp: SmtpBlock | None = None

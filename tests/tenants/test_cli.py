@@ -140,10 +140,11 @@ def test_the_asgi_app_refuses_to_start_on_a_broken_config(broken_site):
 def test_the_asgi_app_starts_on_a_valid_config(tmp_path):
     env = site_env(settings.BASE_DIR / "tests" / "config", tmp_path / "var")
 
-    result = run_python(["-c", "import sogoms_site.asgi; print(sogoms_site.asgi.application)"], env)
+    code = "import sogoms_site.asgi as a; print(a.application, a.http_application)"
+    result = run_python(["-c", code], env)
 
     assert result.returncode == 0, result.stderr
-    assert "ASGIHandler" in result.stdout
+    assert "ASGIHandler" in result.stdout  # HTTP; the socket is beside it (tests/realtime)
 
 
 # --- users --------------------------------------------------------------------------------------------

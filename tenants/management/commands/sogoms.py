@@ -17,11 +17,12 @@ CLI_MODULES = [
     "crud.cli",
     "crud.schematools.cli",
     "mail.cli",
+    "realtime.cli",
 ]
 
 
 class Command(BaseCommand):
-    help = "SOGOMS operations: check, migrate, users, logs, tokens, mail, devsecrets."
+    help = "SOGOMS operations: check, migrate, users, logs, tokens, mail, push, devsecrets."
     # `sogoms check` must run (and report) when the config is broken, so Django's
     # system checks, which would stop at the first config error, are not run here.
     requires_system_checks: list = []

@@ -1,0 +1,74 @@
+"""Who is on a socket: the tenant by Host, the user by the same access token as HTTP.
+
+The token comes from `Sec-WebSocket-Protocol: bearer, <token>` (browsers cannot set an
+Authorization header on a WebSocket) or from `?token=`. It is checked by the one HTTP
+path, `principal_from_token`, so a socket accepts exactly the tokens the API accepts.
+A refusal carries the close code the client sees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+import jwt
+
+from sogoms_site.api.errors import ApiError, TokenExpired
+from tenants.auth.authentication import principal_from_token
+from tenants.auth.principal import TenantPrincipal
+from tenants.auth.revocation import access_token_revoked
+from tenants.config import Tenant
+
+# Close codes (4000-4999 are the application's own range in RFC 6455).
+CLOSE_UNAUTHORIZED = 4401  # missing, malformed, invalid, expired or revoked token
+CLOSE_FORBIDDEN = 4403  # a valid-looking token of another app
+CLOSE_NOT_FOUND = 4404  # no app on this host, or no socket at this path
+SUBPROTOCOL = "bearer"
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    code: int
+    reason: str
+
+
+def socket_token(scope: dict) -> tuple[str | None, bool]:
+    """(token or None, whether the client offered the `bearer` subprotocol)."""
+    offered = [item.strip() for item in scope.get("subprotocols") or []]
+    if SUBPROTOCOL in offered:
+        index = offered.index(SUBPROTOCOL)
+        return (offered[index + 1] if index + 1 < len(offered) else ""), True
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+    values = query.get("token")
+    return (values[0] if values else None), False
+
+
+def authenticate(raw: str | None, tenant: Tenant) -> TenantPrincipal | Refusal:
+    """The principal of a token, or the refusal to close with. Reads the revocation table."""
+    if raw is None or raw == "":
+        return Refusal(CLOSE_UNAUTHORIZED, "a token is required")
+    if raw.count(".") != 2 or len(raw) > 4096:
+        return Refusal(CLOSE_UNAUTHORIZED, "the token is malformed")
+    try:
+        return principal_from_token(raw, tenant)
+    except TokenExpired:
+        return Refusal(CLOSE_UNAUTHORIZED, "the token has expired")
+    except ApiError as exc:
+        if _claimed_app(raw) not in (None, tenant.app):
+            return Refusal(CLOSE_FORBIDDEN, "the token belongs to another app")
+        return Refusal(CLOSE_UNAUTHORIZED, exc.message[:120])
+
+
+def _claimed_app(raw: str) -> str | None:
+    """The `app` claim, unverified: only used to choose the close code of a refusal."""
+    try:
+        claims = jwt.decode(raw, options={"verify_signature": False})
+    except jwt.InvalidTokenError:
+        return None
+    app = claims.get("app")
+    return app if isinstance(app, str) else None
+
+
+def still_valid(principal: TenantPrincipal) -> bool:
+    """False once the token was revoked (logout); asked periodically by open sockets."""
+    return not access_token_revoked(principal.jti)

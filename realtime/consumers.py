@@ -1,0 +1,122 @@
+"""The push socket: subscribe / unsubscribe / ping frames in, event / pong / error out.
+
+Thin on purpose: the tenant and the principal come from TenantSocketMiddleware, checks
+that read the database run through `realtime.auth`, and each client frame type has its
+handler (`on_<type>`). A socket lives no longer than its token: it is closed at `exp`,
+and when a periodic check finds the token revoked (logout).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from realtime.auth import CLOSE_UNAUTHORIZED, SUBPROTOCOL, still_valid
+from realtime.config import push_settings
+from realtime.topics import Topic, TopicError, parse_topic
+
+MAX_FRAME_CHARS = 8192
+MAX_SUBSCRIPTIONS = 200
+
+
+class PushConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        refusal = self.scope["refusal"]
+        # Accept first: a code sent before the handshake completes never reaches the client.
+        await self.accept(subprotocol=SUBPROTOCOL if self.scope["bearer_subprotocol"] else None)
+        if refusal is not None:
+            await self.close(code=refusal.code, reason=refusal.reason)
+            return
+        self.tenant = self.scope["tenant"]
+        self.principal = self.scope["principal"]
+        self.topics: dict[str, Topic] = {}
+        self.watch = asyncio.create_task(self._watch_token())
+
+    async def disconnect(self, code: int) -> None:
+        watch = getattr(self, "watch", None)
+        if watch is not None:
+            watch.cancel()
+        for topic in getattr(self, "topics", {}).values():
+            await self.channel_layer.group_discard(topic.group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.scope["refusal"] is not None:
+            return
+        if text_data is None or len(text_data) > MAX_FRAME_CHARS:
+            await self._error("VALIDATION_ERROR", f"frames are JSON text of at most {MAX_FRAME_CHARS} chars")
+            return
+        try:
+            frame = json.loads(text_data)
+        except ValueError:
+            await self._error("VALIDATION_ERROR", "the frame is not valid JSON")
+            return
+        kind = frame.get("type") if isinstance(frame, dict) else None
+        handler = {"subscribe": self.on_subscribe, "unsubscribe": self.on_unsubscribe, "ping": self.on_ping}
+        if kind not in handler:
+            await self._error("VALIDATION_ERROR", "type must be subscribe, unsubscribe or ping")
+            return
+        await handler[kind](frame)
+
+    async def on_subscribe(self, frame: dict) -> None:
+        topic = await self._allowed_topic(frame.get("topic"))
+        if topic is None or str(topic) in self.topics:
+            return
+        if len(self.topics) >= MAX_SUBSCRIPTIONS:
+            await self._error("VALIDATION_ERROR", f"at most {MAX_SUBSCRIPTIONS} subscriptions per socket")
+            return
+        await self.channel_layer.group_add(topic.group, self.channel_name)
+        self.topics[str(topic)] = topic
+
+    async def on_unsubscribe(self, frame: dict) -> None:
+        topic = self.topics.pop(str(frame.get("topic")), None)
+        if topic is not None:
+            await self.channel_layer.group_discard(topic.group, self.channel_name)
+
+    async def on_ping(self, frame: dict) -> None:
+        # Frames are handled in order: a pong also says every earlier frame was applied.
+        await self.send(text_data='{"type":"pong"}')
+
+    async def push_event(self, message: dict) -> None:
+        """A channel-layer message for a group this socket joined: pass the frame on."""
+        await self.send(text_data=message["text"])
+
+    async def _allowed_topic(self, text: object) -> Topic | None:
+        try:
+            topic = parse_topic(text)
+        except TopicError as exc:
+            await self._error("VALIDATION_ERROR", str(exc))
+            return None
+        if topic.app != self.tenant.app:
+            await self._error("FORBIDDEN", "the topic belongs to another app")
+            return None
+        if topic.user_id is not None and topic.user_id != self.principal.id:
+            await self._error("FORBIDDEN", "the topic belongs to another user")
+            return None
+        if topic.channel not in push_settings(self.tenant).channels:
+            await self._error("NOT_FOUND", f"{self.tenant.app} has no channel {topic.channel!r}")
+            return None
+        return topic
+
+    async def _watch_token(self) -> None:
+        """Close at expiry; meanwhile ask every few seconds whether the token was revoked."""
+        interval = max(1, settings.SOGOMS_PUSH_REVOCATION_CHECK_SECONDS)
+        expires = self.principal.expires_at.timestamp() if self.principal.expires_at else None
+        while True:
+            left = expires - time.time() if expires is not None else interval
+            if left <= 0:
+                await self.close(code=CLOSE_UNAUTHORIZED, reason="the token has expired")
+                return
+            await asyncio.sleep(min(interval, left))
+            if expires is not None and time.time() >= expires:
+                continue
+            if not await database_sync_to_async(still_valid)(self.principal):
+                await self.close(code=CLOSE_UNAUTHORIZED, reason="the token has been revoked")
+                return
+
+    async def _error(self, code: str, message: str) -> None:
+        await self.send(text_data=json.dumps({"type": "error", "code": code, "message": message}))

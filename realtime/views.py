@@ -1,0 +1,79 @@
+"""`<base>/_push/publish|notify|broadcast`: server-side publishing for role admin."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from realtime import services
+from sogoms_site.api.envelope import ok
+from sogoms_site.api.errors import Forbidden, ValidationFailed
+from sogoms_site.api.inputs import StrictInput
+
+
+class PushAdmin(BasePermission):
+    def has_permission(self, request, view) -> bool:
+        if request.user is None or not request.user.is_authenticated:
+            return False  # 401 from the authentication
+        if not request.user.is_admin:
+            raise Forbidden("Publishing is for role admin.")
+        return True
+
+
+class PublishInput(StrictInput):
+    topic = serializers.CharField(max_length=200)
+    data = serializers.JSONField(required=False, default=dict)
+
+
+class NotifyInput(StrictInput):
+    user_id = serializers.IntegerField(min_value=0)
+    channel = serializers.CharField(max_length=64)
+    data = serializers.JSONField(required=False, default=dict)
+
+
+class BroadcastInput(StrictInput):
+    channel = serializers.CharField(max_length=64)
+    data = serializers.JSONField(required=False, default=dict)
+
+
+class _PushView(APIView):
+    permission_classes = [PushAdmin]
+    input_class: type[StrictInput]
+
+    def post(self, request: Request) -> Response:
+        values = self.input_class(data=request.data)
+        values.is_valid(raise_exception=True)
+        try:
+            frame = self.send(request.tenant.app, values.validated_data)
+        except services.PushError as exc:
+            raise ValidationFailed(str(exc), details=exc.details) from None
+        return ok({"topic": frame["topic"], "id": frame["id"], "ts": frame["ts"]}, "Published", status=202)
+
+    def send(self, app: str, values: dict) -> dict:
+        raise NotImplementedError
+
+
+class PublishView(_PushView):
+    input_class = PublishInput
+
+    def send(self, app: str, values: dict) -> dict:
+        return services.publish(app=app, topic=values["topic"], data=values["data"])
+
+
+class NotifyView(_PushView):
+    input_class = NotifyInput
+
+    def send(self, app: str, values: dict) -> dict:
+        return services.notify_user(
+            app=app, user_id=values["user_id"], channel=values["channel"], data=values["data"]
+        )
+
+
+class BroadcastView(_PushView):
+    input_class = BroadcastInput
+
+    def send(self, app: str, values: dict) -> dict:
+        return services.broadcast(app=app, channel=values["channel"], data=values["data"])

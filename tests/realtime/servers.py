@@ -1,0 +1,107 @@
+"""Real uvicorn processes on free loopback ports, for the end-to-end push tests and the bench.
+
+They serve a copy of the test config (alpha also answers on 127.0.0.1) from SQLite
+files of their own var directory; with `redis_url` they share a Redis channel layer
+under a prefix of their own, so other runs on the same Redis do not hear them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+PASSWORD = "correct horse battery staple"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def prepare_site(root: Path, *, redis_url: str = "", channel_prefix: str = "") -> dict:
+    """A config copy and the environment of server processes; migrates their databases."""
+    config = root / "config"
+    shutil.copytree(BASE_DIR / "tests" / "config", config)
+    routes = config / "routes" / "alpha.yaml"
+    routes.write_text(
+        routes.read_text().replace("  - www.alpha.test\n", "  - www.alpha.test\n  - 127.0.0.1\n")
+    )
+    drop = ("DATABASE_URL", "SOGOMS_TENANT_DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")
+    env = {key: value for key, value in os.environ.items() if key not in drop}
+    env.update(
+        SOGOMS_CONFIG_DIR=str(config),
+        SOGOMS_VAR_DIR=str(root / "var"),
+        DJANGO_SETTINGS_MODULE="sogoms_site.settings",
+        SOGOMS_LOG_LEVEL="WARNING",
+    )
+    if redis_url:
+        env.update(REDIS_URL=redis_url, SOGOMS_CHANNEL_PREFIX=channel_prefix)
+    manage = [sys.executable, str(BASE_DIR / "manage.py"), "sogoms", "migrate"]
+    subprocess.run(manage, env=env, check=True, capture_output=True, timeout=120, cwd=BASE_DIR)
+    return env
+
+
+@contextmanager
+def uvicorn(env: dict, port: int, *extra: str):
+    command = [sys.executable, "-m", "uvicorn", "sogoms_site.asgi:application", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--no-access-log", *extra]
+    server = subprocess.Popen(
+        command, cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
+                    break
+            except OSError:
+                if server.poll() is not None or time.time() > deadline:
+                    raise RuntimeError(
+                        f"the server did not start: {server.stderr.read().decode()[-2000:]}"
+                    ) from None
+                time.sleep(0.1)
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+
+
+def call(address: str, method: str, path: str, body: dict | None = None, token: str = "") -> tuple[int, dict]:
+    request = urllib.request.Request(
+        f"http://{address}{path}",
+        data=json.dumps(body).encode() if body is not None else None,
+        method=method,
+        headers={
+            "Content-Type": "application/json",
+            **({"Authorization": f"Bearer {token}"} if token else {}),
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310  (http, loopback)
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def register(address: str, email: str) -> tuple[int, str]:
+    """(user id, access token) of a new user of alpha."""
+    status, body = call(
+        address, "POST", "/api/auth/register", {"email": email, "password": PASSWORD, "name": "N"}
+    )
+    assert status == 201, body
+    return body["data"]["user"]["id"], body["data"]["token"]
