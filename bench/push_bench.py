@@ -134,7 +134,9 @@ async def open_clients(url: str, token, first: int, count: int, timeout: float, 
     return list(await asyncio.gather(*(one(first + n) for n in range(count))))
 
 
-def publisher(port: int, admin: str, user_ids: list[int], rate: float, sent: dict, threads: int) -> None:
+def publisher(
+    port: int, admin: str, user_ids: list[int], rate: float, sent: dict, threads: int, errors: list
+) -> None:
     """POST one notify per user at `rate` events/s over keep-alive connections."""
     interval = threads / rate
     chunks = [user_ids[n::threads] for n in range(threads)]
@@ -149,11 +151,16 @@ def publisher(port: int, admin: str, user_ids: list[int], rate: float, sent: dic
                 time.sleep(delay)
             body = json.dumps({"user_id": user_id, "channel": "notifications", "data": {"n": user_id}})
             sent[user_id] = time.perf_counter()
-            connection.request("POST", "/api/_push/notify", body, headers)
-            response = connection.getresponse()
-            response.read()
-            if response.status != 202:
-                raise RuntimeError(f"notify answered {response.status}")
+            try:
+                connection.request("POST", "/api/_push/notify", body, headers)
+                response = connection.getresponse()
+                response.read()
+                if response.status != 202:
+                    errors.append(f"notify answered {response.status}")
+            except (OSError, http.client.HTTPException) as exc:
+                errors.append(repr(exc))
+                connection.close()
+                connection = http.client.HTTPConnection(HOST, port, timeout=30)
         connection.close()
 
     workers = [threading.Thread(target=worker, args=(chunk, n / rate)) for n, chunk in enumerate(chunks)]
@@ -173,6 +180,7 @@ async def latency_run(server: Server, token, clients: int, rate: float, threads:
     sockets = await open_clients(url, token, 1, clients, timeout)
     user_ids = list(range(1, clients + 1))
     sent: dict[int, float] = {}
+    errors: list[str] = []
     end_to_end: list[float] = []
     delivery: list[float] = []
 
@@ -186,15 +194,20 @@ async def latency_run(server: Server, token, clients: int, rate: float, threads:
 
     receivers = [asyncio.create_task(receive(socket_)) for socket_ in sockets]
     await asyncio.sleep(0.5)
-    await asyncio.to_thread(publisher, server.port, token(0, "admin"), user_ids, rate, sent, threads)
+    await asyncio.to_thread(publisher, server.port, token(0, "admin"), user_ids, rate, sent, threads, errors)
     results = await asyncio.gather(*receivers, return_exceptions=True)
-    lost = sum(1 for result in results if isinstance(result, BaseException))
+    failures = [result for result in results if isinstance(result, BaseException)]
+    lost = len(failures)
+    reasons = sorted({repr(failure)[:120] for failure in failures})[:3]
     await asyncio.gather(*(socket_.close() for socket_ in sockets), return_exceptions=True)
     return {
         "clients": clients,
         "events": len(user_ids),
         "received": len(end_to_end),
         "lost": lost,
+        "publish_errors": len(errors),
+        "first_errors": sorted(set(errors))[:3],
+        "lost_because": reasons,
         "end_to_end_p50_ms": round(percentile(end_to_end, 0.50), 1) if end_to_end else None,
         "end_to_end_p99_ms": round(percentile(end_to_end, 0.99), 1) if end_to_end else None,
         "delivery_p50_ms": round(percentile(delivery, 0.50), 1) if delivery else None,

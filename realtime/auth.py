@@ -16,7 +16,6 @@ import jwt
 from sogoms_site.api.errors import ApiError, TokenExpired
 from tenants.auth.authentication import principal_from_token
 from tenants.auth.principal import TenantPrincipal
-from tenants.auth.revocation import access_token_revoked
 from tenants.config import Tenant
 
 # Close codes (4000-4999 are the application's own range in RFC 6455).
@@ -67,8 +66,3 @@ def _claimed_app(raw: str) -> str | None:
         return None
     app = claims.get("app")
     return app if isinstance(app, str) else None
-
-
-def still_valid(principal: TenantPrincipal) -> bool:
-    """False once the token was revoked (logout); asked periodically by open sockets."""
-    return not access_token_revoked(principal.jti)

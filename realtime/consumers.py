@@ -3,7 +3,7 @@
 Thin on purpose: the tenant and the principal come from TenantSocketMiddleware, checks
 that read the database run through `realtime.auth`, and each client frame type has its
 handler (`on_<type>`). A socket lives no longer than its token: it is closed at `exp`,
-and when a periodic check finds the token revoked (logout).
+and when the process's revocation watch (realtime.watch) finds it revoked (logout).
 """
 
 from __future__ import annotations
@@ -12,11 +12,10 @@ import asyncio
 import json
 import time
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.conf import settings
 
-from realtime.auth import CLOSE_UNAUTHORIZED, SUBPROTOCOL, still_valid
+from realtime import watch
+from realtime.auth import CLOSE_UNAUTHORIZED, SUBPROTOCOL
 from realtime.config import push_settings
 from realtime.topics import Topic, TopicError, parse_topic
 
@@ -35,12 +34,14 @@ class PushConsumer(AsyncWebsocketConsumer):
         self.tenant = self.scope["tenant"]
         self.principal = self.scope["principal"]
         self.topics: dict[str, Topic] = {}
-        self.watch = asyncio.create_task(self._watch_token())
+        self.expiry = asyncio.create_task(self._close_at_expiry())
+        watch.watch(self)
 
     async def disconnect(self, code: int) -> None:
-        watch = getattr(self, "watch", None)
-        if watch is not None:
-            watch.cancel()
+        expiry = getattr(self, "expiry", None)
+        if expiry is not None:
+            expiry.cancel()
+        watch.unwatch(self)
         for topic in getattr(self, "topics", {}).values():
             await self.channel_layer.group_discard(topic.group, self.channel_name)
 
@@ -102,21 +103,13 @@ class PushConsumer(AsyncWebsocketConsumer):
             return None
         return topic
 
-    async def _watch_token(self) -> None:
-        """Close at expiry; meanwhile ask every few seconds whether the token was revoked."""
-        interval = max(1, settings.SOGOMS_PUSH_REVOCATION_CHECK_SECONDS)
-        expires = self.principal.expires_at.timestamp() if self.principal.expires_at else None
-        while True:
-            left = expires - time.time() if expires is not None else interval
-            if left <= 0:
-                await self.close(code=CLOSE_UNAUTHORIZED, reason="the token has expired")
-                return
-            await asyncio.sleep(min(interval, left))
-            if expires is not None and time.time() >= expires:
-                continue
-            if not await database_sync_to_async(still_valid)(self.principal):
-                await self.close(code=CLOSE_UNAUTHORIZED, reason="the token has been revoked")
-                return
+    async def _close_at_expiry(self) -> None:
+        expires = self.principal.expires_at
+        if expires is None:
+            return
+        while (left := expires.timestamp() - time.time()) > 0:
+            await asyncio.sleep(left)
+        await self.close(code=CLOSE_UNAUTHORIZED, reason="the token has expired")
 
     async def _error(self, code: str, message: str) -> None:
         await self.send(text_data=json.dumps({"type": "error", "code": code, "message": message}))
