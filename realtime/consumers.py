@@ -21,6 +21,19 @@ from realtime.topics import Topic, TopicError, parse_topic
 
 MAX_FRAME_CHARS = 8192
 MAX_SUBSCRIPTIONS = 200
+# Group changes in flight per event loop: thousands of sockets closing at once (a restart,
+# a network blip) must queue here, not exhaust the Redis layer's connection pool.
+LAYER_CONCURRENCY = 100
+_gates: dict = {}
+
+
+def _gate() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    gate = _gates.get(loop)
+    if gate is None:
+        _gates.clear()  # a semaphore belongs to one loop; only tests run several in turn
+        gate = _gates[loop] = asyncio.Semaphore(LAYER_CONCURRENCY)
+    return gate
 
 
 class PushConsumer(AsyncWebsocketConsumer):
@@ -43,7 +56,8 @@ class PushConsumer(AsyncWebsocketConsumer):
             expiry.cancel()
         watch.unwatch(self)
         for topic in getattr(self, "topics", {}).values():
-            await self.channel_layer.group_discard(topic.group, self.channel_name)
+            async with _gate():
+                await self.channel_layer.group_discard(topic.group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.scope["refusal"] is not None:
@@ -70,13 +84,15 @@ class PushConsumer(AsyncWebsocketConsumer):
         if len(self.topics) >= MAX_SUBSCRIPTIONS:
             await self._error("VALIDATION_ERROR", f"at most {MAX_SUBSCRIPTIONS} subscriptions per socket")
             return
-        await self.channel_layer.group_add(topic.group, self.channel_name)
+        async with _gate():
+            await self.channel_layer.group_add(topic.group, self.channel_name)
         self.topics[str(topic)] = topic
 
     async def on_unsubscribe(self, frame: dict) -> None:
         topic = self.topics.pop(str(frame.get("topic")), None)
         if topic is not None:
-            await self.channel_layer.group_discard(topic.group, self.channel_name)
+            async with _gate():
+                await self.channel_layer.group_discard(topic.group, self.channel_name)
 
     async def on_ping(self, frame: dict) -> None:
         # Frames are handled in order: a pong also says every earlier frame was applied.
