@@ -1,8 +1,8 @@
 """The push socket: subscribe / unsubscribe / ping frames in, event / pong / error out.
 
-Thin on purpose: the tenant and the principal come from TenantSocketMiddleware, checks
-that read the database run through `realtime.auth`, and each client frame type has its
-handler (`on_<type>`). A socket lives no longer than its token: it is closed at `exp`,
+Thin on purpose: the tenant and the principal come from TenantSocketMiddleware, the
+database is read only by `realtime.auth` and `realtime.watch`, and each client frame
+type has its handler (`on_<type>`). A socket lives no longer than its token: it is closed at `exp`,
 and when the process's revocation watch (realtime.watch) finds it revoked (logout).
 """
 

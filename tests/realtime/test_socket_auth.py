@@ -146,3 +146,10 @@ def test_logout_closes_only_the_sockets_of_that_token(alpha_api, alice, bob, set
     codes, still_open = run(scenario())
     assert codes == [4401, 4401]
     assert still_open == {"type": "pong"}
+
+
+def test_a_forged_token_claiming_another_app_is_only_invalid(charlie):
+    past = int(time.time())
+    claims = {"sub": charlie.id, "app": "beta", "type": "access", "jti": "x2", "iat": past, "exp": past + 60}
+    token = jwt.encode(claims, "not the secret of beta, but long enough 0123456789", algorithm="HS256")
+    assert run(refused_with("alpha.test", token=token)) == 4401
