@@ -128,4 +128,5 @@ class PushConsumer(AsyncWebsocketConsumer):
         await self.close(code=CLOSE_UNAUTHORIZED, reason="the token has expired")
 
     async def _error(self, code: str, message: str) -> None:
-        await self.send(text_data=json.dumps({"type": "error", "code": code, "message": message}))
+        frame = {"type": "error", "code": code, "message": message}
+        await self.send(text_data=json.dumps(frame, ensure_ascii=False, separators=(",", ":")))
