@@ -63,9 +63,9 @@ def raise_fd_limit() -> int:
 
 
 class Server:
-    """One uvicorn process on a var directory of its own; the embedded default (no Redis)."""
+    """One uvicorn process on a var directory of its own (the embedded default, or Redis)."""
 
-    def __init__(self, var_dir: Path) -> None:
+    def __init__(self, var_dir: Path, redis_url: str = "") -> None:
         self.port = free_port()
         drop = ("DATABASE_URL", "SOGOMS_TENANT_DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")
         self.env = {key: value for key, value in os.environ.items() if key not in drop}
@@ -76,6 +76,8 @@ class Server:
             DJANGO_SETTINGS_MODULE="sogoms_site.settings",
             SOGOMS_LOG_LEVEL="WARNING",
         )
+        if redis_url:
+            self.env.update(REDIS_URL=redis_url, SOGOMS_CHANNEL_PREFIX=f"push-bench-{uuid.uuid4().hex[:8]}")
         manage = [sys.executable, str(REPO / "manage.py"), "sogoms"]
         for command in ("devsecrets", "migrate"):
             subprocess.run(
@@ -134,7 +136,9 @@ async def open_clients(url: str, token, first: int, count: int, timeout: float, 
     return list(await asyncio.gather(*(one(first + n) for n in range(count))))
 
 
-def publisher(port: int, admin: str, user_ids: list[int], rate: float, sent: dict, threads: int) -> None:
+def publisher(
+    port: int, admin: str, user_ids: list[int], rate: float, sent: dict, threads: int, errors: list
+) -> None:
     """POST one notify per user at `rate` events/s over keep-alive connections."""
     interval = threads / rate
     chunks = [user_ids[n::threads] for n in range(threads)]
@@ -149,11 +153,16 @@ def publisher(port: int, admin: str, user_ids: list[int], rate: float, sent: dic
                 time.sleep(delay)
             body = json.dumps({"user_id": user_id, "channel": "notifications", "data": {"n": user_id}})
             sent[user_id] = time.perf_counter()
-            connection.request("POST", "/api/_push/notify", body, headers)
-            response = connection.getresponse()
-            response.read()
-            if response.status != 202:
-                raise RuntimeError(f"notify answered {response.status}")
+            try:
+                connection.request("POST", "/api/_push/notify", body, headers)
+                response = connection.getresponse()
+                response.read()
+                if response.status != 202:
+                    errors.append(f"notify answered {response.status}")
+            except (OSError, http.client.HTTPException) as exc:
+                errors.append(repr(exc))
+                connection.close()
+                connection = http.client.HTTPConnection(HOST, port, timeout=30)
         connection.close()
 
     workers = [threading.Thread(target=worker, args=(chunk, n / rate)) for n, chunk in enumerate(chunks)]
@@ -163,16 +172,38 @@ def publisher(port: int, admin: str, user_ids: list[int], rate: float, sent: dic
         item.join(timeout=600)
 
 
+async def layer_publisher(env: dict, user_ids: list[int], sent: dict) -> None:
+    """Every event at once, straight into the Redis channel layer, as a worker would publish."""
+    os.environ.update(env)
+    sys.path.insert(0, str(REPO))
+    import django
+
+    django.setup()
+    from channels.layers import get_channel_layer
+
+    from realtime.services import EVENT_MESSAGE, event_frame
+    from realtime.topics import user_topic
+
+    layer = get_channel_layer()
+    for user_id in user_ids:
+        topic = user_topic(APP, user_id, "notifications")
+        frame = event_frame(topic, {"n": user_id})
+        sent[user_id] = time.perf_counter()
+        await layer.group_send(topic.group, {"type": EVENT_MESSAGE, "text": json.dumps(frame)})
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def latency_run(server: Server, token, clients: int, rate: float, threads: int, timeout: float) -> dict:
+async def latency_run(server: Server, token, clients: int, args) -> dict:
+    rate, threads, timeout = args.rate, args.threads, args.timeout
     url = f"ws://{HOST}:{server.port}/api/ws"
     sockets = await open_clients(url, token, 1, clients, timeout)
     user_ids = list(range(1, clients + 1))
     sent: dict[int, float] = {}
+    errors: list[str] = []
     end_to_end: list[float] = []
     delivery: list[float] = []
 
@@ -186,15 +217,28 @@ async def latency_run(server: Server, token, clients: int, rate: float, threads:
 
     receivers = [asyncio.create_task(receive(socket_)) for socket_ in sockets]
     await asyncio.sleep(0.5)
-    await asyncio.to_thread(publisher, server.port, token(0, "admin"), user_ids, rate, sent, threads)
+    started = time.perf_counter()
+    if args.publisher == "redis":
+        await layer_publisher(server.env, user_ids, sent)
+    else:
+        await asyncio.to_thread(
+            publisher, server.port, token(0, "admin"), user_ids, rate, sent, threads, errors
+        )
+    publish_seconds = time.perf_counter() - started
     results = await asyncio.gather(*receivers, return_exceptions=True)
-    lost = sum(1 for result in results if isinstance(result, BaseException))
+    failures = [result for result in results if isinstance(result, BaseException)]
+    lost = len(failures)
+    reasons = sorted({repr(failure)[:120] for failure in failures})[:3]
     await asyncio.gather(*(socket_.close() for socket_ in sockets), return_exceptions=True)
     return {
         "clients": clients,
         "events": len(user_ids),
+        "published_per_second": round(len(user_ids) / publish_seconds),
         "received": len(end_to_end),
         "lost": lost,
+        "publish_errors": len(errors),
+        "first_errors": sorted(set(errors))[:3],
+        "lost_because": reasons,
         "end_to_end_p50_ms": round(percentile(end_to_end, 0.50), 1) if end_to_end else None,
         "end_to_end_p99_ms": round(percentile(end_to_end, 0.99), 1) if end_to_end else None,
         "delivery_p50_ms": round(percentile(delivery, 0.50), 1) if delivery else None,
@@ -227,8 +271,16 @@ async def capacity_run(server: Server, token, step: int, maximum: int, timeout: 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", default="100,1000,2000", help="client counts of the latency runs")
-    parser.add_argument("--rate", type=float, default=500, help="events per second sent by the publisher")
-    parser.add_argument("--threads", type=int, default=8, help="publisher connections")
+    parser.add_argument(
+        "--publisher",
+        choices=("http", "redis"),
+        default="http",
+        help="http: POST _push/notify (embedded, in-memory layer); redis: the bench process publishes "
+        "every event at once into the Redis channel layer the server uses",
+    )
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12", help="with --publisher redis")
+    parser.add_argument("--rate", type=float, default=100, help="http: events per second asked for")
+    parser.add_argument("--threads", type=int, default=2, help="http: publisher connections")
     parser.add_argument("--capacity-step", type=int, default=1000)
     parser.add_argument("--capacity-max", type=int, default=8000, help="0: skip the capacity run")
     parser.add_argument("--timeout", type=float, default=30)
@@ -238,14 +290,14 @@ def main() -> int:
     limit = raise_fd_limit()
     log(f"file descriptors: {limit}")
     work = Path(tempfile.mkdtemp(prefix="push-bench-", dir=REPO / "var"))
-    server = Server(work / "var")
+    server = Server(work / "var", args.redis_url if args.publisher == "redis" else "")
     try:
         secret = (work / "var" / "secrets" / "prokov_jwt_secret").read_text().strip()
         token = token_maker(secret)
         results = []
         for clients in [int(value) for value in args.clients.split(",") if value]:
             log(f"latency: {clients} clients")
-            result = asyncio.run(latency_run(server, token, clients, args.rate, args.threads, args.timeout))
+            result = asyncio.run(latency_run(server, token, clients, args))
             log(json.dumps(result))
             results.append(result)
         capacity = None
@@ -256,14 +308,21 @@ def main() -> int:
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
-    report = {"rate": args.rate, "latency": results, "capacity": capacity, "capacity_max": args.capacity_max}
+    report = {
+        "publisher": args.publisher,
+        "rate": args.rate,
+        "latency": results,
+        "capacity": capacity,
+        "capacity_max": args.capacity_max,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
-    print("| clients | events | received | end to end p50 / p99 ms | delivery p50 / p99 ms |")
-    print("|---:|---:|---:|---:|---:|")
+    print("| clients | events | published/s | received | end to end p50 / p99 ms | delivery p50 / p99 ms |")
+    print("|---:|---:|---:|---:|---:|---:|")
     for row in results:
         print(
-            f"| {row['clients']:,} | {row['events']:,} | {row['received']:,} | "
+            f"| {row['clients']:,} | {row['events']:,} | {row['published_per_second']:,} | "
+            f"{row['received']:,} | "
             f"{row['end_to_end_p50_ms']} / {row['end_to_end_p99_ms']} | "
             f"{row['delivery_p50_ms']} / {row['delivery_p99_ms']} |"
         )

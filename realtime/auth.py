@@ -12,16 +12,18 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 import jwt
+from rest_framework_simplejwt.exceptions import TokenError
 
 from sogoms_site.api.errors import ApiError, TokenExpired
 from tenants.auth.authentication import principal_from_token
 from tenants.auth.principal import TenantPrincipal
-from tenants.auth.revocation import access_token_revoked
+from tenants.auth.tokens import TenantAccessToken
 from tenants.config import Tenant
+from tenants.registry import registry
 
 # Close codes (4000-4999 are the application's own range in RFC 6455).
 CLOSE_UNAUTHORIZED = 4401  # missing, malformed, invalid, expired or revoked token
-CLOSE_FORBIDDEN = 4403  # a valid-looking token of another app
+CLOSE_FORBIDDEN = 4403  # a valid token, but of another app
 CLOSE_NOT_FOUND = 4404  # no app on this host, or no socket at this path
 SUBPROTOCOL = "bearer"
 
@@ -54,21 +56,22 @@ def authenticate(raw: str | None, tenant: Tenant) -> TenantPrincipal | Refusal:
     except TokenExpired:
         return Refusal(CLOSE_UNAUTHORIZED, "the token has expired")
     except ApiError as exc:
-        if _claimed_app(raw) not in (None, tenant.app):
+        if _valid_for_another_app(raw, tenant):
             return Refusal(CLOSE_FORBIDDEN, "the token belongs to another app")
         return Refusal(CLOSE_UNAUTHORIZED, exc.message[:120])
 
 
-def _claimed_app(raw: str) -> str | None:
-    """The `app` claim, unverified: only used to choose the close code of a refusal."""
+def _valid_for_another_app(raw: str, tenant: Tenant) -> bool:
+    """A genuine token of the app it claims, only not of this one (4403, not 4401)."""
     try:
-        claims = jwt.decode(raw, options={"verify_signature": False})
+        claimed = jwt.decode(raw, options={"verify_signature": False}).get("app")
     except jwt.InvalidTokenError:
-        return None
-    app = claims.get("app")
-    return app if isinstance(app, str) else None
-
-
-def still_valid(principal: TenantPrincipal) -> bool:
-    """False once the token was revoked (logout); asked periodically by open sockets."""
-    return not access_token_revoked(principal.jti)
+        return False
+    other = registry().get(claimed) if isinstance(claimed, str) and claimed != tenant.app else None
+    if other is None:
+        return False
+    try:
+        TenantAccessToken(raw, tenant=other)
+    except TokenError:
+        return False
+    return True

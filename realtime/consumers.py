@@ -1,9 +1,9 @@
 """The push socket: subscribe / unsubscribe / ping frames in, event / pong / error out.
 
-Thin on purpose: the tenant and the principal come from TenantSocketMiddleware, checks
-that read the database run through `realtime.auth`, and each client frame type has its
-handler (`on_<type>`). A socket lives no longer than its token: it is closed at `exp`,
-and when a periodic check finds the token revoked (logout).
+Thin on purpose: the tenant and the principal come from TenantSocketMiddleware, the
+database is read only by `realtime.auth` and `realtime.watch`, and each client frame
+type has its handler (`on_<type>`). A socket lives no longer than its token: it is closed at `exp`,
+and when the process's revocation watch (realtime.watch) finds it revoked (logout).
 """
 
 from __future__ import annotations
@@ -12,16 +12,28 @@ import asyncio
 import json
 import time
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.conf import settings
 
-from realtime.auth import CLOSE_UNAUTHORIZED, SUBPROTOCOL, still_valid
+from realtime import watch
+from realtime.auth import CLOSE_UNAUTHORIZED, SUBPROTOCOL
 from realtime.config import push_settings
 from realtime.topics import Topic, TopicError, parse_topic
 
 MAX_FRAME_CHARS = 8192
 MAX_SUBSCRIPTIONS = 200
+# Group changes in flight per event loop: thousands of sockets closing at once (a restart,
+# a network blip) must queue here, not exhaust the Redis layer's connection pool.
+LAYER_CONCURRENCY = 100
+_gates: dict = {}
+
+
+def _gate() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    gate = _gates.get(loop)
+    if gate is None:
+        _gates.clear()  # a semaphore belongs to one loop; only tests run several in turn
+        gate = _gates[loop] = asyncio.Semaphore(LAYER_CONCURRENCY)
+    return gate
 
 
 class PushConsumer(AsyncWebsocketConsumer):
@@ -35,14 +47,17 @@ class PushConsumer(AsyncWebsocketConsumer):
         self.tenant = self.scope["tenant"]
         self.principal = self.scope["principal"]
         self.topics: dict[str, Topic] = {}
-        self.watch = asyncio.create_task(self._watch_token())
+        self.expiry = asyncio.create_task(self._close_at_expiry())
+        watch.watch(self)
 
     async def disconnect(self, code: int) -> None:
-        watch = getattr(self, "watch", None)
-        if watch is not None:
-            watch.cancel()
+        expiry = getattr(self, "expiry", None)
+        if expiry is not None:
+            expiry.cancel()
+        watch.unwatch(self)
         for topic in getattr(self, "topics", {}).values():
-            await self.channel_layer.group_discard(topic.group, self.channel_name)
+            async with _gate():
+                await self.channel_layer.group_discard(topic.group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.scope["refusal"] is not None:
@@ -69,13 +84,15 @@ class PushConsumer(AsyncWebsocketConsumer):
         if len(self.topics) >= MAX_SUBSCRIPTIONS:
             await self._error("VALIDATION_ERROR", f"at most {MAX_SUBSCRIPTIONS} subscriptions per socket")
             return
-        await self.channel_layer.group_add(topic.group, self.channel_name)
+        async with _gate():
+            await self.channel_layer.group_add(topic.group, self.channel_name)
         self.topics[str(topic)] = topic
 
     async def on_unsubscribe(self, frame: dict) -> None:
         topic = self.topics.pop(str(frame.get("topic")), None)
         if topic is not None:
-            await self.channel_layer.group_discard(topic.group, self.channel_name)
+            async with _gate():
+                await self.channel_layer.group_discard(topic.group, self.channel_name)
 
     async def on_ping(self, frame: dict) -> None:
         # Frames are handled in order: a pong also says every earlier frame was applied.
@@ -102,21 +119,14 @@ class PushConsumer(AsyncWebsocketConsumer):
             return None
         return topic
 
-    async def _watch_token(self) -> None:
-        """Close at expiry; meanwhile ask every few seconds whether the token was revoked."""
-        interval = max(1, settings.SOGOMS_PUSH_REVOCATION_CHECK_SECONDS)
-        expires = self.principal.expires_at.timestamp() if self.principal.expires_at else None
-        while True:
-            left = expires - time.time() if expires is not None else interval
-            if left <= 0:
-                await self.close(code=CLOSE_UNAUTHORIZED, reason="the token has expired")
-                return
-            await asyncio.sleep(min(interval, left))
-            if expires is not None and time.time() >= expires:
-                continue
-            if not await database_sync_to_async(still_valid)(self.principal):
-                await self.close(code=CLOSE_UNAUTHORIZED, reason="the token has been revoked")
-                return
+    async def _close_at_expiry(self) -> None:
+        expires = self.principal.expires_at
+        if expires is None:
+            return
+        while (left := expires.timestamp() - time.time()) > 0:
+            await asyncio.sleep(left)
+        await self.close(code=CLOSE_UNAUTHORIZED, reason="the token has expired")
 
     async def _error(self, code: str, message: str) -> None:
-        await self.send(text_data=json.dumps({"type": "error", "code": code, "message": message}))
+        frame = {"type": "error", "code": code, "message": message}
+        await self.send(text_data=json.dumps(frame, ensure_ascii=False, separators=(",", ":")))

@@ -192,7 +192,14 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py's pool refuses (MaxConnectionsError) rather than waits past its
+                # limit, 100 by default: a burst of socket connections needs more.
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "max_connections": env_int("SOGOMS_CHANNEL_REDIS_CONNECTIONS", 1000),
+                    }
+                ],
                 "prefix": env_str("SOGOMS_CHANNEL_PREFIX", "sogoms"),
                 "capacity": env_int("SOGOMS_CHANNEL_CAPACITY", 1000),
             },

@@ -75,3 +75,12 @@ def purge_expired(now: datetime | None = None) -> tuple[int, int]:
     access, _ = RevokedAccessToken.objects.filter(expires_at__lt=now).delete()
     refresh, _ = IssuedRefreshToken.objects.filter(expires_at__lt=now).delete()
     return access, refresh
+
+
+def revoked_among(jtis: list[str], chunk: int = 500) -> set[str]:
+    """Which of these access tokens are revoked: one query per chunk, for the push sockets."""
+    found: set[str] = set()
+    for start in range(0, len(jtis), chunk):
+        part = jtis[start : start + chunk]
+        found.update(RevokedAccessToken.objects.filter(jti__in=part).values_list("jti", flat=True))
+    return found

@@ -123,3 +123,33 @@ def test_an_open_socket_is_closed_after_logout(alpha_api, alice, settings):
         return await close_code_within(socket_, 4)
 
     assert run(scenario()) == 4401
+
+
+def test_logout_closes_only_the_sockets_of_that_token(alpha_api, alice, bob, settings):
+    settings.SOGOMS_PUSH_REVOCATION_CHECK_SECONDS = 1
+    leaving = alpha_api.token_for("alice@example.com")
+    staying = alpha_api.token_for("bob@example.com")
+
+    async def scenario():
+        from asgiref.sync import sync_to_async
+
+        first = await open_socket("alpha.test", leaving)
+        second = await open_socket("alpha.test", leaving)
+        other = await open_socket("alpha.test", staying)
+        await sync_to_async(alpha_api.post)("auth/logout", token=leaving)
+        codes = [await close_code_within(first, 4), await close_code_within(second, 4)]
+        await other.send_to(text_data='{"type":"ping"}')
+        still_open = await frame(other)
+        await other.disconnect()
+        return codes, still_open
+
+    codes, still_open = run(scenario())
+    assert codes == [4401, 4401]
+    assert still_open == {"type": "pong"}
+
+
+def test_a_forged_token_claiming_another_app_is_only_invalid(charlie):
+    past = int(time.time())
+    claims = {"sub": charlie.id, "app": "beta", "type": "access", "jti": "x2", "iat": past, "exp": past + 60}
+    token = jwt.encode(claims, "not the secret of beta, but long enough 0123456789", algorithm="HS256")
+    assert run(refused_with("alpha.test", token=token)) == 4401
