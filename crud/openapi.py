@@ -13,6 +13,7 @@ from crud.resource import MISSING, FieldSpec
 from crud.runtime import BoundResource
 from crud.serializers import writable_fields
 from crud.sql import placeholders
+from tenants import hooks
 from tenants.config import Tenant
 
 ERRORS = {
@@ -273,7 +274,7 @@ def _auth_paths(tenant: Tenant) -> dict:
         "additionalProperties": False,
     }
     public = {"security": []}
-    return {
+    paths = {
         "/auth/register": {
             "post": {
                 **public,
@@ -330,6 +331,50 @@ def _auth_paths(tenant: Tenant) -> dict:
                 "operationId": "auth_logout",
                 "summary": "Revoke this token",
                 "responses": _responses("200", envelope({"nullable": True}), "logged out", ("401", "500")),
+            }
+        },
+    }
+    if hooks.account_mailer(tenant, "password_reset") is not None:
+        paths.update(_password_reset_paths(public))
+    return paths
+
+
+def _password_reset_paths(public: dict) -> dict:
+    forgot = {
+        "type": "object",
+        "required": ["email"],
+        "properties": {"email": {"type": "string", "format": "email", "maxLength": 254}},
+        "additionalProperties": False,
+    }
+    reset = {
+        "type": "object",
+        "required": ["token", "password"],
+        "properties": {
+            "token": {"type": "string", "minLength": 1, "maxLength": 200},
+            "password": {"type": "string", "minLength": 8, "maxLength": 128},
+        },
+        "additionalProperties": False,
+    }
+    nothing = envelope({"nullable": True})
+    return {
+        "/auth/password/forgot": {
+            "post": {
+                **public,
+                "tags": ["auth"],
+                "operationId": "auth_password_forgot",
+                "summary": "E-mail a single-use reset token (the same answer for unknown addresses)",
+                "requestBody": _json_body(forgot),
+                "responses": _responses("202", nothing, "accepted", ("400", "413", "415", "429", "500")),
+            }
+        },
+        "/auth/password/reset": {
+            "post": {
+                **public,
+                "tags": ["auth"],
+                "operationId": "auth_password_reset",
+                "summary": "Set a new password with a reset token; every refresh token is revoked",
+                "requestBody": _json_body(reset),
+                "responses": _responses("200", nothing, "password changed", ("400", "413", "415", "500")),
             }
         },
     }

@@ -372,12 +372,19 @@ def test_the_openapi_document_is_public_raw_json_and_valid(alpha_api, alpha):
 
 def test_the_openapi_document_has_the_auth_paths_and_a_path_per_resource(openapi):
     expected = {"/auth/register", "/auth/login", "/auth/refresh", "/auth/me", "/auth/logout"}
+    expected |= {"/auth/password/forgot", "/auth/password/reset"}  # alpha has a password_reset template
     for table in ALPHA_TABLES:
         expected |= {f"/{table}", f"/{table}/{{id}}"}
 
     assert set(openapi["paths"]) == expected
     assert operations_of(openapi, "/auth/me") == {"get"}
-    for path in ("/auth/register", "/auth/login", "/auth/refresh"):
+    for path in (
+        "/auth/register",
+        "/auth/login",
+        "/auth/refresh",
+        "/auth/password/forgot",
+        "/auth/password/reset",
+    ):
         assert openapi["paths"][path]["post"]["security"] == [], path
     assert "security" not in openapi["paths"]["/auth/logout"]["post"]  # needs the bearer token
 
@@ -455,6 +462,7 @@ def test_the_openapi_document_of_a_v1_query_app_is_valid_and_served_under_its_ba
     assert operations_of(document, "/projects/{id}") == {"get", "put", "patch", "delete"}
     assert operations_of(document, "/tasks") == {"get", "post"}
     assert "/tasks/{id}" not in document["paths"]
+    assert "/auth/password/forgot" not in document["paths"]  # beta has no password_reset template
 
 
 # --- Swagger UI -----------------------------------------------------------------------------
