@@ -3,12 +3,14 @@
 Why each step:
 - claim: one conditional UPDATE moves due rows to `sending` under a fresh claim token, so
   of two tasks given the same rows (a duplicated broker message) only one gets them;
-- hand over: just before the transport gets a message, `handed_at` is set and the attempt
-  counted; a worker that dies before that leaves a row that is safe to send again, one
-  that dies after leaves a row whose outcome nobody knows, which is never sent again on
-  its own (it goes `dead` with that reason, for an operator to re-queue);
+- hand over: just before the transport gets a chunk of messages (SOGOMS_MAIL_HANDOVER_CHUNK),
+  `handed_at` is set and the attempt counted; a worker that dies before that leaves rows
+  that are safe to send again, one that dies after leaves rows whose outcome nobody knows,
+  which are never sent again on their own (they go `dead` with that reason, for an
+  operator to re-queue);
 - outcome: `sent` with the provider's id, or `failed` with the next attempt after an
-  exponential back-off, or `dead` once refused for good or out of attempts.
+  exponential back-off, or `dead` once refused for good or out of attempts; a chunk's
+  outcomes are written in one transaction, so a message costs a fraction of a commit.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from email.utils import formataddr, parseaddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.db import connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -98,27 +101,48 @@ def _deliver_app(app: str, messages: list[OutboxMessage], token: str) -> Outcome
         try:
             transport = transport_for(transport_spec).__enter__()
         except TransportError as exc:
-            for message in messages:  # nothing reached the server; each try counts
-                _hand_over(message, token)
-                _failed(message, token, exc, outcome)
+            with transaction.atomic(using="default"):  # nothing reached the server; each try counts
+                for message in _hand_over(messages, token, outcome):
+                    _failed(message, token, exc, outcome)
             return outcome
         try:
-            for index, message in enumerate(messages):
-                if not _hand_over(message, token):
-                    outcome.skipped += 1  # the lease ran out and the row was recovered
-                    continue
-                try:
-                    provider_id = transport.send(_email_of(message))
-                except TransportError as exc:
-                    _failed(message, token, exc, outcome)
-                    if exc.broken:
-                        outcome.released += _release(messages[index + 1 :], token, exc)
-                        break
-                else:
-                    _sent(message, token, provider_id, outcome)
+            size = max(1, settings.SOGOMS_MAIL_HANDOVER_CHUNK)
+            for start in range(0, len(messages), size):
+                broken = _send_chunk(
+                    transport, _hand_over(messages[start : start + size], token, outcome), token, outcome
+                )
+                if broken is not None:
+                    outcome.released += _release(messages[start + size :], token, broken)
+                    break
         finally:
             transport.__exit__(None, None, None)
     return outcome
+
+
+def _send_chunk(transport, chunk: list[OutboxMessage], token: str, outcome: Outcome) -> TransportError | None:
+    """Send handed-over messages, then record every outcome in one transaction.
+
+    Returns the error that broke the connection, if one did."""
+    sent: list[tuple[OutboxMessage, str]] = []
+    failed: list[tuple[OutboxMessage, TransportError]] = []
+    untried: list[OutboxMessage] = []
+    broken = None
+    for index, message in enumerate(chunk):
+        try:
+            sent.append((message, transport.send(_email_of(message))))
+        except TransportError as exc:
+            failed.append((message, exc))
+            if exc.broken:
+                broken, untried = exc, chunk[index + 1 :]
+                break
+    with transaction.atomic(using="default"):
+        _record_sent(sent, token)
+        outcome.sent += len(sent)
+        for message, exc in failed:
+            _failed(message, token, exc, outcome)
+        if untried:
+            outcome.released += _take_back(untried, token, broken)
+    return broken
 
 
 def _email_of(message: OutboxMessage) -> EmailMultiAlternatives:
@@ -141,19 +165,41 @@ def _mine(message: OutboxMessage, token: str):
     return OutboxMessage.objects.filter(pk=message.pk, claim=token, status=Status.SENDING)
 
 
-def _hand_over(message: OutboxMessage, token: str) -> bool:
-    now = timezone.now()
-    updated = _mine(message, token).update(handed_at=now, attempts=F("attempts") + 1)
-    message.attempts += 1
-    return bool(updated)
+def _hand_over(messages: list[OutboxMessage], token: str, outcome: Outcome) -> list[OutboxMessage]:
+    """Mark messages as given to the transport (and count the attempt), in one UPDATE.
 
-
-def _sent(message: OutboxMessage, token: str, provider_id: str, outcome: Outcome) -> None:
-    now = timezone.now()
-    _mine(message, token).update(
-        status=Status.SENT, provider_message_id=provider_id[:255], sent_at=now, claim="", last_error=""
+    Returns the ones still held by this claim; a row the sweep took back meanwhile (its
+    lease ran out) is skipped."""
+    ids = [message.pk for message in messages]
+    updated = OutboxMessage.objects.filter(pk__in=ids, claim=token, status=Status.SENDING).update(
+        handed_at=timezone.now(), attempts=F("attempts") + 1
     )
-    outcome.sent += 1
+    if updated != len(ids):
+        ours = set(OutboxMessage.objects.filter(pk__in=ids, claim=token).values_list("pk", flat=True))
+        messages = [message for message in messages if message.pk in ours]
+        outcome.skipped += len(ids) - len(messages)
+    for message in messages:
+        message.attempts += 1
+    return messages
+
+
+def _record_sent(sent: list[tuple[OutboxMessage, str]], token: str) -> None:
+    """One prepared UPDATE for all sent messages: at hundreds a second the ORM's building
+    of one query per row costs more than the database running them."""
+    if not sent:
+        return
+    connection = connections["default"]
+    quote, now = connection.ops.quote_name, connection.ops.adapt_datetimefield_value(timezone.now())
+    # Quoted names from the model; every value is a bound parameter.
+    sql = (
+        f"UPDATE {quote(OutboxMessage._meta.db_table)} SET {quote('status')} = %s, "  # noqa: S608
+        f"{quote('provider_message_id')} = %s, {quote('sent_at')} = %s, {quote('updated_at')} = %s, "
+        f"{quote('claim')} = '', {quote('last_error')} = '' "
+        f"WHERE {quote('id')} = %s AND {quote('claim')} = %s AND {quote('status')} = %s"
+    )
+    rows = [(Status.SENT.value, pid[:255], now, now, m.pk, token, Status.SENDING.value) for m, pid in sent]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
 
 
 def _failed(message: OutboxMessage, token: str, exc: TransportError, outcome: Outcome) -> None:
@@ -177,6 +223,19 @@ def _finish(message: OutboxMessage, token: str, status: str, reason: str, outcom
     outcome.dead += 1
     log_error(
         message.app, "mail.dead", details={"message": message.pk, "to": message.to_email, "error": reason}
+    )
+
+
+def _take_back(messages: list[OutboxMessage], token: str, exc: TransportError) -> int:
+    """Handed-over messages the broken connection never reached: the attempt is undone."""
+    ids = [message.pk for message in messages]
+    return OutboxMessage.objects.filter(pk__in=ids, claim=token, status=Status.SENDING).update(
+        status=Status.FAILED,
+        claim="",
+        handed_at=None,
+        attempts=F("attempts") - 1,
+        last_error=f"not attempted: {exc}",
+        next_attempt_at=timezone.now() + retry_delay(1),
     )
 
 

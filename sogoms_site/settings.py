@@ -182,6 +182,9 @@ SOGOMS_MAIL_RETRY_BASE_SECONDS = env_int("SOGOMS_MAIL_RETRY_BASE_SECONDS", 30)
 SOGOMS_MAIL_RETRY_MAX_SECONDS = env_int("SOGOMS_MAIL_RETRY_MAX_SECONDS", 3600)
 SOGOMS_MAIL_CLAIM_SECONDS = env_int("SOGOMS_MAIL_CLAIM_SECONDS", 300)  # a worker's lease on its rows
 SOGOMS_MAIL_BATCH_SIZE = env_int("SOGOMS_MAIL_BATCH_SIZE", 200)  # messages per task and connection
+# Messages handed to the transport per database round: fewer commits, but a worker that
+# dies mid-chunk leaves up to this many messages with an unknown outcome (1: at most one).
+SOGOMS_MAIL_HANDOVER_CHUNK = env_int("SOGOMS_MAIL_HANDOVER_CHUNK", 20)
 SOGOMS_MAIL_SWEEP_LIMIT = env_int("SOGOMS_MAIL_SWEEP_LIMIT", 20000)
 SOGOMS_MAIL_MAX_BULK = env_int("SOGOMS_MAIL_MAX_BULK", 10000)  # recipients in one bulk send
 

@@ -59,3 +59,9 @@ if REDIS_URL:
     # The channel layer stays on REDIS_URL's database; a prefix per worker and run keeps
     # user 1 of one worker's alpha from hearing user 1 of another's.
     CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"sogoms-test-{WORKER}-{os.getpid()}"
+
+# The control database of the tests is a file, as in production: an in-memory SQLite test
+# database shares one cache between threads, where a writer gets "table is locked" at once
+# instead of waiting its turn (the mail race and worker tests write from two threads).
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"].setdefault("TEST", {})["NAME"] = str(VAR_DIR / "db" / "test_control.sqlite3")

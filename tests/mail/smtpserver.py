@@ -42,6 +42,7 @@ class Handler:
     refuse: set = field(default_factory=set)  # recipients answered 550
     busy: int = 0  # this many DATA commands answered 451 first
     shutting_down: bool = False  # every DATA answered 421
+    hang_up_after: int | None = None  # after this many messages, answer 421 and close
     delay: float = 0.0
     logins: list = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -57,6 +58,9 @@ class Handler:
             await asyncio.sleep(self.delay)
         if self.shutting_down:
             return "421 4.3.2 service shutting down"
+        if self.hang_up_after is not None and len(self.received) >= self.hang_up_after:
+            server.transport.close()
+            return "421 4.3.2 closing the connection"
         if self.busy:
             self.busy -= 1
             return "451 4.3.0 try again later"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
 import pytest
 from django.db import connections
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from mail import delivery, services
@@ -141,6 +143,40 @@ def test_one_connection_carries_a_whole_batch(smtp_alpha, smtp_server):
     assert deliver_due().sent == 30
     assert smtp_server.handler.logins == [True]  # one AUTH: one connection
     assert {r.message["Subject"] for r in smtp_server.received} == {f"Hi U{i}" for i in range(30)}
+
+
+def test_a_connection_lost_mid_chunk_gives_back_what_it_had_not_sent(
+    smtp_alpha, smtp_server, settings, fast_retries
+):
+    settings.SOGOMS_MAIL_HANDOVER_CHUNK = 10
+    smtp_server.handler.hang_up_after = 3
+    ids = [greet(smtp_alpha, to=f"c{i}@example.com").pk for i in range(10)]
+    outcome = delivery.deliver(ids)
+    rows = list(
+        OutboxMessage.objects.filter(pk__in=ids).order_by("id").values_list("status", "attempts", "handed_at")
+    )
+    assert [status for status, _, _ in rows[:3]] == [Status.SENT] * 3
+    tried = [row for row in rows[3:] if row[1] == 1]
+    given_back = [row for row in rows[3:] if row[1] == 0]
+    assert tried and given_back and len(tried) + len(given_back) == 7
+    assert all(status == Status.FAILED for status, _, _ in rows[3:])
+    assert all(handed is None for _, _, handed in given_back)  # never reached the server
+    assert (outcome.sent, outcome.failed, outcome.released) == (3, len(tried), len(given_back))
+    smtp_server.handler.hang_up_after = None
+    assert deliver_due().sent == 7
+    message_ids = [r.message_id for r in smtp_server.received]
+    assert len(message_ids) == len(set(message_ids)) == 10
+
+
+def test_a_chunk_is_one_hand_over_and_one_outcome_transaction(smtp_alpha, smtp_server, settings):
+    settings.SOGOMS_MAIL_HANDOVER_CHUNK = 5
+    ids = [greet(smtp_alpha, to=f"q{i}@example.com").pk for i in range(10)]
+    with CaptureQueriesContext(connections["default"]) as queries:
+        assert delivery.deliver(ids).sent == 10
+    writes = [q["sql"] for q in queries.captured_queries if re.match(r"(\d+ times: )?UPDATE ", q["sql"])]
+    # claim, then per chunk of 5: the hand-over, and the outcomes as one statement run 5 times
+    assert len(writes) == 1 + 2 * 2, [w[:60] for w in writes]
+    assert sum(sql.startswith("5 times: UPDATE") for sql in writes) == 2
 
 
 def test_a_duplicated_task_sends_once(smtp_alpha, smtp_server):
