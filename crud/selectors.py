@@ -7,7 +7,6 @@ the API field names. Owner rules apply to every row read, included rows too.
 from __future__ import annotations
 
 import dataclasses
-import math
 from datetime import UTC, datetime
 
 from django.db.models import Q, QuerySet
@@ -16,6 +15,7 @@ from django.utils import timezone
 from crud import compiled
 from crud.params import QuerySpec, coerce, encode_cursor, is_invalid
 from crud.runtime import BoundResource, bound_resource
+from sogoms_site.api.envelope import page_meta
 from sogoms_site.api.errors import NotFound, ValidationFailed
 from tenants.auth.principal import TenantPrincipal
 
@@ -101,12 +101,7 @@ def rows_list(bound: BoundResource, caller: TenantPrincipal, spec: QuerySpec) ->
     else:
         start = (spec.page - 1) * spec.per_page
         total, rows = _page(bound, caller, spec, order, needed, start)
-        meta = {
-            "page": spec.page,
-            "per_page": spec.per_page,
-            "total": total,
-            "pages": math.ceil(total / spec.per_page) if total else 0,
-        }
+        meta = page_meta(page=spec.page, per_page=spec.per_page, total=total)
     if spec.include:
         attach_includes(bound, caller, rows, spec.include)
     return [_project(row, names, spec.include) for row in rows], meta

@@ -7,13 +7,12 @@ are always bound parameters, never spliced into the SQL.
 
 from __future__ import annotations
 
-import math
-
 from django.db import connections
 
 from crud.params import DEFAULT_PER_PAGE, MAX_PER_PAGE
 from crud.runtime import BoundResource
 from crud.sql import add_condition, bind, placeholders
+from sogoms_site.api.envelope import page_meta
 from sogoms_site.api.errors import NotFound, ValidationFailed
 from tenants.auth.principal import TenantPrincipal
 
@@ -89,13 +88,7 @@ def sql_list(bound: BoundResource, caller: TenantPrincipal, params) -> tuple[lis
     total = _fetch(alias, count, values)[0]["n"]
     ordered = f"{statement} ORDER BY {resource.order}" if resource.order else statement
     rows = _fetch(alias, f"{ordered} LIMIT %s OFFSET %s", [*values, per_page, (page - 1) * per_page])
-    meta = {
-        "page": page,
-        "per_page": per_page,
-        "total": total,
-        "pages": math.ceil(total / per_page) if total else 0,
-    }
-    return rows, meta
+    return rows, page_meta(page=page, per_page=per_page, total=total)
 
 
 def sql_show(bound: BoundResource, caller: TenantPrincipal, pk, params) -> dict:

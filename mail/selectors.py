@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 from django.db.models import Count
 
 from mail.models import OutboxMessage
+from sogoms_site.api.envelope import page_meta
 
 SUMMARY_FIELDS = (
     "id",
@@ -44,13 +43,7 @@ def messages_page(queryset, *, page: int, per_page: int) -> tuple[list[dict], di
     total = queryset.count()
     start = (page - 1) * per_page
     rows = list(queryset.order_by("-id").values(*SUMMARY_FIELDS)[start : start + per_page])
-    meta = {
-        "page": page,
-        "per_page": per_page,
-        "total": total,
-        "pages": math.ceil(total / per_page) if total else 0,
-    }
-    return rows, meta
+    return rows, page_meta(page=page, per_page=per_page, total=total)
 
 
 def message_of(app: str, message_id: int) -> OutboxMessage | None:

@@ -61,3 +61,13 @@ def error_response(
     for name, value in (headers or {}).items():
         response[name] = value
     return response
+
+
+def page_meta(*, page: int, per_page: int, total: int) -> dict:
+    """The `meta` of a page of a list: where it is and how many there are."""
+    return {
+        "page": page,
+        "per_page": per_page,
+        "total": total,
+        "pages": -(-total // per_page) if total else 0,
+    }
