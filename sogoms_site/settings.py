@@ -27,7 +27,12 @@ SOGOMS_TENANT_DATABASE_URL = env_str("SOGOMS_TENANT_DATABASE_URL")
 SOGOMS_MAX_BODY_BYTES = env_int("SOGOMS_MAX_BODY_BYTES", 1024 * 1024)
 SOGOMS_TRUST_X_FORWARDED_FOR = env_bool("SOGOMS_TRUST_X_FORWARDED_FOR", False)
 # Config sections that apps add to a tenant, beside routes/<app>.yaml.
-SOGOMS_CONFIG_SECTIONS = ["crud.config.load_resources", "mail.config.load_mail", "realtime.config.load_push"]
+SOGOMS_CONFIG_SECTIONS = [
+    "crud.config.load_resources",
+    "mail.config.load_mail",
+    "realtime.config.load_push",
+    "mail.cron_config.load_cron",
+]
 # Paths served whatever the Host header says (probes and the operators' admin).
 SOGOMS_SITE_PATHS = ("/health", "/ready")
 SOGOMS_SITE_PATH_PREFIXES = ("/admin/", "/static/")
@@ -172,9 +177,14 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 (VAR_DIR / "run").mkdir(parents=True, exist_ok=True)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "run" / "celerybeat-schedule")
+# Built-in jobs, beside the tenants' own (config/cron/<app>.yaml, run by the tick).
 CELERY_BEAT_SCHEDULE = {
+    "cron-tick": {"task": "cron.tick", "schedule": env_int("SOGOMS_CRON_TICK_SECONDS", 30)},
     "mail-outbox-sweep": {"task": "mail.sweep", "schedule": env_int("SOGOMS_MAIL_SWEEP_SECONDS", 30)},
+    "logs-purge": {"task": "logs.purge", "schedule": env_int("SOGOMS_LOG_PURGE_SECONDS", 24 * 3600)},
 }
+# A tick also looks at the minutes just before it, so a late tick does not miss a minute.
+SOGOMS_CRON_LOOKBACK_MINUTES = env_int("SOGOMS_CRON_LOOKBACK_MINUTES", 2)
 
 # Mail delivery: attempts and back-off (30 s, 1 min, 2 min, ... capped at an hour).
 SOGOMS_MAIL_MAX_ATTEMPTS = env_int("SOGOMS_MAIL_MAX_ATTEMPTS", 6)

@@ -17,12 +17,13 @@ CLI_MODULES = [
     "crud.cli",
     "crud.schematools.cli",
     "mail.cli",
+    "mail.cron_cli",
     "realtime.cli",
 ]
 
 
 class Command(BaseCommand):
-    help = "SOGOMS operations: check, migrate, users, logs, tokens, mail, push, devsecrets."
+    help = "SOGOMS operations: check, migrate, users, logs, tokens, mail, cron, push, devsecrets."
     # `sogoms check` must run (and report) when the config is broken, so Django's
     # system checks, which would stop at the first config error, are not run here.
     requires_system_checks: list = []

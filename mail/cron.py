@@ -1,0 +1,166 @@
+"""Running scheduled jobs: the beat's tick, manual triggers, one run, retries, the mirror.
+
+The tick (every SOGOMS_CRON_TICK_SECONDS, from the one beat) looks at the last few
+minutes and, for every enabled job whose schedule matches one of them, inserts a run
+that is unique by (tenant, job, minute). Only the insert that wins dispatches the run,
+so a tick runs each job once however many beats or workers there are, a late tick still
+catches its minute, and a job deleted from the YAML simply stops being looked at.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from mail.cron_config import Job, cron_settings
+from mail.jobs import kinds
+from mail.models import CronJob, JobRun, RunStatus
+from sogoms_site.api.errors import Conflict, NotFound
+from tenants.config import Tenant
+from tenants.context import tenant_context
+from tenants.logs import log_error, log_event
+
+logger = logging.getLogger("sogoms.cron")
+OUTPUT_LIMIT = 4000
+
+
+def minute_of(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+def tick(*, dispatch, now: datetime | None = None) -> list[int]:
+    """Insert the runs that are due and hand each new one to `dispatch(run_id)`."""
+    from tenants.registry import registry
+
+    current = minute_of(now or timezone.now())
+    minutes = [
+        current - timedelta(minutes=back) for back in range(settings.SOGOMS_CRON_LOOKBACK_MINUTES, -1, -1)
+    ]
+    created = []
+    for tenant in registry():
+        for job in cron_settings(tenant).jobs.values():
+            if not job.enabled:
+                continue
+            for minute in minutes:
+                if job.schedule.matches(minute):
+                    run = _insert_once(job, minute)
+                    if run is not None:
+                        created.append(run.pk)
+    for run_id in created:
+        dispatch(run_id)
+    return created
+
+
+def _insert_once(job: Job, minute: datetime) -> JobRun | None:
+    try:
+        with transaction.atomic(using="default"):
+            return JobRun.objects.create(app=job.app, job=job.name, trigger="schedule", scheduled_for=minute)
+    except IntegrityError:
+        return None  # another tick (or beat) has it
+
+
+def job_of(tenant: Tenant, name: str) -> Job:
+    job = cron_settings(tenant).jobs.get(name)
+    if job is None:
+        known = ", ".join(sorted(cron_settings(tenant).jobs)) or "none"
+        raise NotFound(f"No job {name!r} in {tenant.app} (jobs: {known}).")
+    return job
+
+
+def trigger(*, tenant: Tenant, name: str) -> JobRun:
+    """A run of the job now, outside its schedule (operator's request)."""
+    job = job_of(tenant, name)
+    if not job.enabled:
+        raise Conflict(f"Job {name!r} is disabled (enabled: false in cron/{tenant.app}.yaml).")
+    run = JobRun.objects.create(app=tenant.app, job=name, trigger="manual")
+    log_event(tenant.app, "cron.triggered", details={"job": name, "run": run.pk})
+    return run
+
+
+def execute(run_id: int, *, dispatch_retry=None) -> JobRun | None:
+    """Run one queued run; a duplicated task finds it taken and does nothing."""
+    from tenants.registry import registry
+
+    started = timezone.now()
+    if not JobRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
+        status=RunStatus.RUNNING, started_at=started
+    ):
+        return None
+    run = JobRun.objects.get(pk=run_id)
+    tenant = registry().get(run.app)
+    job = cron_settings(tenant).jobs.get(run.job) if tenant else None
+    if job is None:
+        return _finish(run, started, error=f"job {run.app}/{run.job} is no longer declared")
+    kind = kinds()[job.kind]
+    clock = time.monotonic()
+    try:
+        with tenant_context(tenant):
+            output = kind.run(tenant, job.params, job)
+    except Exception as exc:
+        error = str(getattr(exc, "message", "") or exc) or type(exc).__name__
+        run = _finish(run, started, error=f"{type(exc).__name__}: {error}", clock=clock)
+        if kind.retryable(exc) and run.attempt <= job.retries:
+            retry = JobRun.objects.create(app=run.app, job=run.job, trigger="retry", attempt=run.attempt + 1)
+            if dispatch_retry is not None:
+                dispatch_retry(retry.pk, job.retry_delay)
+        return run
+    return _finish(run, started, output=str(output), clock=clock)
+
+
+def _finish(run: JobRun, started: datetime, *, output: str = "", error: str = "", clock: float | None = None):
+    finished = timezone.now()
+    run.status = RunStatus.FAILED if error else RunStatus.SUCCEEDED
+    run.finished_at = finished
+    run.duration_ms = int((time.monotonic() - clock) * 1000) if clock else 0
+    run.output, run.error = output[:OUTPUT_LIMIT], error[:OUTPUT_LIMIT]
+    run.save(update_fields=["status", "finished_at", "duration_ms", "output", "error"])
+    details = {"job": run.job, "run": run.pk, "attempt": run.attempt, "ms": run.duration_ms}
+    if error:
+        log_error(run.app, "cron.failed", details={**details, "error": run.error})
+    else:
+        log_event(run.app, "cron.succeeded", details={**details, "output": run.output[:500]})
+    return run
+
+
+def sync_jobs() -> tuple[int, int]:
+    """Mirror the declared jobs for the admin; jobs no longer declared are deleted."""
+    from tenants.registry import registry
+
+    now = timezone.now()
+    keep = set()
+    written = 0
+    for tenant in registry():
+        for job in cron_settings(tenant).jobs.values():
+            keep.add((job.app, job.name))
+            CronJob.objects.update_or_create(
+                app=job.app,
+                name=job.name,
+                defaults={
+                    "schedule": job.schedule.expression,
+                    "timezone": job.schedule.timezone,
+                    "kind": job.kind,
+                    "enabled": job.enabled,
+                    "retries": job.retries,
+                    "synced_at": now,
+                },
+            )
+            written += 1
+    stale = [
+        pk for pk, app, name in CronJob.objects.values_list("pk", "app", "name") if (app, name) not in keep
+    ]
+    CronJob.objects.filter(pk__in=stale).delete()
+    return written, len(stale)
+
+
+def last_runs(app: str, names) -> dict[str, JobRun]:
+    latest = {}
+    for name in names:
+        run = JobRun.objects.filter(app=app, job=name).order_by("-id").first()
+        if run is not None:
+            latest[name] = run
+    return latest

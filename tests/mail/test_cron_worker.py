@@ -1,0 +1,63 @@
+"""Scheduled jobs through a real Celery beat and worker(s) (Redis broker in CI, memory otherwise)."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from contextlib import ExitStack
+
+import pytest
+from celery.beat import EmbeddedService
+from celery.contrib.testing.worker import start_worker
+
+from mail.models import JobRun, OutboxMessage, RunStatus
+from sogoms_site.celery import app as celery_app
+from tests.mail.test_worker import wait_until
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+
+@pytest.fixture
+def beat(monkeypatch, tmp_path):
+    """One beat ticking every half second (the site's default is 30 s)."""
+    monkeypatch.setitem(
+        celery_app.conf, "beat_schedule", {"cron-tick": {"task": "cron.tick", "schedule": 0.5}}
+    )
+    monkeypatch.setitem(celery_app.conf, "beat_schedule_filename", str(tmp_path / "beat-schedule"))
+    service = EmbeddedService(celery_app, thread=True)
+    service.start()
+    yield service
+    service.stop()
+
+
+def workers(count: int) -> ExitStack:
+    stack = ExitStack()
+    for _ in range(count):
+        stack.enter_context(
+            start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30)
+        )
+    return stack
+
+
+def test_a_job_fires_on_schedule_and_its_run_is_recorded(beat):
+    with workers(1):
+        assert wait_until(lambda: JobRun.objects.filter(job="greet", status=RunStatus.SUCCEEDED).exists(), 20)
+    run = JobRun.objects.filter(job="greet", status=RunStatus.SUCCEEDED).first()
+    assert run.trigger == "schedule" and run.scheduled_for is not None
+    assert OutboxMessage.objects.filter(subject="Hi Ops").exists()
+    assert not JobRun.objects.filter(job="paused").exists()
+
+
+def test_two_workers_give_one_run_per_tick(beat):
+    with workers(2):
+        assert wait_until(
+            lambda: JobRun.objects.filter(job="greet", status=RunStatus.SUCCEEDED).count() >= 2, 20
+        )
+        time.sleep(1.5)  # several more ticks of the beat, seen by both workers
+    per_minute = Counter(
+        JobRun.objects.filter(job="greet", trigger="schedule").values_list("scheduled_for", flat=True)
+    )
+    assert per_minute and set(per_minute.values()) == {1}
+    runs = JobRun.objects.filter(job="greet").exclude(status=RunStatus.QUEUED)
+    assert all(run.status == RunStatus.SUCCEEDED for run in runs)
+    assert OutboxMessage.objects.filter(subject="Hi Ops").count() == runs.count()  # each run once
