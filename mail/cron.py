@@ -1,10 +1,11 @@
 """Running scheduled jobs: the beat's tick, manual triggers, one run, retries, the mirror.
 
-The tick (every SOGOMS_CRON_TICK_SECONDS, from the one beat) looks at the last few
-minutes and, for every enabled job whose schedule matches one of them, inserts a run
-that is unique by (tenant, job, minute). Only the insert that wins dispatches the run,
-so a tick runs each job once however many beats or workers there are, a late tick still
-catches its minute, and a job deleted from the YAML simply stops being looked at.
+The tick (every SOGOMS_CRON_TICK_SECONDS, from the one beat) looks at the current minute
+(and, for jobs it has been running, the few before it) and, for every enabled job whose
+schedule matches, inserts a run that is unique by (tenant, job, minute). Only the insert
+that wins dispatches the run, so a tick runs each job once however many beats or
+workers there are, a late tick still catches its minute, and a job deleted from the
+YAML simply stops being looked at.
 """
 
 from __future__ import annotations
@@ -38,15 +39,21 @@ def tick(*, dispatch, now: datetime | None = None) -> list[int]:
     from tenants.registry import registry
 
     current = minute_of(now or timezone.now())
+    earliest = current - timedelta(minutes=settings.SOGOMS_CRON_LOOKBACK_MINUTES)
     minutes = [
-        current - timedelta(minutes=back) for back in range(settings.SOGOMS_CRON_LOOKBACK_MINUTES, -1, -1)
+        earliest + timedelta(minutes=step) for step in range(settings.SOGOMS_CRON_LOOKBACK_MINUTES + 1)
     ]
+    recent = _recently_run(earliest - timedelta(minutes=1), current)
     created = []
     for tenant in registry():
         for job in cron_settings(tenant).jobs.values():
             if not job.enabled:
                 continue
             for minute in minutes:
+                # Past minutes are caught up only for a job the beat has been running: a
+                # fresh start (or a new job) begins with the current minute.
+                if minute < current and (job.app, job.name) not in recent:
+                    continue
                 if job.schedule.matches(minute):
                     run = _insert_once(job, minute)
                     if run is not None:
@@ -54,6 +61,13 @@ def tick(*, dispatch, now: datetime | None = None) -> list[int]:
     for run_id in created:
         dispatch(run_id)
     return created
+
+
+def _recently_run(since: datetime, until: datetime) -> set[tuple[str, str]]:
+    """Jobs with a scheduled run in [since, until): the current minute does not count, or
+    a tick racing another would take the other's fresh run for a sign of a running beat."""
+    runs = JobRun.objects.filter(trigger="schedule", scheduled_for__gte=since, scheduled_for__lt=until)
+    return set(runs.values_list("app", "job").distinct())
 
 
 def _insert_once(job: Job, minute: datetime) -> JobRun | None:

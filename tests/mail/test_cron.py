@@ -164,17 +164,23 @@ def test_a_tick_records_one_run_per_due_job_and_skips_disabled_ones():
     assert dispatched == created
     jobs = sorted(JobRun.objects.filter(pk__in=created).values_list("job", flat=True))
     # at 07:00: greet (every minute), digest (07:00), flaky_http (*/5), metadata (hourly);
-    # the two minutes before it that the tick looks back at add greet twice
-    assert jobs == ["digest", "flaky_http", "greet", "greet", "greet", "metadata"]
+    # a first tick does not catch up the minutes before it
+    assert jobs == ["digest", "flaky_http", "greet", "metadata"]
     assert not runs_of("paused")
     assert cron.tick(dispatch=dispatched.append, now=MONDAY_0700) == []  # the same minutes again
 
 
-def test_a_late_tick_still_catches_its_minute_once():
+def test_a_late_tick_catches_the_minutes_it_missed_once():
     cron.tick(dispatch=lambda run_id: None, now=MONDAY_0700)
-    later = cron.tick(dispatch=lambda run_id: None, now=MONDAY_0700 + timedelta(minutes=1, seconds=50))
-    assert [run.job for run in JobRun.objects.filter(pk__in=later)] == ["greet"]  # only 07:01 is new
+    later = cron.tick(dispatch=lambda run_id: None, now=MONDAY_0700 + timedelta(minutes=2, seconds=10))
+    caught = sorted(JobRun.objects.filter(pk__in=later).values_list("scheduled_for", flat=True))
+    assert caught == [MONDAY_0700 + timedelta(minutes=1), MONDAY_0700 + timedelta(minutes=2)]  # greet only
     assert len(runs_of("digest")) == 1
+
+
+def test_a_first_tick_does_not_run_the_minutes_before_it():
+    created = cron.tick(dispatch=lambda run_id: None, now=MONDAY_0700 + timedelta(minutes=1))
+    assert list(JobRun.objects.filter(pk__in=created).values_list("job", flat=True)) == ["greet"]
 
 
 @pytest.mark.django_db(transaction=True, databases="__all__")
@@ -195,8 +201,8 @@ def test_two_beats_ticking_together_give_one_run_per_minute():
     for thread in threads:
         thread.join()
     assert errors == []
-    assert len(created) == len(set(created)) == 6
-    assert JobRun.objects.count() == 6
+    assert len(created) == len(set(created)) == 4
+    assert JobRun.objects.count() == 4
 
 
 def test_a_service_job_runs_and_its_run_is_recorded_and_logged(settings):
