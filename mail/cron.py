@@ -43,16 +43,17 @@ def tick(*, dispatch, now: datetime | None = None) -> list[int]:
     minutes = [
         earliest + timedelta(minutes=step) for step in range(settings.SOGOMS_CRON_LOOKBACK_MINUTES + 1)
     ]
-    recent = _recently_run(earliest - timedelta(minutes=1), current)
+    latest = _latest_runs(earliest - timedelta(minutes=1), current)
     created = []
     for tenant in registry():
         for job in cron_settings(tenant).jobs.values():
             if not job.enabled:
                 continue
             for minute in minutes:
-                # Past minutes are caught up only for a job the beat has been running: a
+                # Past minutes are caught up only after the job's last scheduled run: a
                 # fresh start (or a new job) begins with the current minute.
-                if minute < current and (job.app, job.name) not in recent:
+                last = latest.get((job.app, job.name))
+                if minute < current and (last is None or minute <= last):
                     continue
                 if job.schedule.matches(minute):
                     run = _insert_once(job, minute)
@@ -63,11 +64,16 @@ def tick(*, dispatch, now: datetime | None = None) -> list[int]:
     return created
 
 
-def _recently_run(since: datetime, until: datetime) -> set[tuple[str, str]]:
-    """Jobs with a scheduled run in [since, until): the current minute does not count, or
-    a tick racing another would take the other's fresh run for a sign of a running beat."""
+def _latest_runs(since: datetime, until: datetime) -> dict[tuple[str, str], datetime]:
+    """The latest scheduled minute in [since, until) of each job. The current minute does
+    not count, or a tick racing another would take the other's fresh run for a sign of a
+    running beat."""
     runs = JobRun.objects.filter(trigger="schedule", scheduled_for__gte=since, scheduled_for__lt=until)
-    return set(runs.values_list("app", "job").distinct())
+    latest: dict[tuple[str, str], datetime] = {}
+    for app, job, minute in runs.values_list("app", "job", "scheduled_for"):
+        key = (app, job)
+        latest[key] = max(minute, latest.get(key, minute))
+    return latest
 
 
 def _insert_once(job: Job, minute: datetime) -> JobRun | None:

@@ -181,6 +181,11 @@ def test_a_late_tick_catches_the_minutes_it_missed_once():
 def test_a_first_tick_does_not_run_the_minutes_before_it():
     created = cron.tick(dispatch=lambda run_id: None, now=MONDAY_0700 + timedelta(minutes=1))
     assert list(JobRun.objects.filter(pk__in=created).values_list("job", flat=True)) == ["greet"]
+    # nor does the next one, for the minutes before the first
+    created = cron.tick(dispatch=lambda run_id: None, now=MONDAY_0700 + timedelta(minutes=2))
+    assert list(JobRun.objects.filter(pk__in=created).values_list("scheduled_for", flat=True)) == [
+        MONDAY_0700 + timedelta(minutes=2)
+    ]
 
 
 @pytest.mark.django_db(transaction=True, databases="__all__")
