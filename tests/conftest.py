@@ -176,3 +176,31 @@ def create_go_era_tables(alias: str) -> None:
 def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         create_go_era_tables("tenant_beta")
+
+
+def run_concurrently(function, times: int) -> tuple[list, list[str]]:
+    """Call `function` from `times` threads at once: (results, errors as reprs).
+
+    Each thread closes its own database connections; an exception is returned, not lost
+    in the thread."""
+    import threading
+
+    from django.db import connections
+
+    results: list = []
+    errors: list[str] = []
+
+    def call() -> None:
+        try:
+            results.append(function())
+        except Exception as exc:
+            errors.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=call) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results, errors

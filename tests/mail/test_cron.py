@@ -6,14 +6,12 @@ Tenant alpha's jobs are in tests/config/cron/alpha.yaml.
 from __future__ import annotations
 
 import dataclasses
-import threading
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 from types import MappingProxyType
 
 import pytest
 from django.core.management import call_command
-from django.db import connections
 from django.utils import timezone
 
 from crud.runtime import bound_resource
@@ -24,7 +22,7 @@ from mail.schedule import parse_cron
 from tenants import registry as registry_module
 from tenants.config.loader import LoadOptions, LoadResult, load_config
 from tenants.config.model import Registry
-from tests.conftest import create_user, data_of, error_of
+from tests.conftest import create_user, data_of, error_of, run_concurrently
 from tests.tenants.test_config import Site
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -190,21 +188,8 @@ def test_a_first_tick_does_not_run_the_minutes_before_it():
 
 @pytest.mark.django_db(transaction=True, databases="__all__")
 def test_two_beats_ticking_together_give_one_run_per_minute():
-    created, errors = [], []
-
-    def beat() -> None:
-        try:
-            created.extend(cron.tick(dispatch=lambda run_id: None, now=MONDAY_0700))
-        except Exception as exc:
-            errors.append(repr(exc))
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=beat) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results, errors = run_concurrently(lambda: cron.tick(dispatch=lambda run_id: None, now=MONDAY_0700), 3)
+    created = [run_id for created in results for run_id in created]
     assert errors == []
     assert len(created) == len(set(created)) == 4
     assert JobRun.objects.count() == 4

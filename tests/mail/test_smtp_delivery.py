@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from mail import delivery, services
 from mail.models import OutboxMessage, Status
+from tests.conftest import run_concurrently
 from tests.mail.conftest import deliver_due, statuses, tenant_with
 from tests.mail.smtpserver import SmtpServer
 
@@ -191,21 +192,7 @@ def test_a_duplicated_task_sends_once(smtp_alpha, smtp_server):
 def test_two_workers_racing_for_the_same_rows_send_each_once(smtp_alpha, smtp_server):
     smtp_server.handler.delay = 0.01
     ids = [greet(smtp_alpha, to=f"r{i}@example.com").pk for i in range(20)]
-    outcomes, errors = [], []
-
-    def work() -> None:
-        try:
-            outcomes.append(delivery.deliver(ids))
-        except Exception as exc:  # shown by the assertion below, not lost in the thread
-            errors.append(repr(exc))
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=work) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes, errors = run_concurrently(lambda: delivery.deliver(ids), 2)
     assert errors == []
     assert sum(o.sent for o in outcomes) == 20
     message_ids = [r.message_id for r in smtp_server.received]
