@@ -8,8 +8,8 @@ Once, the rows are read as role admin and sent to `to`.
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
 
+from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tenants.config import Tenant
@@ -53,12 +53,19 @@ def check_query_email(tenant: Tenant, params: QueryEmail) -> list[tuple[str, str
 
 
 def run_query_email(tenant: Tenant, params: QueryEmail, job) -> str:
+    # The job's day is its time zone's: `:today` in the query and `date` in the e-mail
+    # both mean today where the job runs (07:00 in Paris is already tomorrow's digest).
+    with timezone.override(job.schedule.zone):
+        return _run(tenant, params, job)
+
+
+def _run(tenant: Tenant, params: QueryEmail, job) -> str:
     from mail import services
     from mail.jobs.queries import admin_of, query_rows
     from tenants.auth.principal import TenantPrincipal
     from tenants.usermodel import user_model
 
-    today = datetime.now(job.schedule.zone).date().isoformat()
+    today = timezone.localdate().isoformat()
     shared = {"date": today, "job": job.name}
     if not params.per_user:
         rows = query_rows(tenant, params.resource, params.query, caller=admin_of(tenant), limit=params.limit)

@@ -276,6 +276,35 @@ def test_a_job_removed_from_the_yaml_stops_and_leaves_the_admin(monkeypatch):
     assert CronJob.objects.filter(app="alpha", name="digest").exists()
 
 
+def test_query_email_reads_today_in_the_time_zone_of_the_job(alpha, alice, monkeypatch):
+    from zoneinfo import ZoneInfo
+
+    tasks = bound_resource(alpha, "tasks").model
+    projects = bound_resource(alpha, "projects").model
+    project = projects.objects.create(user_id=alice.id, name="P")
+    # UTC+14 is a day ahead from 10:00 UTC, UTC-11 a day behind until 11:00: one always differs
+    utc_today = datetime.now(UTC).date()
+    zone = next(
+        z
+        for z in ("Pacific/Kiritimati", "Pacific/Pago_Pago")
+        if datetime.now(ZoneInfo(z)).date() != utc_today
+    )
+    local_today = datetime.now(ZoneInfo(zone)).date()
+    tasks.objects.create(user_id=alice.id, project_id=project.id, title="There", due_date=local_today)
+    tasks.objects.create(user_id=alice.id, project_id=project.id, title="Elsewhere", due_date=utc_today)
+    digest = cron_settings(alpha).jobs["digest"]
+    far_east = dataclasses.replace(digest, schedule=parse_cron("0 7 * * *", zone))
+    jobs = {**cron_settings(alpha).jobs, "digest": far_east}
+    changed = dataclasses.replace(
+        alpha, extensions=MappingProxyType({**alpha.extensions, "cron": CronSettings(MappingProxyType(jobs))})
+    )
+    monkeypatch.setitem(registry_module._state, "result", LoadResult(Registry.of([changed]), []))
+    run = cron.execute(cron.trigger(tenant=changed, name="digest").pk)
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    message = OutboxMessage.objects.get()
+    assert (message.subject, message.body_text) == (f"1 due on {local_today.isoformat()}", "There [P]\n")
+
+
 def test_query_email_sends_each_user_only_their_own_rows(alpha, alice, bob):
     tasks = bound_resource(alpha, "tasks").model
     projects = bound_resource(alpha, "projects").model
