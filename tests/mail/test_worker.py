@@ -16,10 +16,17 @@ from tests.mail.conftest import deliver_due
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 
+def purge() -> None:
+    """Drop what a test left in the queue, so the next test's worker does not run it."""
+    celery_app.control.purge()
+
+
 @pytest.fixture
 def worker():
+    purge()
     with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as running:
         yield running
+    purge()
 
 
 def wait_until(predicate, timeout: float = 15.0) -> bool:
