@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 from rest_framework import serializers
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from realtime import services
 from sogoms_site.api.envelope import ok
-from sogoms_site.api.errors import Forbidden, ValidationFailed
+from sogoms_site.api.errors import ValidationFailed
 from sogoms_site.api.inputs import StrictInput
-
-
-class PushAdmin(BasePermission):
-    def has_permission(self, request, view) -> bool:
-        if request.user is None or not request.user.is_authenticated:
-            return False  # 401 from the authentication
-        if not request.user.is_admin:
-            raise Forbidden("Publishing is for role admin.")
-        return True
+from tenants.auth.permissions import TenantAdmin
 
 
 class PublishInput(StrictInput):
@@ -40,7 +31,8 @@ class BroadcastInput(StrictInput):
 
 
 class _PushView(APIView):
-    permission_classes = [PushAdmin]
+    permission_classes = [TenantAdmin]
+    admin_only_message = "Publishing is for role admin."
     input_class: type[StrictInput]
 
     def post(self, request: Request) -> Response:

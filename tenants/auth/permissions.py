@@ -8,7 +8,9 @@ from sogoms_site.api.errors import Forbidden
 
 
 class TenantAdmin(BasePermission):
-    """An authenticated user of the tenant with role admin; others get 403 FORBIDDEN."""
+    """An authenticated user of the tenant with role admin; others get 403 FORBIDDEN.
+
+    A view may say what the refusal means for it with `admin_only_message`."""
 
     message = "This endpoint is for role admin."
 
@@ -16,5 +18,5 @@ class TenantAdmin(BasePermission):
         if request.user is None or not request.user.is_authenticated:
             return False  # DRF answers 401 with the authenticator's challenge
         if not request.user.is_admin:
-            raise Forbidden(self.message)
+            raise Forbidden(getattr(view, "admin_only_message", self.message))
         return True
