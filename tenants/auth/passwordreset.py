@@ -20,7 +20,6 @@ from tenants.auth import ratelimit, revocation
 from tenants.auth.passwords import hash_password
 from tenants.auth.selectors import normalize_email, user_by_email, user_by_id
 from tenants.config import Tenant
-from tenants.config.durations import parse_duration
 from tenants.logs import log_event
 from tenants.models import PasswordResetToken
 
@@ -55,8 +54,7 @@ def password_forgot(*, tenant: Tenant, email: str, client_ip: str) -> None:
         log_event(tenant.app, "password_forgot_ignored", details={"email": email, "ip": client_ip})
         return
     token = secrets.token_urlsafe(32)
-    expiry = parse_duration(tenant.raw["auth"]["password_reset_expiry"])
-    url_pattern = tenant.raw["auth"].get("password_reset_url") or ""
+    expiry = tenant.password_reset_expiry
     with transaction.atomic(using="default"):
         PasswordResetToken.objects.create(
             app=tenant.app, user_id=user.id, token_hash=_digest(token), expires_at=timezone.now() + expiry
@@ -67,7 +65,7 @@ def password_forgot(*, tenant: Tenant, email: str, client_ip: str) -> None:
             user=user,
             variables={
                 "token": token,
-                "reset_url": url_pattern.replace("{token}", token),
+                "reset_url": tenant.password_reset_url.replace("{token}", token),
                 "expires_minutes": int(expiry.total_seconds() // 60),
             },
         )

@@ -121,6 +121,8 @@ def _load_tenant(
         jwt_secret=jwt_secret,
         jwt_expiry=parse_duration(model.auth.jwt_expiry),
         refresh_expiry=parse_duration(model.auth.refresh_expiry),
+        password_reset_expiry=parse_duration(model.auth.password_reset_expiry),
+        password_reset_url=model.auth.password_reset_url or "",
         login_includes=tuple(model.auth.login_includes),
         login_rate_per_email=RateLimit(*email_rate),
         login_rate_per_ip=RateLimit(*ip_rate),

@@ -27,6 +27,8 @@ class Tenant:
     jwt_secret: str = field(repr=False)
     jwt_expiry: timedelta
     refresh_expiry: timedelta
+    password_reset_expiry: timedelta
+    password_reset_url: str  # `{token}` is replaced; empty: the e-mail carries the token alone
     login_includes: tuple[str, ...]
     login_rate_per_email: RateLimit
     login_rate_per_ip: RateLimit

@@ -127,3 +127,19 @@ def test_a_tenant_without_a_reset_template_says_reset_is_not_set_up(beta_api, ch
     error_of(forgot(beta_api, charlie.email), 404, "NOT_FOUND")
     error = error_of(beta_api.post("auth/password/forgot", {"email": "nope"}), 400, "VALIDATION_ERROR")
     assert "email" in error["details"]
+
+
+def test_the_reset_email_links_to_the_tenant_page_with_the_token(alpha_api, alpha, alice, monkeypatch):
+    import dataclasses
+
+    from tenants import registry as registry_module
+    from tenants.config.loader import LoadResult
+    from tenants.config.model import Registry
+
+    linked = dataclasses.replace(alpha, password_reset_url="https://alpha.test/reset?token={token}")
+    others = [t for t in registry_module.registry() if t.app != "alpha"]
+    monkeypatch.setitem(registry_module._state, "result", LoadResult(Registry.of([linked, *others]), []))
+    forgot(alpha_api, alice.email)
+    token = reset_token()
+    body = OutboxMessage.objects.get(template="password_reset").body_text
+    assert body == f"Code: {token} (60 minutes). Link: https://alpha.test/reset?token={token}"

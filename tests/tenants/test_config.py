@@ -102,6 +102,18 @@ def test_a_minimal_tenant_loads_with_its_defaults(site):
     assert tenant.database["ENGINE"] == "django.db.backends.sqlite3"
     assert tenant.database["NAME"] == str(site.var / "db" / "prokov.sqlite3")
     assert result.registry.for_host("PROKOV.example:8000") is tenant
+    assert (tenant.password_reset_expiry, tenant.password_reset_url) == (timedelta(hours=1), "")
+
+
+def test_the_password_reset_keys_are_read_once_with_the_auth_block(site):
+    site.tenant(
+        "prokov", auth="password_reset_expiry: 30m\npassword_reset_url: https://app.example/reset?t={token}\n"
+    )
+    tenant = site.load().registry.get("prokov")
+    assert tenant.password_reset_expiry == timedelta(minutes=30)
+    assert tenant.password_reset_url == "https://app.example/reset?t={token}"
+    site.tenant("prokov", auth="password_reset_expiry: soon\n")
+    assert str(only_problem(site.load())).startswith("routes/prokov.yaml: auth.password_reset_expiry: 'soon'")
 
 
 def test_a_tenant_without_a_database_block_follows_the_tenant_database_url(site):
