@@ -148,31 +148,36 @@ def _finish(run: JobRun, started: datetime, *, output: str = "", error: str = ""
 
 
 def sync_jobs() -> tuple[int, int]:
-    """Mirror the declared jobs for the admin; jobs no longer declared are deleted."""
+    """Mirror the declared jobs for the admin; jobs no longer declared are deleted.
+
+    Called on every tick, so it writes only what changed: (rows written, rows deleted)."""
     from tenants.registry import registry
 
     now = timezone.now()
-    keep = set()
+    wanted = {
+        (job.app, job.name): {
+            "schedule": job.schedule.expression,
+            "timezone": job.schedule.timezone,
+            "kind": job.kind,
+            "enabled": job.enabled,
+            "retries": job.retries,
+        }
+        for tenant in registry()
+        for job in cron_settings(tenant).jobs.values()
+    }
+    fields = ("schedule", "timezone", "kind", "enabled", "retries")
+    existing = {(row.app, row.name): row for row in CronJob.objects.all()}
     written = 0
-    for tenant in registry():
-        for job in cron_settings(tenant).jobs.values():
-            keep.add((job.app, job.name))
-            CronJob.objects.update_or_create(
-                app=job.app,
-                name=job.name,
-                defaults={
-                    "schedule": job.schedule.expression,
-                    "timezone": job.schedule.timezone,
-                    "kind": job.kind,
-                    "enabled": job.enabled,
-                    "retries": job.retries,
-                    "synced_at": now,
-                },
-            )
-            written += 1
-    stale = [
-        pk for pk, app, name in CronJob.objects.values_list("pk", "app", "name") if (app, name) not in keep
-    ]
+    for key, values in wanted.items():
+        row = existing.get(key)
+        if row is None:
+            CronJob.objects.create(app=key[0], name=key[1], synced_at=now, **values)
+        elif any(getattr(row, name) != values[name] for name in fields):
+            CronJob.objects.filter(pk=row.pk).update(synced_at=now, **values)
+        else:
+            continue
+        written += 1
+    stale = [row.pk for key, row in existing.items() if key not in wanted]
     CronJob.objects.filter(pk__in=stale).delete()
     return written, len(stale)
 

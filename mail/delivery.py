@@ -276,13 +276,18 @@ def due_ids(limit: int) -> list[int]:
     )
 
 
+def batches(ids: list[int]) -> list[list[int]]:
+    """Ids in the groups one task delivers over one connection (SOGOMS_MAIL_BATCH_SIZE)."""
+    size = settings.SOGOMS_MAIL_BATCH_SIZE
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
+
+
 def sweep(*, dispatch) -> dict:
     """Recover stale rows, then hand every due row to `dispatch(ids)` in batches."""
     put_back, unknown = recover_stale()
     ids = due_ids(settings.SOGOMS_MAIL_SWEEP_LIMIT)
-    size = settings.SOGOMS_MAIL_BATCH_SIZE
-    for start in range(0, len(ids), size):
-        dispatch(ids[start : start + size])
+    for batch in batches(ids):
+        dispatch(batch)
     if put_back or unknown or ids:
         logger.info("mail sweep: %d due, %d put back, %d outcome unknown", len(ids), put_back, unknown)
     return {"due": len(ids), "put_back": put_back, "outcome_unknown": unknown}

@@ -197,12 +197,11 @@ def _queue(
 
 
 def _dispatch_after_commit(ids: list[int]) -> None:
+    from mail.delivery import batches
     from mail.tasks import dispatch
 
-    size = settings.SOGOMS_MAIL_BATCH_SIZE
-
     def send() -> None:
-        for start in range(0, len(ids), size):
-            dispatch(ids[start : start + size])
+        for batch in batches(ids):
+            dispatch(batch)
 
     transaction.on_commit(send, using="default")

@@ -1,4 +1,4 @@
-"""The Celery app of SOGOMS: background work (mail delivery, sweeps, later cron jobs).
+"""The Celery app of SOGOMS: background work (mail delivery, outbox sweeps, scheduled jobs).
 
 With REDIS_URL the broker is Redis and `celery -A sogoms_site worker` / `beat` run as
 their own processes. Without it (the embedded default) the broker is in memory and the

@@ -266,12 +266,13 @@ def without_job(monkeypatch, name: str):
 
 
 def test_a_job_removed_from_the_yaml_stops_and_leaves_the_admin(monkeypatch):
-    cron.sync_jobs()
+    assert cron.sync_jobs() == (len(cron_settings(registry_module.registry().get("alpha")).jobs), 0)
+    assert cron.sync_jobs() == (0, 0)  # unchanged: nothing written again
     assert CronJob.objects.filter(app="alpha", name="greet").exists()
     without_job(monkeypatch, "greet")
     created = cron.tick(dispatch=lambda pk: None, now=MONDAY_0700)
     assert "greet" not in set(JobRun.objects.filter(pk__in=created).values_list("job", flat=True))
-    cron.sync_jobs()
+    assert cron.sync_jobs() == (0, 1)
     assert not CronJob.objects.filter(app="alpha", name="greet").exists()
     assert CronJob.objects.filter(app="alpha", name="digest").exists()
 
