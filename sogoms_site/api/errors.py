@@ -1,7 +1,9 @@
 """Error codes of the contract and the DRF exception handler that speaks them.
 
 Every error leaves as `{"success": false, "error": {code, message, details}}`; a code
-maps to one HTTP status. Framework exceptions are translated here, in one place.
+maps to one HTTP status. Domain errors (`sogoms_site.errors`, raised by services) and
+framework exceptions are translated here, in one place: `translate`, used by the DRF
+exception handler and by `ApiErrorMiddleware` alike.
 """
 
 from __future__ import annotations
@@ -14,51 +16,139 @@ from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
+from sogoms_site import errors as domain
 from sogoms_site.api.envelope import error_body
 
 
 class ApiError(drf.APIException):
     """An error of the contract: a code, a message for people, and optional details."""
 
+    status_code: int = 400
+    code: str = "VALIDATION_ERROR"
+    default_detail: str = "The request is invalid."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message or self.default_detail)
+        self.message: str = str(message or self.default_detail)
+        self.details: Any = details or {}
+        self.headers: dict[str, str] = headers or {}
+
+
+class ValidationFailed(ApiError):
     status_code = 400
     code = "VALIDATION_ERROR"
     default_detail = "The request is invalid."
 
-    def __init__(self, message: str | None = None, details: Any = None, headers: dict | None = None):
-        super().__init__(message or self.default_detail)
-        self.message = str(message or self.default_detail)
-        self.details = details or {}
-        self.headers = headers or {}
+
+class Unauthorized(ApiError):
+    status_code = 401
+    code = "UNAUTHORIZED"
+    default_detail = "Authentication is required."
 
 
-def _error(name: str, status: int, code: str, message: str) -> type[ApiError]:
-    return type(name, (ApiError,), {"status_code": status, "code": code, "default_detail": message})
+class TokenExpired(ApiError):
+    status_code = 401
+    code = "TOKEN_EXPIRED"
+    default_detail = "The token has expired."
 
 
-ValidationFailed = _error("ValidationFailed", 400, "VALIDATION_ERROR", "The request is invalid.")
-Unauthorized = _error("Unauthorized", 401, "UNAUTHORIZED", "Authentication is required.")
-TokenExpired = _error("TokenExpired", 401, "TOKEN_EXPIRED", "The token has expired.")
-InvalidCredentials = _error("InvalidCredentials", 401, "INVALID_CREDENTIALS", "Invalid e-mail or password.")
-Forbidden = _error("Forbidden", 403, "FORBIDDEN", "You are not allowed to do this.")
-NotFound = _error("NotFound", 404, "NOT_FOUND", "Not found.")
-TenantNotFound = _error("TenantNotFound", 404, "TENANT_NOT_FOUND", "No app is served on this host.")
-MethodNotAllowed = _error("MethodNotAllowed", 405, "METHOD_NOT_ALLOWED", "Method not allowed.")
-Conflict = _error("Conflict", 409, "CONFLICT", "The request conflicts with existing data.")
-PayloadTooLarge = _error("PayloadTooLarge", 413, "PAYLOAD_TOO_LARGE", "The request body is too large.")
-UnsupportedMediaType = _error(
-    "UnsupportedMediaType",
-    415,
-    "UNSUPPORTED_MEDIA_TYPE",
-    "The body must be JSON (Content-Type: application/json).",
-)
-RateLimited = _error("RateLimited", 429, "RATE_LIMITED", "Too many attempts; try again later.")
-InternalError = _error("InternalError", 500, "INTERNAL_ERROR", "An internal error occurred.")
+class InvalidCredentials(ApiError):
+    status_code = 401
+    code = "INVALID_CREDENTIALS"
+    default_detail = "Invalid e-mail or password."
+
+
+class Forbidden(ApiError):
+    status_code = 403
+    code = "FORBIDDEN"
+    default_detail = "You are not allowed to do this."
+
+
+class NotFound(ApiError):
+    status_code = 404
+    code = "NOT_FOUND"
+    default_detail = "Not found."
+
+
+class TenantNotFound(ApiError):
+    status_code = 404
+    code = "TENANT_NOT_FOUND"
+    default_detail = "No app is served on this host."
+
+
+class MethodNotAllowed(ApiError):
+    status_code = 405
+    code = "METHOD_NOT_ALLOWED"
+    default_detail = "Method not allowed."
+
+
+class Conflict(ApiError):
+    status_code = 409
+    code = "CONFLICT"
+    default_detail = "The request conflicts with existing data."
+
+
+class PayloadTooLarge(ApiError):
+    status_code = 413
+    code = "PAYLOAD_TOO_LARGE"
+    default_detail = "The request body is too large."
+
+
+class UnsupportedMediaType(ApiError):
+    status_code = 415
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    default_detail = "The body must be JSON (Content-Type: application/json)."
+
+
+class RateLimited(ApiError):
+    status_code = 429
+    code = "RATE_LIMITED"
+    default_detail = "Too many attempts; try again later."
+
+
+class InternalError(ApiError):
+    status_code = 500
+    code = "INTERNAL_ERROR"
+    default_detail = "An internal error occurred."
+
+
+# The one table from domain errors to the contract, read only by `from_domain` (which
+# `translate` calls). It walks the raised class's MRO, so the most specific entry wins
+# (ExpiredToken before AuthenticationRequired) and a new subclass answers as its parent
+# until it gets a row of its own.
+DOMAIN_ERRORS: dict[type[domain.DomainError], type[ApiError]] = {
+    domain.DomainError: ValidationFailed,
+    domain.InvalidInput: ValidationFailed,
+    domain.NotFoundError: NotFound,
+    domain.StateConflict: Conflict,
+    domain.AlreadyExists: Conflict,
+    domain.NotPermitted: Forbidden,
+    domain.AuthenticationRequired: Unauthorized,
+    domain.InvalidToken: Unauthorized,
+    domain.ExpiredToken: TokenExpired,
+    domain.BadCredentials: InvalidCredentials,
+    domain.TooManyAttempts: RateLimited,
+}
+
+
+def from_domain(exc: domain.DomainError) -> ApiError:
+    """The contract error for a domain error: code, status, message, details and headers."""
+    api_class = next(DOMAIN_ERRORS[cls] for cls in type(exc).__mro__ if cls in DOMAIN_ERRORS)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, domain.TooManyAttempts) else {}
+    return api_class(exc.message, details=exc.details, headers=headers)
 
 
 def translate(exc: Exception) -> ApiError | None:
-    """The contract error for a framework exception, or None if it is not one we know."""
+    """The contract error for a domain or framework exception, or None if it is not one we know."""
     if isinstance(exc, ApiError):
         return exc
+    if isinstance(exc, domain.DomainError):
+        return from_domain(exc)
     if isinstance(exc, drf.ValidationError):
         return ValidationFailed("The request is invalid.", details=_field_details(exc.detail))
     if isinstance(exc, drf.ParseError):
@@ -94,7 +184,7 @@ def _field_details(detail: Any) -> Any:
     return [str(detail)]
 
 
-def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     error = translate(exc)
     if error is None:
         return None  # unknown: ApiErrorMiddleware logs it and answers INTERNAL_ERROR
