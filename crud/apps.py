@@ -9,7 +9,11 @@ class CrudConfig(AppConfig):
     def ready(self) -> None:
         from crud import events
         from crud.hooks import login_lists, resource_tables
+        from sogoms_site import commands
         from tenants import hooks
+
+        commands.register("crud.cli")
+        commands.register("crud.schematools.cli")
 
         hooks.register(hooks.table_providers, resource_tables)
         hooks.register(hooks.login_enrichers, login_lists)

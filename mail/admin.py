@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from mail import services
-from mail.models import CronJob, JobRun, OutboxMessage
-from sogoms_site.api.errors import ApiError
+from mail.models import OutboxMessage
+from sogoms_site.errors import DomainError
 
 
 @admin.register(OutboxMessage)
@@ -35,13 +40,19 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False  # the outbox is history; actions change it through the services
 
-    def _apply(self, request, queryset, action, done: str) -> None:
+    def _apply(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[OutboxMessage],
+        action: Callable[..., Any],
+        done: str,
+    ) -> None:
         changed, refused = 0, []
         for message in queryset:
             try:
                 action(message=message)
                 changed += 1
-            except ApiError as exc:
+            except DomainError as exc:  # the service's refusal, shown to the operator
                 refused.append(exc.message)
         if changed:
             self.message_user(request, f"{changed} message(s) {done}.", messages.SUCCESS)
@@ -55,62 +66,3 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     @admin.action(description="Cancel the selected unsent messages")
     def cancel(self, request, queryset) -> None:
         self._apply(request, queryset, services.message_cancel, "cancelled")
-
-
-@admin.register(CronJob)
-class CronJobAdmin(admin.ModelAdmin):
-    """The jobs declared in config/cron/<app>.yaml (a mirror: edit the YAML), with their last run."""
-
-    list_display = ("app", "name", "kind", "schedule", "timezone", "enabled", "retries", "last_run")
-    list_filter = ("app", "kind", "enabled")
-    search_fields = ("name",)
-    actions = ("trigger",)
-    readonly_fields = [field.name for field in CronJob._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def get_queryset(self, request):
-        from mail import cron
-
-        cron.sync_jobs()  # what the admin shows is what the YAML says now
-        return super().get_queryset(request)
-
-    @admin.display(description="last run")
-    def last_run(self, job: CronJob) -> str:
-        run = JobRun.objects.filter(app=job.app, job=job.name).order_by("-id").first()
-        return f"{run.status} at {run.started_at or run.created_at:%Y-%m-%d %H:%M}" if run else "never"
-
-    @admin.action(description="Run the selected jobs now")
-    def trigger(self, request, queryset) -> None:
-        from mail import cron
-        from mail.tasks import dispatch_run
-        from tenants.registry import registry
-
-        for job in queryset:
-            tenant = registry().get(job.app)
-            try:
-                run = cron.trigger(tenant=tenant, name=job.name)
-            except ApiError as exc:
-                self.message_user(request, exc.message, messages.WARNING)
-                continue
-            dispatch_run(run.pk)
-            self.message_user(request, f"{job}: run #{run.pk} queued.", messages.SUCCESS)
-
-
-@admin.register(JobRun)
-class JobRunAdmin(admin.ModelAdmin):
-    list_display = ("id", "app", "job", "trigger", "attempt", "status", "started_at", "duration_ms")
-    list_filter = ("app", "status", "trigger", "job")
-    search_fields = ("job", "error", "output")
-    date_hierarchy = "created_at"
-    readonly_fields = [field.name for field in JobRun._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False

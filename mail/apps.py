@@ -1,4 +1,4 @@
-"""App config of the mail app: plugs the auth-flow e-mails into tenants."""
+"""App config of the mail app: plugs the auth-flow e-mails into tenants, registers `sogoms mail`."""
 
 from django.apps import AppConfig
 
@@ -9,6 +9,9 @@ class MailConfig(AppConfig):
 
     def ready(self) -> None:
         from mail.hooks import template_mailer
+        from sogoms_site import commands
         from tenants import hooks
+
+        commands.register("mail.cli")
 
         hooks.register(hooks.account_mailers, template_mailer)

@@ -1,8 +1,8 @@
-"""Mail and scheduled-job routes under each tenant's base path (`<base>/_mail/`, `<base>/_cron/`)."""
+"""Mail routes under each tenant's base path (`<base>/_mail/`)."""
 
 from django.urls import path
 
-from mail import cron_views, views
+from mail import views
 
 urlpatterns = [
     path("_mail/templates", views.TemplatesView.as_view()),
@@ -13,7 +13,4 @@ urlpatterns = [
     path("_mail/messages/<int:message_id>", views.MessageView.as_view()),
     path("_mail/messages/<int:message_id>/requeue", views.MessageRequeueView.as_view()),
     path("_mail/messages/<int:message_id>/cancel", views.MessageCancelView.as_view()),
-    path("_cron/jobs", cron_views.JobsView.as_view()),
-    path("_cron/jobs/<str:name>/trigger", cron_views.TriggerView.as_view()),
-    path("_cron/runs", cron_views.RunsView.as_view()),
 ]

@@ -9,5 +9,7 @@ class RealtimeConfig(AppConfig):
     def ready(self) -> None:
         from crud import events
         from realtime.events import publish_crud_event
+        from sogoms_site import commands
 
         events.subscribe(publish_crud_event)
+        commands.register("realtime.cli")

@@ -31,7 +31,7 @@ SOGOMS_CONFIG_SECTIONS = [
     "crud.config.load_resources",
     "mail.config.load_mail",
     "realtime.config.load_push",
-    "mail.cron_config.load_cron",
+    "cron.config.load_cron",
 ]
 # Paths served whatever the Host header says (probes and the operators' admin).
 SOGOMS_SITE_PATHS = ("/health", "/ready")
@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "crud",
     "mail",
     "realtime",
+    "cron",
 ]
 
 MIDDLEWARE = [

@@ -1,4 +1,4 @@
-"""App config: loads the tenant registry once at start and wires the tenant signals."""
+"""App config: loads the tenant registry once at start, wires the tenant signals, its commands."""
 
 from __future__ import annotations
 
@@ -11,8 +11,12 @@ class TenantsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from sogoms_site import commands
         from tenants import checks  # noqa: F401  (registers the config system check)
         from tenants.registry import ensure_loaded
+
+        for group in ("check", "devsecrets", "migrate", "users", "logs", "tokens", "reload"):
+            commands.register(f"tenants.cli.{group}")
 
         # A broken config is reported by the system check, `sogoms check` and the
         # server entry points; loading must not crash the commands that report it.

@@ -96,6 +96,16 @@ class TenantApi:
 
 
 @pytest.fixture
+def operator(client):
+    """The Django test client, signed in as a superuser of the operators' admin."""
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create_superuser("root", "root@example.com", "operator pass 123")
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
 def alpha_api(alpha):
     return TenantApi(alpha, APIClient(), "alpha.test")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
 from django.core.mail import EmailMultiAlternatives, get_connection
 
-from mail.transports import Transport, TransportError
+from mail.transports.base import Transport, TransportError
 
 
 class AnymailTransport(Transport):

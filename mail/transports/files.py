@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.mail.backends.filebased import EmailBackend
 
-from mail.transports import Transport
+from mail.transports.base import Transport
 
 
 class FileTransport(Transport):

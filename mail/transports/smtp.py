@@ -8,7 +8,7 @@ from functools import cached_property
 
 from django.core.mail.backends.smtp import EmailBackend
 
-from mail.transports import Transport, TransportError
+from mail.transports.base import Transport, TransportError
 
 
 class TenantSmtpBackend(EmailBackend):

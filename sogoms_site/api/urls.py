@@ -4,10 +4,11 @@ from __future__ import annotations
 
 
 def api_urlpatterns() -> list:
+    from cron.urls import urlpatterns as cron_urls
     from crud.urls import urlpatterns as resource_urls
     from mail.urls import urlpatterns as mail_urls
     from realtime.urls import urlpatterns as push_urls
     from tenants.auth.urls import urlpatterns as auth_urls
 
     # The underscore routes come before the resources, whose `<name>` would match them.
-    return [*auth_urls, *mail_urls, *push_urls, *resource_urls]
+    return [*auth_urls, *mail_urls, *cron_urls, *push_urls, *resource_urls]

@@ -18,13 +18,6 @@ pytestmark = pytest.mark.django_db(databases="__all__")
 
 
 @pytest.fixture
-def operator(client):
-    user = get_user_model().objects.create_superuser("ops", "ops@example.com", "ops password 123")
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def project(alpha, alice):
     bound = bound_resource(alpha, "projects")
     return bound.model.objects.create(user_id=alice.id, name="Garden", position=1)

@@ -28,13 +28,6 @@ def _fresh_content_types():
 
 
 @pytest.fixture
-def operator(client):
-    user = get_user_model().objects.create_superuser("root", "root@example.com", "operator pass 123")
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def staff(client):
     user = get_user_model().objects.create_user("staff", "staff@example.com", "staff pass 123", is_staff=True)
     client.force_login(user)

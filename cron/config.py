@@ -25,8 +25,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mail.jobs import kinds
-from mail.schedule import CronSchedule, parse_cron
+from cron.kinds import KINDS
+from cron.schedule import CronSchedule, parse_cron
+from sogoms_site.net import TargetRefused, parse_allow
 from tenants.config.durations import parse_duration
 from tenants.config.loader import ConfigProblem, read_yaml, validate_model
 from tenants.config.schema import Duration
@@ -103,11 +104,9 @@ def load_cron(tenant, options, problems: list[ConfigProblem]) -> dict:
     model = validate_model(CronFile, data, label, problems) if data is not None else None
     if model is None:
         return {}
-    from mail.jobs.http import JobRefused, parse_allow
-
     try:
         parse_allow(model.allow_hosts)
-    except JobRefused as exc:
+    except TargetRefused as exc:
         problems.append(ConfigProblem(label, "allow_hosts", str(exc)))
     jobs = {}
     for name, data in model.jobs.items():
@@ -130,7 +129,7 @@ def _job(tenant, name: str, block: JobBlock, file: CronFile, label: str, problem
     except ValueError as exc:
         problems.append(ConfigProblem(label, f"{where}.schedule", str(exc)))
         schedule = None
-    kind = kinds()[block.kind]
+    kind = KINDS[block.kind]
     found: list[ConfigProblem] = []
     wrapped = validate_model(kind.params_model, {"params": block.params}, label, found)
     problems += [ConfigProblem(p.file, f"{where}.{p.path}", p.message) for p in found]

@@ -14,11 +14,12 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from cron import services as cron_services
+from cron.config import CronSettings, cron_settings, load_cron
+from cron.models import CronJob, JobRun, RunStatus
+from cron.schedule import parse_cron
 from crud.runtime import bound_resource
-from mail import cron
-from mail.cron_config import CronSettings, cron_settings, load_cron
-from mail.models import CronJob, JobRun, OutboxMessage, RunStatus
-from mail.schedule import parse_cron
+from mail.models import OutboxMessage
 from tenants import registry as registry_module
 from tenants.config.loader import LoadOptions, LoadResult, load_config
 from tenants.config.model import Registry
@@ -158,29 +159,31 @@ def runs_of(job: str) -> list[JobRun]:
 
 def test_a_tick_records_one_run_per_due_job_and_skips_disabled_ones():
     dispatched = []
-    created = cron.tick(dispatch=dispatched.append, now=MONDAY_0700)
+    created = cron_services.tick(dispatch=dispatched.append, now=MONDAY_0700)
     assert dispatched == created
     jobs = sorted(JobRun.objects.filter(pk__in=created).values_list("job", flat=True))
     # at 07:00: greet (every minute), digest (07:00), flaky_http (*/5), metadata (hourly);
     # a first tick does not catch up the minutes before it
     assert jobs == ["digest", "flaky_http", "greet", "metadata"]
     assert not runs_of("paused")
-    assert cron.tick(dispatch=dispatched.append, now=MONDAY_0700) == []  # the same minutes again
+    assert cron_services.tick(dispatch=dispatched.append, now=MONDAY_0700) == []  # the same minutes again
 
 
 def test_a_late_tick_catches_the_minutes_it_missed_once():
-    cron.tick(dispatch=lambda run_id: None, now=MONDAY_0700)
-    later = cron.tick(dispatch=lambda run_id: None, now=MONDAY_0700 + timedelta(minutes=2, seconds=10))
+    cron_services.tick(dispatch=lambda run_id: None, now=MONDAY_0700)
+    later = cron_services.tick(
+        dispatch=lambda run_id: None, now=MONDAY_0700 + timedelta(minutes=2, seconds=10)
+    )
     caught = sorted(JobRun.objects.filter(pk__in=later).values_list("scheduled_for", flat=True))
     assert caught == [MONDAY_0700 + timedelta(minutes=1), MONDAY_0700 + timedelta(minutes=2)]  # greet only
     assert len(runs_of("digest")) == 1
 
 
 def test_a_first_tick_does_not_run_the_minutes_before_it():
-    created = cron.tick(dispatch=lambda run_id: None, now=MONDAY_0700 + timedelta(minutes=1))
+    created = cron_services.tick(dispatch=lambda run_id: None, now=MONDAY_0700 + timedelta(minutes=1))
     assert list(JobRun.objects.filter(pk__in=created).values_list("job", flat=True)) == ["greet"]
     # nor does the next one, for the minutes before the first
-    created = cron.tick(dispatch=lambda run_id: None, now=MONDAY_0700 + timedelta(minutes=2))
+    created = cron_services.tick(dispatch=lambda run_id: None, now=MONDAY_0700 + timedelta(minutes=2))
     assert list(JobRun.objects.filter(pk__in=created).values_list("scheduled_for", flat=True)) == [
         MONDAY_0700 + timedelta(minutes=2)
     ]
@@ -188,7 +191,9 @@ def test_a_first_tick_does_not_run_the_minutes_before_it():
 
 @pytest.mark.django_db(transaction=True, databases="__all__")
 def test_two_beats_ticking_together_give_one_run_per_minute():
-    results, errors = run_concurrently(lambda: cron.tick(dispatch=lambda run_id: None, now=MONDAY_0700), 3)
+    results, errors = run_concurrently(
+        lambda: cron_services.tick(dispatch=lambda run_id: None, now=MONDAY_0700), 3
+    )
     created = [run_id for created in results for run_id in created]
     assert errors == []
     assert len(created) == len(set(created)) == 4
@@ -196,7 +201,9 @@ def test_two_beats_ticking_together_give_one_run_per_minute():
 
 
 def test_a_service_job_runs_and_its_run_is_recorded_and_logged(settings):
-    run = cron.execute(cron.trigger(tenant=registry_module.registry().get("alpha"), name="greet").pk)
+    run = cron_services.execute(
+        cron_services.trigger(tenant=registry_module.registry().get("alpha"), name="greet").pk
+    )
     assert (run.status, run.error) == (RunStatus.SUCCEEDED, "")
     assert run.output.startswith("queued message #")
     assert run.duration_ms is not None and run.finished_at >= run.started_at
@@ -206,22 +213,23 @@ def test_a_service_job_runs_and_its_run_is_recorded_and_logged(settings):
 
 
 def test_a_run_handed_out_twice_runs_once():
-    run = cron.trigger(tenant=registry_module.registry().get("alpha"), name="greet")
-    assert cron.execute(run.pk) is not None
-    assert cron.execute(run.pk) is None
+    run = cron_services.trigger(tenant=registry_module.registry().get("alpha"), name="greet")
+    assert cron_services.execute(run.pk) is not None
+    assert cron_services.execute(run.pk) is None
     assert OutboxMessage.objects.count() == 1
 
 
 def test_a_failing_http_job_retries_as_it_says_and_records_each_failure(settings):
     alpha = registry_module.registry().get("alpha")
     retries = []
-    cron.execute(
-        cron.trigger(tenant=alpha, name="flaky_http").pk, dispatch_retry=lambda pk, d: retries.append((pk, d))
+    cron_services.execute(
+        cron_services.trigger(tenant=alpha, name="flaky_http").pk,
+        dispatch_retry=lambda pk, d: retries.append((pk, d)),
     )
     while retries:
         retry_id, delay = retries.pop()
         assert delay == timedelta(seconds=1)
-        cron.execute(retry_id, dispatch_retry=lambda pk, d: retries.append((pk, d)))
+        cron_services.execute(retry_id, dispatch_retry=lambda pk, d: retries.append((pk, d)))
     attempts = runs_of("flaky_http")
     assert [(r.trigger, r.attempt, r.status) for r in attempts] == [
         ("manual", 1, "failed"),
@@ -238,19 +246,20 @@ def test_a_failing_http_job_retries_as_it_says_and_records_each_failure(settings
 def test_an_http_job_aimed_at_the_metadata_address_is_refused_and_not_retried():
     alpha = registry_module.registry().get("alpha")
     retries = []
-    run = cron.execute(
-        cron.trigger(tenant=alpha, name="metadata").pk, dispatch_retry=lambda pk, d: retries.append(pk)
+    run = cron_services.execute(
+        cron_services.trigger(tenant=alpha, name="metadata").pk,
+        dispatch_retry=lambda pk, d: retries.append(pk),
     )
     assert run.status == RunStatus.FAILED
-    assert "JobRefused" in run.error and "169.254.169.254" in run.error
+    assert "TargetRefused" in run.error and "169.254.169.254" in run.error
     assert retries == []  # retries: 3, but a refusal is final
 
 
 def test_a_disabled_job_cannot_be_triggered():
-    from sogoms_site.api.errors import Conflict
+    from sogoms_site.errors import StateConflict
 
-    with pytest.raises(Conflict, match="disabled"):
-        cron.trigger(tenant=registry_module.registry().get("alpha"), name="paused")
+    with pytest.raises(StateConflict, match="disabled"):
+        cron_services.trigger(tenant=registry_module.registry().get("alpha"), name="paused")
 
 
 def without_job(monkeypatch, name: str):
@@ -266,13 +275,13 @@ def without_job(monkeypatch, name: str):
 
 
 def test_a_job_removed_from_the_yaml_stops_and_leaves_the_admin(monkeypatch):
-    assert cron.sync_jobs() == (len(cron_settings(registry_module.registry().get("alpha")).jobs), 0)
-    assert cron.sync_jobs() == (0, 0)  # unchanged: nothing written again
+    assert cron_services.sync_jobs() == (len(cron_settings(registry_module.registry().get("alpha")).jobs), 0)
+    assert cron_services.sync_jobs() == (0, 0)  # unchanged: nothing written again
     assert CronJob.objects.filter(app="alpha", name="greet").exists()
     without_job(monkeypatch, "greet")
-    created = cron.tick(dispatch=lambda pk: None, now=MONDAY_0700)
+    created = cron_services.tick(dispatch=lambda pk: None, now=MONDAY_0700)
     assert "greet" not in set(JobRun.objects.filter(pk__in=created).values_list("job", flat=True))
-    assert cron.sync_jobs() == (0, 1)
+    assert cron_services.sync_jobs() == (0, 1)
     assert not CronJob.objects.filter(app="alpha", name="greet").exists()
     assert CronJob.objects.filter(app="alpha", name="digest").exists()
 
@@ -300,7 +309,7 @@ def test_query_email_reads_today_in_the_time_zone_of_the_job(alpha, alice, monke
         alpha, extensions=MappingProxyType({**alpha.extensions, "cron": CronSettings(MappingProxyType(jobs))})
     )
     monkeypatch.setitem(registry_module._state, "result", LoadResult(Registry.of([changed]), []))
-    run = cron.execute(cron.trigger(tenant=changed, name="digest").pk)
+    run = cron_services.execute(cron_services.trigger(tenant=changed, name="digest").pk)
     assert run.status == RunStatus.SUCCEEDED, run.error
     message = OutboxMessage.objects.get()
     assert (message.subject, message.body_text) == (f"1 due on {local_today.isoformat()}", "There [P]\n")
@@ -314,7 +323,7 @@ def test_query_email_sends_each_user_only_their_own_rows(alpha, alice, bob):
         project = projects.objects.create(user_id=owner.id, name=f"P {owner.name}")
         tasks.objects.create(user_id=owner.id, project_id=project.id, title=title, due_date=today)
     create_user(alpha, "idle@example.com")  # no tasks: no e-mail
-    run = cron.execute(cron.trigger(tenant=alpha, name="digest").pk)
+    run = cron_services.execute(cron_services.trigger(tenant=alpha, name="digest").pk)
     assert run.status == RunStatus.SUCCEEDED, run.error
     bodies = dict(OutboxMessage.objects.values_list("to_email", "body_text"))
     assert bodies == {

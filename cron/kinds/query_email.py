@@ -8,11 +8,18 @@ Once, the rows are read as role admin and sent to `to`.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from cron.kinds.base import JobKind
+from cron.kinds.queries import admin_of, check_query, query_rows
+from mail import services
+from mail.config import mail_settings
+from tenants.auth.principal import TenantPrincipal
 from tenants.config import Tenant
+from tenants.usermodel import user_model
 
 
 class QueryEmail(BaseModel):
@@ -40,9 +47,6 @@ class QueryEmailJob(BaseModel):
 
 
 def check_query_email(tenant: Tenant, params: QueryEmail) -> list[tuple[str, str]]:
-    from mail.config import mail_settings
-    from mail.jobs.queries import check_query
-
     problems = []
     if mail_settings(tenant).template(params.template) is None:
         problems.append(("template", f"{tenant.app} has no e-mail template {params.template!r}"))
@@ -50,6 +54,17 @@ def check_query_email(tenant: Tenant, params: QueryEmail) -> list[tuple[str, str
     if problem:
         problems.append(("query", problem))
     return problems
+
+
+class QueryEmailKind(JobKind):
+    name = "query_email"
+    params_model = QueryEmailJob
+
+    def check(self, tenant: Tenant, params: QueryEmail) -> list[tuple[str, str]]:
+        return check_query_email(tenant, params)
+
+    def run(self, tenant: Tenant, params: QueryEmail, job: Any) -> str:
+        return run_query_email(tenant, params, job)
 
 
 def run_query_email(tenant: Tenant, params: QueryEmail, job) -> str:
@@ -60,11 +75,6 @@ def run_query_email(tenant: Tenant, params: QueryEmail, job) -> str:
 
 
 def _run(tenant: Tenant, params: QueryEmail, job) -> str:
-    from mail import services
-    from mail.jobs.queries import admin_of, query_rows
-    from tenants.auth.principal import TenantPrincipal
-    from tenants.usermodel import user_model
-
     today = timezone.localdate().isoformat()
     shared = {"date": today, "job": job.name}
     if not params.per_user:

@@ -8,9 +8,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from mail import cron
-from mail.cron_config import cron_settings
-from mail.models import JobRun, RunStatus
+from cron import selectors, services
+from cron.config import cron_settings
+from cron.models import JobRun, RunStatus
+from cron.tasks import dispatch_run
 from sogoms_site.api.envelope import ok, page_meta
 from sogoms_site.api.inputs import StrictInput
 from tenants.auth.permissions import TenantAdmin
@@ -49,7 +50,7 @@ def _run(run: JobRun) -> dict:
 class JobsView(CronView):
     def get(self, request: Request) -> Response:
         jobs = cron_settings(request.tenant).jobs
-        latest = cron.last_runs(request.tenant.app, jobs)
+        latest = selectors.last_runs(request.tenant.app, jobs)
         now = timezone.now()
         rows = [
             {
@@ -70,9 +71,7 @@ class JobsView(CronView):
 
 class TriggerView(CronView):
     def post(self, request: Request, name: str) -> Response:
-        from mail.tasks import dispatch_run
-
-        run = cron.trigger(tenant=request.tenant, name=name)
+        run = services.trigger(tenant=request.tenant, name=name)
         queued = dispatch_run(run.pk)
         message = "Run queued" if queued else "Run recorded; the broker is unreachable, it waits"
         return ok(_run(run), message, status=202)

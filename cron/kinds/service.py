@@ -7,7 +7,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cron.kinds.base import JobKind
+from cron.kinds.queries import admin_of, check_query, query_rows
+from mail import services
+from mail.config import mail_settings
+from realtime import services as push
 from tenants.config import Tenant
+from tenants.usermodel import user_model
 
 
 class Action(BaseModel):
@@ -74,10 +80,18 @@ class ServiceJob(BaseModel):
     params: ServiceParams
 
 
-def check_service(tenant: Tenant, params: ServiceParams) -> list[tuple[str, str]]:
-    from mail.config import mail_settings
-    from mail.jobs.queries import check_query
+class ServiceKind(JobKind):
+    name = "service"
+    params_model = ServiceJob
 
+    def check(self, tenant: Tenant, params: ServiceParams) -> list[tuple[str, str]]:
+        return check_service(tenant, params)
+
+    def run(self, tenant: Tenant, params: ServiceParams, job: object) -> str:
+        return run_service(tenant, params)
+
+
+def check_service(tenant: Tenant, params: ServiceParams) -> list[tuple[str, str]]:
     if (
         isinstance(params, SendTemplate | SendBulk)
         and mail_settings(tenant).template(params.template) is None
@@ -89,9 +103,7 @@ def check_service(tenant: Tenant, params: ServiceParams) -> list[tuple[str, str]
     return []
 
 
-def run_service(tenant: Tenant, params: ServiceParams, job) -> str:
-    from mail import services
-
+def run_service(tenant: Tenant, params: ServiceParams) -> str:
     if isinstance(params, SendTemplate):
         message = services.mail_send_template(
             tenant=tenant,
@@ -104,8 +116,6 @@ def run_service(tenant: Tenant, params: ServiceParams, job) -> str:
     if isinstance(params, SendBulk):
         recipients = [services.Recipient(r.email, r.name, r.variables) for r in params.recipients]
         if params.all_users:
-            from tenants.usermodel import user_model
-
             users = user_model(tenant).objects.filter(is_active=True).order_by("id")
             recipients += [services.Recipient(u.email, u.name, {"user_id": u.id}) for u in users]
         if not recipients:
@@ -115,12 +125,8 @@ def run_service(tenant: Tenant, params: ServiceParams, job) -> str:
         )
         return f"queued {bulk.count} message(s), batch {bulk.batch}"
     if isinstance(params, Query):
-        from mail.jobs.queries import admin_of, query_rows
-
         rows = query_rows(tenant, params.resource, params.query, caller=admin_of(tenant), limit=params.limit)
         return f"{len(rows)} row(s): {json.dumps(rows[:5], default=str)[:1000]}"
-    from realtime import services as push
-
     if isinstance(params, Publish):
         result = push.publish(app=tenant.app, topic=params.topic, data=params.data)
     elif isinstance(params, NotifyUser):

@@ -10,10 +10,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.utils import timezone
 
-from mail import cron
-from mail.cron_config import cron_settings
-from mail.models import JobRun
-from sogoms_site.api.errors import ApiError
+from cron import selectors, services
+from cron.config import cron_settings
+from cron.models import JobRun
+from cron.tasks import dispatch_run
+from sogoms_site.errors import DomainError
 from tenants.cli import tenant_or_report
 
 
@@ -50,7 +51,7 @@ def run_list(options: dict, out) -> int:
     if tenant is None:
         return 2
     jobs = cron_settings(tenant).jobs
-    latest = cron.last_runs(tenant.app, jobs)
+    latest = selectors.last_runs(tenant.app, jobs)
     now = timezone.now()
     for job in jobs.values():
         upcoming = job.schedule.next_after(now) if job.enabled else None
@@ -71,17 +72,15 @@ def run_trigger(options: dict, out) -> int:
     if tenant is None:
         return 2
     try:
-        run = cron.trigger(tenant=tenant, name=options["job"])
-    except ApiError as exc:
+        run = services.trigger(tenant=tenant, name=options["job"])
+    except DomainError as exc:
         out.write(exc.message)
         return 1
     if options["queue"]:
-        from mail.tasks import dispatch_run
-
         queued = dispatch_run(run.pk)
         out.write(f"run #{run.pk} {'handed to a worker' if queued else 'queued; the broker is unreachable'}")
         return 0
-    run = cron.execute(run.pk)
+    run = services.execute(run.pk)
     out.write(_line(run))
     return 0 if run.status == "succeeded" else 1
 

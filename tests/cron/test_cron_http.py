@@ -21,7 +21,8 @@ import pytest
 import trustme
 from pydantic import ValidationError
 
-from mail.jobs.http import HttpParams, JobFailed, JobRefused, run_http
+from cron.kinds.http import HttpParams, run_http
+from sogoms_site.net import RequestFailed, TargetRefused
 
 LOCAL = ["127.0.0.1/32"]
 
@@ -167,7 +168,7 @@ def get(url: str, **params: object) -> HttpParams:
 
 
 def test_loopback_is_refused_without_an_allow_list(server: LocalServer) -> None:
-    with pytest.raises(JobRefused, match="loopback"):
+    with pytest.raises(TargetRefused, match="loopback"):
         run_http(get(server.url("/ok")))
     assert server.seen == []
 
@@ -204,21 +205,21 @@ def test_post_sends_a_text_body_as_it_is(server: LocalServer) -> None:
 
 
 def test_a_500_fails_the_job_with_the_status(server: LocalServer) -> None:
-    with pytest.raises(JobFailed, match=r"-> 500 .*expected 2xx") as failure:
+    with pytest.raises(RequestFailed, match=r"-> 500 .*expected 2xx") as failure:
         run_http(get(server.url("/fail")), allow=LOCAL)
-    assert not isinstance(failure.value, JobRefused)
+    assert not isinstance(failure.value, TargetRefused)
     assert "it broke" in str(failure.value)
 
 
 def test_an_expected_status_other_than_2xx_counts_as_success(server: LocalServer) -> None:
     assert "-> 500" in run_http(get(server.url("/fail"), expect_status=[500]), allow=LOCAL)
-    with pytest.raises(JobFailed, match="expected 201"):
+    with pytest.raises(RequestFailed, match="expected 201"):
         run_http(get(server.url("/ok"), expect_status=[201]), allow=LOCAL)
 
 
 def test_a_slow_answer_fails_the_job_with_a_timeout(server: LocalServer) -> None:
     started = time.monotonic()
-    with pytest.raises(JobFailed, match=r"no answer within 0.3 s"):
+    with pytest.raises(RequestFailed, match=r"no answer within 0.3 s"):
         run_http(get(server.url("/slow"), timeout=0.3), allow=LOCAL)
     assert time.monotonic() - started < 1.2
 
@@ -227,12 +228,12 @@ def test_a_closed_port_fails_the_job(server: LocalServer) -> None:
     with socket.socket() as spare:
         spare.bind(("127.0.0.1", 0))
         port = spare.getsockname()[1]
-    with pytest.raises(JobFailed, match="ConnectionRefused"):
+    with pytest.raises(RequestFailed, match="ConnectionRefused"):
         run_http(get(f"http://127.0.0.1:{port}/"), allow=LOCAL)
 
 
 def test_a_redirect_is_reported_and_not_followed(server: LocalServer) -> None:
-    with pytest.raises(JobFailed, match=r"-> 302 .*redirect to /ok not followed"):
+    with pytest.raises(RequestFailed, match=r"-> 302 .*redirect to /ok not followed"):
         run_http(get(server.url("/redirect")), allow=LOCAL)
     output = run_http(get(server.url("/redirect"), expect_status=[302]), allow=LOCAL)
     assert "-> 302" in output
@@ -280,13 +281,13 @@ def test_the_output_quotes_at_most_1000_characters_of_the_body(server: LocalServ
     ],
 )
 def test_internal_targets_are_refused_before_any_connection(url: str, no_connections: list[object]) -> None:
-    with pytest.raises(JobRefused):
+    with pytest.raises(TargetRefused):
         run_http(get(url))
     assert no_connections == []
 
 
 def test_an_allowed_network_does_not_open_the_others(no_connections: list[object]) -> None:
-    with pytest.raises(JobRefused, match="private"):
+    with pytest.raises(TargetRefused, match="private"):
         run_http(get("http://10.0.0.1/"), allow=LOCAL)
     assert no_connections == []
 
@@ -295,7 +296,9 @@ def test_a_host_name_that_resolves_to_loopback_is_refused(
     monkeypatch: pytest.MonkeyPatch, no_connections: list[object]
 ) -> None:
     fake_dns(monkeypatch, {"rebind.test": ["127.0.0.1"]})
-    with pytest.raises(JobRefused, match=re.escape("rebind.test resolves to 127.0.0.1, a loopback address")):
+    with pytest.raises(
+        TargetRefused, match=re.escape("rebind.test resolves to 127.0.0.1, a loopback address")
+    ):
         run_http(get("http://rebind.test/"))
     assert no_connections == []
 
@@ -304,10 +307,10 @@ def test_a_host_name_with_one_internal_address_among_public_ones_is_refused(
     monkeypatch: pytest.MonkeyPatch, no_connections: list[object]
 ) -> None:
     fake_dns(monkeypatch, {"mixed.test": ["192.0.2.1", "8.8.8.8", "::ffff:10.1.2.3"]})
-    with pytest.raises(JobRefused, match=re.escape("192.0.2.1")):
+    with pytest.raises(TargetRefused, match=re.escape("192.0.2.1")):
         run_http(get("http://mixed.test/"))
     fake_dns(monkeypatch, {"mixed.test": ["8.8.8.8", "::ffff:10.1.2.3"]})
-    with pytest.raises(JobRefused, match=re.escape("10.1.2.3")):
+    with pytest.raises(TargetRefused, match=re.escape("10.1.2.3")):
         run_http(get("http://mixed.test/"))
     assert no_connections == []
 
@@ -343,7 +346,7 @@ def test_https_goes_to_the_vetted_address_with_sni_and_certificate_check_on_the_
     assert names == ["pinned.test"]
     assert state.seen[0].headers["Host"] == f"pinned.test:{state.port}"
     # The certificate names pinned.test, so the same address under another name fails the check.
-    with pytest.raises(JobFailed, match="TLS failed"):
+    with pytest.raises(RequestFailed, match="TLS failed"):
         run_http(get(f"https://other.test:{state.port}/ok"), allow=LOCAL)
 
 
@@ -352,13 +355,13 @@ def test_an_unresolvable_host_fails_the_job_but_is_not_refused(monkeypatch: pyte
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
     monkeypatch.setattr(socket, "getaddrinfo", no_such_host)
-    with pytest.raises(JobFailed, match=re.escape("cannot resolve nowhere.test")) as failure:
+    with pytest.raises(RequestFailed, match=re.escape("cannot resolve nowhere.test")) as failure:
         run_http(get("http://nowhere.test/"))
-    assert not isinstance(failure.value, JobRefused)
+    assert not isinstance(failure.value, TargetRefused)
 
 
 def test_an_allow_list_entry_that_is_neither_name_nor_network_is_refused() -> None:
-    with pytest.raises(JobRefused, match="allow-list entry"):
+    with pytest.raises(TargetRefused, match="allow-list entry"):
         run_http(get("http://127.0.0.1/"), allow=["10.0.0.0/33 oops"])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from urllib.parse import parse_qs
 
 from django.http import QueryDict
@@ -10,6 +11,7 @@ from crud import sqlreads
 from crud.params import parse_query
 from crud.runtime import bound_resource
 from crud.selectors import rows_list
+from sogoms_site.errors import DomainError
 from tenants.auth.principal import TenantPrincipal
 from tenants.config import Tenant
 
@@ -29,8 +31,6 @@ def query_params(query: str, limit: int) -> QueryDict:
 
 def check_query(tenant: Tenant, resource: str, query: str, limit: int) -> str | None:
     """What is wrong with a job's query, for the config loader; None when it is fine."""
-    from sogoms_site.api.errors import ApiError
-
     resources = tenant.extensions.get("resources", {})
     if resource not in resources:
         return f"{resource!r} is not a resource of {tenant.app} ({', '.join(sorted(resources)) or 'none'})"
@@ -42,7 +42,7 @@ def check_query(tenant: Tenant, resource: str, query: str, limit: int) -> str | 
     named = tuple(name for value in params.getlist("include") for name in value.split(",") if name)
     try:
         parse_query(params, resources[resource], includable=named)
-    except ApiError as exc:
+    except DomainError as exc:
         return "; ".join(f"{key}: {', '.join(map(str, v))}" for key, v in exc.details.items()) or exc.message
     return None
 
@@ -62,6 +62,4 @@ def query_rows(
 
 def admin_of(tenant: Tenant) -> TenantPrincipal:
     """Role admin without a user: a job that reads for everyone sees every row."""
-    import dataclasses
-
     return dataclasses.replace(ADMIN, app=tenant.app)

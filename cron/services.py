@@ -18,10 +18,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from mail.cron_config import Job, cron_settings
-from mail.jobs import kinds
-from mail.models import CronJob, JobRun, RunStatus
-from sogoms_site.api.errors import Conflict, NotFound
+from cron.config import Job, cron_settings
+from cron.kinds import KINDS
+from cron.models import CronJob, JobRun, RunStatus
+from cron.selectors import job_of
+from sogoms_site.errors import StateConflict
 from tenants.config import Tenant
 from tenants.context import tenant_context
 from tenants.logs import log_error, log_event
@@ -84,19 +85,11 @@ def _insert_once(job: Job, minute: datetime) -> JobRun | None:
         return None  # another tick (or beat) has it
 
 
-def job_of(tenant: Tenant, name: str) -> Job:
-    job = cron_settings(tenant).jobs.get(name)
-    if job is None:
-        known = ", ".join(sorted(cron_settings(tenant).jobs)) or "none"
-        raise NotFound(f"No job {name!r} in {tenant.app} (jobs: {known}).")
-    return job
-
-
 def trigger(*, tenant: Tenant, name: str) -> JobRun:
     """A run of the job now, outside its schedule (operator's request)."""
     job = job_of(tenant, name)
     if not job.enabled:
-        raise Conflict(f"Job {name!r} is disabled (enabled: false in cron/{tenant.app}.yaml).")
+        raise StateConflict(f"Job {name!r} is disabled (enabled: false in cron/{tenant.app}.yaml).")
     run = JobRun.objects.create(app=tenant.app, job=name, trigger="manual")
     log_event(tenant.app, "cron.triggered", details={"job": name, "run": run.pk})
     return run
@@ -116,7 +109,7 @@ def execute(run_id: int, *, dispatch_retry=None) -> JobRun | None:
     job = cron_settings(tenant).jobs.get(run.job) if tenant else None
     if job is None:
         return _finish(run, started, error=f"job {run.app}/{run.job} is no longer declared")
-    kind = kinds()[job.kind]
+    kind = KINDS[job.kind]
     clock = time.monotonic()
     try:
         with tenant_context(tenant):
@@ -180,12 +173,3 @@ def sync_jobs() -> tuple[int, int]:
     stale = [row.pk for key, row in existing.items() if key not in wanted]
     CronJob.objects.filter(pk__in=stale).delete()
     return written, len(stale)
-
-
-def last_runs(app: str, names) -> dict[str, JobRun]:
-    latest = {}
-    for name in names:
-        run = JobRun.objects.filter(app=app, job=name).order_by("-id").first()
-        if run is not None:
-            latest[name] = run
-    return latest

@@ -15,7 +15,8 @@ from celery.beat import EmbeddedService
 from celery.contrib.testing.worker import start_worker
 from django.db import connections
 
-from mail.models import JobRun, OutboxMessage, RunStatus
+from cron.models import JobRun, RunStatus
+from mail.models import OutboxMessage
 from sogoms_site.celery import app as celery_app
 from tests.mail.test_worker import purge, wait_until
 
@@ -72,11 +73,11 @@ def test_two_consumers_taking_ticks_at_once_give_one_run_per_minute(beat):
 
 
 def test_a_failing_http_job_is_retried_by_the_worker_and_every_attempt_recorded(alpha):
-    from mail import cron
-    from mail.tasks import dispatch_run
+    from cron import services as cron_services
+    from cron.tasks import dispatch_run
 
     with workers(1):
-        dispatch_run(cron.trigger(tenant=alpha, name="flaky_http").pk)
+        dispatch_run(cron_services.trigger(tenant=alpha, name="flaky_http").pk)
         assert wait_until(
             lambda: JobRun.objects.filter(job="flaky_http", status=RunStatus.FAILED).count() == 3, 30
         )

@@ -1,0 +1,30 @@
+"""The base class of scheduled job kinds: one module per kind, one subclass each.
+
+A kind has a params model (checked when the config loads), a check against the tenant
+(templates and resources exist), and a run method returning a short output for the run
+history; a run raises to fail the run, and `retryable` says whether another attempt may help.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+from tenants.config import Tenant
+
+
+class JobKind:
+    name: ClassVar[str]
+    # A model with one field, `params`, so a config problem names `params.<key>`.
+    params_model: ClassVar[type[BaseModel]]
+
+    def check(self, tenant: Tenant, params: Any) -> list[tuple[str, str]]:
+        """Problems of `params` with this tenant, as (key under params, message)."""
+        return []
+
+    def run(self, tenant: Tenant, params: Any, job: Any) -> str:
+        raise NotImplementedError
+
+    def retryable(self, exc: Exception) -> bool:
+        return True
