@@ -7,10 +7,15 @@ Only superusers manage tenant data.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from sogoms_site.errors import DomainError
 from sogoms_site.health import database_reachable
 from tenants.models import TenantRecord
 from tenants.registry import ensure_loaded
@@ -88,11 +93,15 @@ class TenantUserAdmin(SuperuserOnly, admin.ModelAdmin):
     sogoms_tenant = None
 
     @admin.action(description="Reset the password (a new one is shown once; sessions end)")
-    def reset_password(self, request, queryset) -> None:
+    def reset_password(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         from tenants.auth.services import user_password_reset_by_operator
 
         for user in queryset:
-            password = user_password_reset_by_operator(tenant=self.sogoms_tenant, user=user)
+            try:
+                password = user_password_reset_by_operator(tenant=self.sogoms_tenant, user=user)
+            except DomainError as exc:
+                self.message_user(request, f"{user.email}: {exc.message}", messages.ERROR)
+                continue
             self.message_user(request, f"{user.email}: new password {password}", messages.WARNING)
 
     def get_actions(self, request):

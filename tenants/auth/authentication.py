@@ -1,15 +1,22 @@
-"""DRF authentication: `Authorization: Bearer <jwt>` checked against the request's tenant."""
+"""DRF authentication: `Authorization: Bearer <jwt>` checked against the request's tenant.
+
+Token checking (`principal_from_token`, shared with the socket) raises domain errors;
+the DRF class turns them into contract errors at once, as DRF expects an APIException
+from `authenticate` to mark the request unauthenticated.
+"""
 
 from __future__ import annotations
 
 import time
 from functools import lru_cache
+from typing import Any
 
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 
-from sogoms_site.api.errors import TokenExpired, Unauthorized
+from sogoms_site.api.errors import from_domain
+from sogoms_site.errors import DomainError, ExpiredToken, InvalidToken
 from tenants.auth.principal import TenantPrincipal
 from tenants.auth.revocation import access_token_revoked, epoch_to_datetime
 from tenants.auth.tokens import TenantAccessToken
@@ -17,38 +24,38 @@ from tenants.config import Tenant
 
 
 def bearer_token(request: Request) -> str | None:
-    """The token of a well-formed Bearer header, None without a header, 401 if malformed."""
+    """The token of a well-formed Bearer header, None without a header, InvalidToken if malformed."""
     header = request.META.get("HTTP_AUTHORIZATION")
     if header is None:
         return None
     parts = header.split()
     if len(parts) != 2 or parts[0].lower() != "bearer":
-        raise Unauthorized("The Authorization header must be 'Bearer <token>'.")
+        raise InvalidToken("The Authorization header must be 'Bearer <token>'.")
     return parts[1]
 
 
 @lru_cache(maxsize=4096)
-def _verified_payload(raw: str, tenant: Tenant) -> dict:
+def _verified_payload(raw: str, tenant: Tenant) -> dict[str, Any]:
     """Signature and claims checked once per token; a client sends the same one often."""
     return TenantAccessToken(raw, tenant=tenant).payload
 
 
 def principal_from_token(raw: str, tenant: Tenant) -> TenantPrincipal:
-    """Validate an access token for a tenant; raises the contract's 401 errors."""
+    """Validate an access token for a tenant; raises ExpiredToken or InvalidToken."""
     try:
         payload = _verified_payload(raw, tenant)
     except ExpiredTokenError:
-        raise TokenExpired() from None
+        raise ExpiredToken() from None
     except TokenError as exc:
-        raise Unauthorized(f"The token is not valid: {exc}.") from None
+        raise InvalidToken(f"The token is not valid: {exc}.") from None
     if payload["exp"] <= time.time():  # expired since it was first checked
-        raise TokenExpired()
+        raise ExpiredToken()
     if access_token_revoked(payload["jti"]):
-        raise Unauthorized("The token has been revoked.")
+        raise InvalidToken("The token has been revoked.")
     try:
         user_id = int(payload["sub"])
     except (TypeError, ValueError):
-        raise Unauthorized("The token is not valid: bad subject.") from None
+        raise InvalidToken("The token is not valid: bad subject.") from None
     return TenantPrincipal(
         id=user_id,
         email=str(payload.get("email", "")),
@@ -62,12 +69,15 @@ def principal_from_token(raw: str, tenant: Tenant) -> TenantPrincipal:
 
 
 class TenantJWTAuthentication(BaseAuthentication):
-    def authenticate(self, request: Request):
+    def authenticate(self, request: Request) -> tuple[TenantPrincipal, str] | None:
         tenant = getattr(request, "tenant", None)
-        raw = bearer_token(request)
-        if raw is None or tenant is None:
-            return None
-        principal = principal_from_token(raw, tenant)
+        try:
+            raw = bearer_token(request)
+            if raw is None or tenant is None:
+                return None
+            principal = principal_from_token(raw, tenant)
+        except DomainError as exc:
+            raise from_domain(exc) from None
         return principal, raw
 
     def authenticate_header(self, request: Request) -> str:

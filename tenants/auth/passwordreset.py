@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from sogoms_site.api.errors import NotFound, ValidationFailed
+from sogoms_site.errors import InvalidInput, NotFoundError
 from tenants import hooks
 from tenants.auth import ratelimit, revocation
 from tenants.auth.passwords import hash_password
@@ -31,10 +32,13 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _mailer(tenant: Tenant):
+def _mailer(tenant: Tenant) -> Any:
+    """The account mailer sending the reset template (see `tenants.hooks`)."""
     mailer = hooks.account_mailer(tenant, TEMPLATE)
     if mailer is None:
-        raise NotFound(f"Password reset is not set up for {tenant.app} (no {TEMPLATE!r} e-mail template).")
+        raise NotFoundError(
+            f"Password reset is not set up for {tenant.app} (no {TEMPLATE!r} e-mail template)."
+        )
     return mailer
 
 
@@ -82,7 +86,7 @@ def password_reset(*, tenant: Tenant, token: str, password: str) -> None:
         )
         user = user_by_id(tenant=tenant, user_id=row.user_id) if row else None
         if row is None or user is None or not user.is_active:
-            raise ValidationFailed(INVALID_TOKEN, details={"token": ["invalid, used or expired"]})
+            raise InvalidInput(INVALID_TOKEN, details={"token": ["invalid, used or expired"]})
         # Every outstanding token of the user is spent: the newest reset is the only one.
         PasswordResetToken.objects.filter(app=tenant.app, user_id=user.id, used_at__isnull=True).update(
             used_at=now

@@ -8,7 +8,7 @@ import time
 
 from django.core.cache import cache
 
-from sogoms_site.api.errors import RateLimited
+from sogoms_site.errors import TooManyAttempts
 from tenants.config import RateLimit
 
 
@@ -48,4 +48,4 @@ def hit(scope: str, subject: str, rate: RateLimit) -> int:
 def refuse_over(scope: str, subject: str, rate: RateLimit, current: int) -> None:
     if current > rate.limit:
         start, size = _window(rate, time.time())
-        raise RateLimited(headers={"Retry-After": str(_retry_after(start, size, time.time()))})
+        raise TooManyAttempts(retry_after=_retry_after(start, size, time.time()))

@@ -1,6 +1,6 @@
 """Auth actions of a tenant: register, login, refresh, logout, role changes.
 
-Functions take keyword-only arguments and raise the contract's errors; views only
+Functions take keyword-only arguments and raise domain errors (`sogoms_site.errors`); views only
 translate HTTP to calls. Every action is written to the tenant's event log.
 """
 
@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 
-from sogoms_site.api.errors import (
-    Conflict,
-    InvalidCredentials,
-    NotFound,
-    TokenExpired,
-    Unauthorized,
-    ValidationFailed,
+from sogoms_site.errors import (
+    AlreadyExists,
+    AuthenticationRequired,
+    BadCredentials,
+    ExpiredToken,
+    InvalidInput,
+    InvalidToken,
+    NotFoundError,
 )
 from tenants import hooks
 from tenants.auth import ratelimit, revocation
@@ -74,7 +75,7 @@ def user_register(*, tenant: Tenant, email: str, password: str, name: str) -> Se
     email = normalize_email(email)
     model = user_model(tenant)
     if model.objects.filter(email=email).exists():
-        raise Conflict(
+        raise AlreadyExists(
             "An account with this e-mail already exists.", details={"email": ["already registered"]}
         )
     welcome = hooks.account_mailer(tenant, "welcome")
@@ -86,7 +87,7 @@ def user_register(*, tenant: Tenant, email: str, password: str, name: str) -> Se
             if welcome is not None:
                 welcome.send(tenant=tenant, template="welcome", user=user, variables={})
     except IntegrityError:  # a concurrent registration won the race
-        raise Conflict(
+        raise AlreadyExists(
             "An account with this e-mail already exists.", details={"email": ["already registered"]}
         ) from None
     log_event(tenant.app, "register", user_id=user.id, details={"email": email})
@@ -115,7 +116,7 @@ def user_login(*, tenant: Tenant, email: str, password: str, client_ip: str) -> 
             user_id=user.id if user else None,
             details={"email": email, "ip": client_ip},
         )
-        raise InvalidCredentials()
+        raise BadCredentials()
     if needs_rehash:
         user.password = hash_password(password)
         user.save(update_fields=["password", "updated_at"])
@@ -136,12 +137,12 @@ def session_refresh(*, tenant: Tenant, refresh_token: str) -> Session:
     try:
         old = TenantRefreshToken(refresh_token, tenant=tenant)
     except ExpiredTokenError:
-        raise TokenExpired("The refresh token has expired.") from None
+        raise ExpiredToken("The refresh token has expired.") from None
     except TokenError as exc:
-        raise Unauthorized(f"The refresh token is not valid: {exc}.") from None
+        raise InvalidToken(f"The refresh token is not valid: {exc}.") from None
     user = user_by_id(tenant=tenant, user_id=int(old["sub"]))
     if user is None or not user.is_active:
-        raise Unauthorized("The refresh token is not valid: no such user.")
+        raise InvalidToken("The refresh token is not valid: no such user.")
     with transaction.atomic(using="default"):
         session = session_open(tenant=tenant, user=user)
         outcome = revocation.consume_refresh_token(
@@ -158,7 +159,7 @@ def session_refresh(*, tenant: Tenant, refresh_token: str) -> Session:
             details={"revoked_refresh_tokens": revoked},
         )
     if outcome != "ok":
-        raise Unauthorized("The refresh token has been revoked.")
+        raise InvalidToken("The refresh token has been revoked.")
     log_event(tenant.app, "refresh", user_id=user.id)
     return session
 
@@ -174,7 +175,7 @@ def session_logout(*, tenant: Tenant, principal: TenantPrincipal) -> None:
 def user_current(*, tenant: Tenant, principal: TenantPrincipal) -> TenantUserBase:
     user = user_by_id(tenant=tenant, user_id=principal.id)
     if user is None or not user.is_active:
-        raise Unauthorized("The account no longer exists or is disabled.")
+        raise AuthenticationRequired("The account no longer exists or is disabled.")
     return user
 
 
@@ -192,12 +193,12 @@ def user_password_reset_by_operator(*, tenant: Tenant, user: TenantUserBase) -> 
 
 def user_set_role(*, tenant: Tenant, email: str, role: str) -> TenantUserBase:
     if role not in ROLES:
-        raise ValidationFailed(
+        raise InvalidInput(
             f"{role!r} is not a role ({', '.join(ROLES)}).", details={"role": ["unknown role"]}
         )
     user = user_by_email(tenant=tenant, email=email)
     if user is None:
-        raise NotFound(f"No user {normalize_email(email)!r} in {tenant.app}.")
+        raise NotFoundError(f"No user {normalize_email(email)!r} in {tenant.app}.")
     user.role = role
     user.save(update_fields=["role", "updated_at"])
     log_event(tenant.app, "role_changed", user_id=user.id, details={"role": role})

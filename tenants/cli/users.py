@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from sogoms_site.api.errors import ApiError
+from typing import Any
+
+from django.core.management.base import OutputWrapper
+
+from sogoms_site.errors import DomainError
 from tenants.auth.services import user_set_role
 from tenants.cli import tenant_or_report
 from tenants.usermodel import ROLES, user_model
@@ -31,13 +35,13 @@ def run_list(options: dict, out) -> int:
     return 0
 
 
-def run_role(options: dict, out) -> int:
+def run_role(options: dict[str, Any], out: OutputWrapper) -> int:
     tenant = tenant_or_report(options["app"], out)
     if tenant is None:
         return 2
     try:
         user = user_set_role(tenant=tenant, email=options["email"], role=options["role"])
-    except ApiError as exc:
+    except DomainError as exc:
         out.write(exc.message)
         return 1
     out.write(f"{tenant.app}: {user.email} is now {user.role}")
