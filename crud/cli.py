@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
+from django.core.management.base import OutputWrapper
 
 from crud.seeding import SeedError, seed_tenant
+from sogoms_site.errors import DomainError
 from tenants.cli import tenant_or_report
 
 
@@ -14,7 +18,7 @@ def register(subparsers) -> None:
     parser.set_defaults(handler=run)
 
 
-def run(options: dict, out) -> int:
+def run(options: dict[str, Any], out: OutputWrapper) -> int:
     tenant = tenant_or_report(options["app"], out)
     if tenant is None:
         return 2
@@ -27,5 +31,8 @@ def run(options: dict, out) -> int:
             out.write(f"{tenant.app}: {line}")
     except SeedError as exc:
         out.write(f"seed failed, nothing written for that user: {exc}")
+        return 1
+    except DomainError as exc:  # e.g. a user the services refuse to register
+        out.write(f"seed failed, nothing written for that user: {exc.message}")
         return 1
     return 0

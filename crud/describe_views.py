@@ -15,10 +15,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crud.dictionary import dictionary, table_entry
-from crud.openapi import openapi_document
 from crud.runtime import bound_resource
 from sogoms_site.api.envelope import ok
-from sogoms_site.api.errors import Forbidden, NotFound
+from sogoms_site.api.errors import Forbidden
+from sogoms_site.api.openapi import openapi_document
+from sogoms_site.errors import NotFoundError
 
 
 class DictionaryReader(BasePermission):
@@ -42,7 +43,7 @@ class DictionaryView(APIView):
             return ok(dictionary(request.tenant))
         bound = bound_resource(request.tenant, table)
         if bound is None or not bound.resource.operations:
-            raise NotFound(f"No table {table!r}.")
+            raise NotFoundError(f"No table {table!r}.")
         return ok(table_entry(bound))
 
 

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sogoms_site.api.errors import ValidationFailed
+from sogoms_site.errors import InvalidInput
 
 FILTER_OPERATORS = (
     "eq",
@@ -120,7 +120,7 @@ def parse_query(
             if visible[name].nullable and not visible[name].timestamp:
                 errors.add("cursor", f"keyset pages need sort fields that cannot be null; {name!r} can")
     if errors:
-        raise ValidationFailed("The query parameters are invalid.", details=dict(errors))
+        raise InvalidInput("The query parameters are invalid.", details=dict(errors))
     return spec
 
 

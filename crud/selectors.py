@@ -16,7 +16,7 @@ from crud import compiled
 from crud.params import QuerySpec, coerce, encode_cursor, is_invalid
 from crud.runtime import BoundResource, bound_resource
 from sogoms_site.api.envelope import page_meta
-from sogoms_site.api.errors import NotFound, ValidationFailed
+from sogoms_site.errors import InvalidInput, NotFoundError
 from tenants.auth.principal import TenantPrincipal
 
 LOOKUPS = {
@@ -124,7 +124,7 @@ def row_show(bound: BoundResource, caller: TenantPrincipal, pk, spec: QuerySpec 
         found = build([caller.id, pk])
     rows = [dict(zip(needed, values, strict=True)) for values in found]
     if not rows:
-        raise NotFound(f"No {bound.name} with id {pk}.")
+        raise NotFoundError(f"No {bound.name} with id {pk}.")
     if spec.include:
         attach_includes(bound, caller, rows, spec.include)
     return _project(rows[0], names, spec.include)
@@ -254,7 +254,7 @@ def _checked_cursor(bound: BoundResource, order: list[tuple[str, bool]], cursor:
                 break
             values.append(value)
     if len(values) != len(order):
-        raise ValidationFailed(
+        raise InvalidInput(
             "The cursor does not match this list.", details={"cursor": ["stale or forged cursor"]}
         )
     return values

@@ -18,12 +18,12 @@ from crud.runtime import BoundResource, bound_resource
 from crud.selectors import _rows, row_show, scoped
 from crud.sql import bind
 from crud.sqlreads import placeholder_values, role_filter
-from sogoms_site.api.errors import Conflict, NotFound, ValidationFailed
+from sogoms_site.errors import AlreadyExists, DomainError, InvalidInput, NotFoundError, StateConflict
 from tenants.auth.principal import TenantPrincipal
 
 
-def refused_by_database(bound: BoundResource, exc: IntegrityError) -> Exception:
-    """The contract error for a row the database refused, without its SQL message.
+def refused_by_database(bound: BoundResource, exc: IntegrityError) -> DomainError:
+    """The domain error for a row the database refused, without its SQL message.
 
     A taken unique value is 409; a missing value or a broken reference (checks the
     engine made that the serializer could not know of, e.g. in a v1 table) is 400.
@@ -32,8 +32,8 @@ def refused_by_database(bound: BoundResource, exc: IntegrityError) -> Exception:
     code = cause.args[0] if cause.args and isinstance(cause.args[0], int) else None
     text = str(cause).lower()
     if code == 1062 or "unique" in text or "duplicate" in text:
-        return Conflict(f"A row of {bound.name} already has this unique value.")
-    return ValidationFailed(
+        return AlreadyExists(f"A row of {bound.name} already has this unique value.")
+    return InvalidInput(
         f"The database refused this row of {bound.name}: a required value is missing "
         "or a reference points at nothing."
     )
@@ -62,7 +62,7 @@ def _check_foreign_keys(bound: BoundResource, caller: TenantPrincipal, values: d
         if not exists:
             errors[name] = [f"no {target_name} with {target_field} {value}"]
     if errors:
-        raise ValidationFailed("A reference points at nothing you can use.", details=errors)
+        raise InvalidInput("A reference points at nothing you can use.", details=errors)
 
 
 def _model_values(bound: BoundResource, values: dict) -> dict:
@@ -133,7 +133,7 @@ def record_update(*, bound: BoundResource, caller: TenantPrincipal, pk, data, pa
             rows = _writable_rows(bound, caller, "update", pk)
             # one UPDATE, owner-filtered: no row load, and the write lock is held briefly
             if not rows.update(**changes):
-                raise NotFound(f"No {bound.name} with id {pk}.")
+                raise NotFoundError(f"No {bound.name} with id {pk}.")
             row_owner = caller.id
             if owner is not None and caller.is_admin:
                 row_owner = rows.values_list(bound.attnames[owner.name], flat=True).first()
@@ -154,7 +154,7 @@ def record_delete(*, bound: BoundResource, caller: TenantPrincipal, pk) -> int:
             owner = bound.resource.owner_field
             row = rows.values_list("pk", bound.attnames[owner.name] if owner else "pk").first()
             if row is None:
-                raise NotFound(f"No {bound.name} with id {pk}.")
+                raise NotFoundError(f"No {bound.name} with id {pk}.")
             try:
                 rows.delete()
             except (ProtectedError, RestrictedError):
@@ -170,5 +170,5 @@ def record_delete(*, bound: BoundResource, caller: TenantPrincipal, pk) -> int:
                 using=alias,
             )
     except IntegrityError:
-        raise Conflict(f"This row of {bound.name} is still referenced by other rows.") from None
+        raise StateConflict(f"This row of {bound.name} is still referenced by other rows.") from None
     return 1

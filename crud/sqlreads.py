@@ -13,7 +13,7 @@ from crud.params import DEFAULT_PER_PAGE, MAX_PER_PAGE
 from crud.runtime import BoundResource
 from crud.sql import add_condition, bind, placeholders
 from sogoms_site.api.envelope import page_meta
-from sogoms_site.api.errors import NotFound, ValidationFailed
+from sogoms_site.errors import InvalidInput, NotFoundError
 from tenants.auth.principal import TenantPrincipal
 
 PAGING = ("page", "per_page")
@@ -39,7 +39,7 @@ def placeholder_values(sql: str, caller: TenantPrincipal, params, pk=None) -> di
         else:
             missing.append(name)
     if missing:
-        raise ValidationFailed(
+        raise InvalidInput(
             "A parameter of this query is missing.", details={name: ["is required"] for name in missing}
         )
     return values
@@ -57,7 +57,7 @@ def _page(params) -> tuple[int, int]:
     if numbers.get("per_page", 0) > MAX_PER_PAGE:
         errors["per_page"] = [f"at most {MAX_PER_PAGE}"]
     if errors:
-        raise ValidationFailed("The query parameters are invalid.", details=errors)
+        raise InvalidInput("The query parameters are invalid.", details=errors)
     return numbers["page"], numbers["per_page"]
 
 
@@ -65,7 +65,7 @@ def _unknown_params(sql: str, params) -> None:
     allowed = {*placeholders(sql), *PAGING}
     unknown = [key for key in params if key not in allowed]
     if unknown:
-        raise ValidationFailed(
+        raise InvalidInput(
             "The query parameters are invalid.", details={key: ["unknown parameter"] for key in unknown}
         )
 
@@ -97,5 +97,5 @@ def sql_show(bound: BoundResource, caller: TenantPrincipal, pk, params) -> dict:
     statement, values = bind(sql, placeholder_values(sql, caller, params, pk))
     rows = _fetch(bound.tenant.db_alias, statement, values)
     if not rows:
-        raise NotFound(f"No {bound.name} with id {pk}.")
+        raise NotFoundError(f"No {bound.name} with id {pk}.")
     return rows[0]

@@ -7,16 +7,18 @@ An operation the resource does not list answers 405.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crud import selectors, services, sqlreads
-from crud.params import coerce, is_invalid, parse_query
+from crud.params import QuerySpec, coerce, is_invalid, parse_query
 from crud.runtime import BoundResource, bound_resource
 from sogoms_site.api.envelope import ok
-from sogoms_site.api.errors import MethodNotAllowed, NotFound
+from sogoms_site.api.errors import MethodNotAllowed
+from sogoms_site.errors import InvalidInput, NotFoundError
 
 ASCII_DIGITS = re.compile(r"[0-9]{1,19}")
 ITEM_METHODS = {"get": "show", "put": "update", "patch": "update", "delete": "delete"}
@@ -26,11 +28,11 @@ COLLECTION_METHODS = {"get": "list", "post": "create"}
 class ResourceView(APIView):
     methods: dict = {}
 
-    def initial(self, request: Request, *args, **kwargs) -> None:
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         bound = bound_resource(request.tenant, kwargs["resource"])
         if bound is None or not bound.resource.operations:
-            raise NotFound(f"No resource {kwargs['resource']!r}.")
+            raise NotFoundError(f"No resource {kwargs['resource']!r}.")
         allowed = [m.upper() for m, op in self.methods.items() if bound.resource.allows(op)]
         # DRF writes self.headers on every response; make Allow tell this resource's truth
         self.headers = {**self.headers, "Allow": ", ".join(allowed)}
@@ -43,12 +45,12 @@ class ResourceView(APIView):
         return tuple(self.bound.includes)
 
 
-def _pk(bound: BoundResource, raw: str):
+def _pk(bound: BoundResource, raw: str) -> Any:
     primary = bound.resource.primary
     if primary.type in ("int", "bigint"):
         key = coerce(primary, raw)
         if is_invalid(key) or not ASCII_DIGITS.fullmatch(raw):
-            raise NotFound(f"No {bound.name} with id {raw!r}.")
+            raise NotFoundError(f"No {bound.name} with id {raw!r}.")
         return key
     return raw
 
@@ -99,9 +101,7 @@ class ItemView(ResourceView):
         return ok({"affected_rows": affected}, "Deleted")
 
 
-def _refuse_list_params(spec) -> None:
-    from sogoms_site.api.errors import ValidationFailed
-
+def _refuse_list_params(spec: QuerySpec) -> None:
     misplaced = [
         name
         for name, used in (
@@ -113,7 +113,7 @@ def _refuse_list_params(spec) -> None:
         if used
     ]
     if misplaced:
-        raise ValidationFailed(
+        raise InvalidInput(
             "These parameters apply to lists only.",
             details={name: ["list-only parameter"] for name in misplaced},
         )
