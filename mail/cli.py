@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from pathlib import Path
+
+from django.core.management.base import OutputWrapper
 
 from mail import delivery, selectors, services
 from mail.config import mail_settings
-from sogoms_site.api.errors import ApiError
+from sogoms_site.errors import DomainError
 from tenants.cli import tenant_or_report
+from tenants.config import Tenant
 from tenants.context import tenant_context
 
 
@@ -79,21 +83,22 @@ def _variables(pairs: list[str], as_json: str = "") -> dict:
     return variables
 
 
-def _report(out, exc: ApiError) -> int:
+def _report(out: OutputWrapper, exc: DomainError) -> int:
+    """A service's refusal in the operator's words: the message, then one line per field."""
     out.write(exc.message)
     for key, messages in (exc.details or {}).items():
         out.write(f"  {key}: {'; '.join(map(str, messages)) if isinstance(messages, list) else messages}")
     return 1
 
 
-def _call(out, app: str, action):
+def _call(out: OutputWrapper, app: str, action: Callable[[Tenant], None]) -> int:
     tenant = tenant_or_report(app, out)
     if tenant is None:
         return 2
     try:
         with tenant_context(tenant):
             action(tenant)
-    except ApiError as exc:
+    except DomainError as exc:
         return _report(out, exc)
     except (ValueError, OSError) as exc:
         out.write(str(exc))

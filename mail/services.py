@@ -21,7 +21,7 @@ from django.utils import timezone
 from mail.config import mail_settings
 from mail.models import PENDING, OutboxMessage, Status
 from mail.templates import MailTemplate, MissingVariables, Rendered
-from sogoms_site.api.errors import Conflict, NotFound, ValidationFailed
+from sogoms_site.errors import InvalidInput, NotFoundError, StateConflict
 from tenants.config import Tenant
 from tenants.logs import log_event
 
@@ -46,9 +46,9 @@ def mail_send(
 ) -> OutboxMessage:
     """Queue one message written by the caller."""
     if not subject.strip():
-        raise ValidationFailed("The subject is empty.", details={"subject": ["required"]})
+        raise InvalidInput("The subject is empty.", details={"subject": ["required"]})
     if not (body or body_html):
-        raise ValidationFailed("Give body, body_html or both.", details={"body": ["required"]})
+        raise InvalidInput("Give body, body_html or both.", details={"body": ["required"]})
     rendered = Rendered(subject=" ".join(subject.split()), body=body, body_html=body_html)
     return _queue(tenant, [(Recipient(_address(to, "to"), to_name), rendered)], template="")[0]
 
@@ -70,9 +70,9 @@ def mail_send_bulk(
     compiled = template_of(tenant, template)
     limit = settings.SOGOMS_MAIL_MAX_BULK
     if not recipients:
-        raise ValidationFailed("No recipients.", details={"recipients": ["at least one is required"]})
+        raise InvalidInput("No recipients.", details={"recipients": ["at least one is required"]})
     if len(recipients) > limit:
-        raise ValidationFailed(
+        raise InvalidInput(
             f"{len(recipients)} recipients; at most {limit} per bulk send.",
             details={"recipients": [f"at most {limit}"]},
         )
@@ -84,12 +84,12 @@ def mail_send_bulk(
             merged = {**(variables or {}), **(recipient.variables or {})}
             checked = Recipient(address, recipient.name, merged)
             pairs.append((checked, _render(compiled, _variables(checked, merged), f"recipients[{index}]")))
-        except ValidationFailed as exc:
+        except InvalidInput as exc:
             errors.update(exc.details)
         if len(errors) >= 20:
             break  # enough to show the pattern
     if errors:
-        raise ValidationFailed("Some recipients cannot be sent to; nothing was queued.", details=errors)
+        raise InvalidInput("Some recipients cannot be sent to; nothing was queued.", details=errors)
     batch = uuid.uuid4().hex
     _queue(tenant, pairs, template=template, batch=batch)
     return BulkSend(batch=batch, count=len(pairs))
@@ -99,20 +99,22 @@ def template_of(tenant: Tenant, name: str) -> MailTemplate:
     template = mail_settings(tenant).template(name)
     if template is None:
         known = ", ".join(sorted(mail_settings(tenant).templates)) or "none"
-        raise NotFound(f"No e-mail template {name!r} in {tenant.app} (templates: {known}).")
+        raise NotFoundError(f"No e-mail template {name!r} in {tenant.app} (templates: {known}).")
     return template
 
 
 def message_requeue(*, message: OutboxMessage) -> OutboxMessage:
     """Give a failed, dead or cancelled message a fresh set of attempts, now."""
     if message.status in (Status.SENT, Status.SENDING):
-        raise Conflict(f"Message #{message.pk} is {message.status}; only unsent messages can be re-queued.")
+        raise StateConflict(
+            f"Message #{message.pk} is {message.status}; only unsent messages can be re-queued."
+        )
     with transaction.atomic(using="default"):
         updated = OutboxMessage.objects.filter(pk=message.pk, status=message.status).update(
             status=Status.QUEUED, attempts=0, next_attempt_at=timezone.now(), claim="", handed_at=None
         )
         if not updated:
-            raise Conflict(f"Message #{message.pk} changed meanwhile; look again.")
+            raise StateConflict(f"Message #{message.pk} changed meanwhile; look again.")
         _dispatch_after_commit([message.pk])
     log_event(message.app, "mail.requeued", details={"message": message.pk})
     message.refresh_from_db()
@@ -125,7 +127,7 @@ def message_cancel(*, message: OutboxMessage) -> OutboxMessage:
         status=Status.DEAD, last_error="cancelled by an operator", claim=""
     )
     if not updated:
-        raise Conflict(
+        raise StateConflict(
             f"Message #{message.pk} is {message.status}; only queued or failed ones can be cancelled."
         )
     log_event(message.app, "mail.cancelled", details={"message": message.pk})
@@ -138,7 +140,7 @@ def _address(value: Any, key: str) -> str:
     try:
         validate_email(text)
     except ValidationError:
-        raise ValidationFailed(
+        raise InvalidInput(
             f"{text!r} is not an e-mail address.", details={key: ["not an e-mail address"]}
         ) from None
     return text
@@ -153,7 +155,7 @@ def _render(template: MailTemplate, variables: dict, key: str) -> Rendered:
     try:
         return template.render(variables)
     except MissingVariables as exc:
-        raise ValidationFailed(
+        raise InvalidInput(
             f"Template {exc.template!r} needs {', '.join(exc.names)}.",
             details={key: [f"missing variable {name!r}" for name in exc.names]},
         ) from None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -10,8 +12,11 @@ from mail import selectors, services
 from mail.config import mail_settings
 from mail.serializers import MessagesQuery, SendBulkInput, SendInput, SendTemplateInput
 from sogoms_site.api.envelope import ok
-from sogoms_site.api.errors import NotFound
+from sogoms_site.errors import NotFoundError
 from tenants.auth.permissions import TenantAdmin
+
+if TYPE_CHECKING:
+    from mail.models import OutboxMessage
 
 
 def _valid(serializer_class, data) -> dict:
@@ -76,10 +81,10 @@ class MessagesView(MailView):
         return ok(rows, meta=meta)
 
 
-def _message(request: Request, message_id: int):
+def _message(request: Request, message_id: int) -> OutboxMessage:
     message = selectors.message_of(request.tenant.app, message_id)
     if message is None:
-        raise NotFound(f"No message #{message_id} in the outbox of {request.tenant.app}.")
+        raise NotFoundError(f"No message #{message_id} in the outbox of {request.tenant.app}.")
     return message
 
 

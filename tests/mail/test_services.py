@@ -6,14 +6,14 @@ import pytest
 
 from mail import services
 from mail.models import OutboxMessage, Status
-from sogoms_site.api.errors import Conflict, NotFound, ValidationFailed
+from sogoms_site.errors import InvalidInput, NotFoundError, StateConflict
 from tests.mail.conftest import deliver_due
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
 
 def test_a_missing_variable_is_an_error_and_writes_nothing(alpha):
-    with pytest.raises(ValidationFailed) as caught:
+    with pytest.raises(InvalidInput) as caught:
         services.mail_send_template(
             tenant=alpha, template="greeting", to="a@example.com", variables={"Name": "A"}
         )
@@ -54,20 +54,20 @@ def test_a_subject_cannot_smuggle_headers(alpha):
 
 
 def test_an_unknown_template_is_not_found(alpha):
-    with pytest.raises(NotFound, match="templates: digest, greeting, password_reset, welcome"):
+    with pytest.raises(NotFoundError, match="templates: digest, greeting, password_reset, welcome"):
         services.mail_send_template(tenant=alpha, template="nope", to="a@example.com")
 
 
 def test_a_bad_address_is_refused(alpha):
-    with pytest.raises(ValidationFailed) as caught:
+    with pytest.raises(InvalidInput) as caught:
         services.mail_send(tenant=alpha, to="not an address", subject="s", body="b")
     assert caught.value.details == {"to": ["not an e-mail address"]}
 
 
 def test_send_needs_a_subject_and_a_body(alpha):
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(InvalidInput):
         services.mail_send(tenant=alpha, to="a@example.com", subject=" ", body="b")
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(InvalidInput):
         services.mail_send(tenant=alpha, to="a@example.com", subject="s")
 
 
@@ -77,7 +77,7 @@ def test_bulk_with_one_bad_recipient_queues_nothing(alpha):
         services.Recipient("broken", variables={"Name": "B"}),
         services.Recipient("third@example.com"),  # no Name
     ]
-    with pytest.raises(ValidationFailed) as caught:
+    with pytest.raises(InvalidInput) as caught:
         services.mail_send_bulk(
             tenant=alpha, template="greeting", recipients=recipients, variables={"code": "1"}
         )
@@ -107,7 +107,7 @@ def test_bulk_variables_are_shared_and_each_recipient_wins(alpha):
 
 def test_bulk_has_a_ceiling(alpha, settings):
     settings.SOGOMS_MAIL_MAX_BULK = 2
-    with pytest.raises(ValidationFailed, match="at most 2"):
+    with pytest.raises(InvalidInput, match="at most 2"):
         services.mail_send_bulk(
             tenant=alpha,
             template="welcome",
@@ -126,7 +126,7 @@ def test_requeue_gives_fresh_attempts_and_cancel_stops_an_unsent_message(alpha):
     message = services.mail_send(tenant=alpha, to="a@example.com", subject="s", body="b")
     cancelled = services.message_cancel(message=message)
     assert (cancelled.status, cancelled.last_error) == (Status.DEAD, "cancelled by an operator")
-    with pytest.raises(Conflict):
+    with pytest.raises(StateConflict):
         services.message_cancel(message=cancelled)
     OutboxMessage.objects.filter(pk=message.pk).update(attempts=6)
     cancelled.refresh_from_db()
@@ -134,5 +134,5 @@ def test_requeue_gives_fresh_attempts_and_cancel_stops_an_unsent_message(alpha):
     assert (requeued.status, requeued.attempts) == (Status.QUEUED, 0)
     assert deliver_due().sent == 1
     requeued.refresh_from_db()
-    with pytest.raises(Conflict, match="sent"):
+    with pytest.raises(StateConflict, match="sent"):
         services.message_requeue(message=requeued)
