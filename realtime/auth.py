@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 import jwt
 from rest_framework_simplejwt.exceptions import TokenError
 
-from sogoms_site.api.errors import ApiError, TokenExpired
+from sogoms_site.errors import DomainError, ExpiredToken
 from tenants.auth.authentication import principal_from_token
 from tenants.auth.principal import TenantPrincipal
 from tenants.auth.tokens import TenantAccessToken
@@ -53,9 +53,9 @@ def authenticate(raw: str | None, tenant: Tenant) -> TenantPrincipal | Refusal:
         return Refusal(CLOSE_UNAUTHORIZED, "the token is malformed")
     try:
         return principal_from_token(raw, tenant)
-    except TokenExpired:
+    except ExpiredToken:
         return Refusal(CLOSE_UNAUTHORIZED, "the token has expired")
-    except ApiError as exc:
+    except DomainError as exc:
         if _valid_for_another_app(raw, tenant):
             return Refusal(CLOSE_FORBIDDEN, "the token belongs to another app")
         return Refusal(CLOSE_UNAUTHORIZED, exc.message[:120])

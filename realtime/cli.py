@@ -8,10 +8,13 @@ then still sends over MQTT, and says so.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.conf import settings
+from django.core.management.base import OutputWrapper
 
 from realtime import mqtt, services
+from sogoms_site.errors import DomainError
 from tenants.cli import tenant_or_report
 
 
@@ -35,7 +38,7 @@ def register(subparsers) -> None:
         action.set_defaults(handler=run)
 
 
-def run(options: dict, out) -> int:
+def run(options: dict[str, Any], out: OutputWrapper) -> int:
     tenant = tenant_or_report(options["app"], out)
     if tenant is None:
         return 2
@@ -54,8 +57,8 @@ def run(options: dict, out) -> int:
             )
         else:
             frame = services.broadcast(app=tenant.app, channel=options["channel"], data=data)
-    except services.PushError as exc:
-        out.write(f"refused: {exc}")
+    except DomainError as exc:
+        out.write(f"refused: {exc.message}")
         return 1
     delivered = mqtt.flush_all(timeout=5.0)
     mqtt.stop_all()

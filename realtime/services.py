@@ -3,7 +3,9 @@
 An event is one frame, `{"type": "event", "topic", "data", "id", "ts"}`, sent to the
 topic's Channels group (every process with Redis, this process without) and, when the
 tenant has an `mqtt:` block, to the same topic over MQTT. Nothing here waits for
-delivery. A topic of another app, or a channel the app does not have, is refused.
+delivery. A topic of another app, or a channel the app does not have, is refused with
+`PushError`, a domain `InvalidInput` keyed by the field at fault (the API answers it as
+VALIDATION_ERROR, the CLI prints it).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from realtime import layer, mqtt
 from realtime.config import push_settings
 from realtime.topics import Topic, TopicError, broadcast_topic, parse_topic, user_topic
 from sogoms_site.api.envelope import render_json
+from sogoms_site.errors import InvalidInput
 from tenants.config import Tenant
 from tenants.registry import registry
 
@@ -23,12 +26,11 @@ MAX_DATA_BYTES = 64 * 1024
 EVENT_MESSAGE = "push.event"  # the channel-layer message type; PushConsumer.push_event handles it
 
 
-class PushError(ValueError):
+class PushError(InvalidInput):
     """Input a publish refuses; `details` maps the field to its messages."""
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.details = {field: [message]}
+        super().__init__(message, details={field: [message]})
 
 
 def publish(*, app: str, topic: str | Topic, data: Any = None) -> dict:

@@ -9,7 +9,6 @@ from rest_framework.views import APIView
 
 from realtime import services
 from sogoms_site.api.envelope import ok
-from sogoms_site.api.errors import ValidationFailed
 from sogoms_site.api.inputs import StrictInput
 from tenants.auth.permissions import TenantAdmin
 
@@ -38,10 +37,7 @@ class _PushView(APIView):
     def post(self, request: Request) -> Response:
         values = self.input_class(data=request.data)
         values.is_valid(raise_exception=True)
-        try:
-            frame = self.send(request.tenant.app, values.validated_data)
-        except services.PushError as exc:
-            raise ValidationFailed(str(exc), details=exc.details) from None
+        frame = self.send(request.tenant.app, values.validated_data)  # PushError: VALIDATION_ERROR
         return ok({"topic": frame["topic"], "id": frame["id"], "ts": frame["ts"]}, "Published", status=202)
 
     def send(self, app: str, values: dict) -> dict:
