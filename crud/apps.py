@@ -9,7 +9,9 @@ class CrudConfig(AppConfig):
     def ready(self) -> None:
         from crud import events
         from crud.hooks import login_lists, resource_tables
+        from crud.openapi import crud_paths
         from sogoms_site import commands
+        from sogoms_site.api import openapi
         from tenants import hooks
 
         commands.register("crud.cli")
@@ -18,3 +20,4 @@ class CrudConfig(AppConfig):
         hooks.register(hooks.table_providers, resource_tables)
         hooks.register(hooks.login_enrichers, login_lists)
         events.subscribe(events.log_to_tenant)
+        openapi.register_provider(crud_paths)

@@ -1,11 +1,14 @@
-"""The OpenAPI 3 description of one tenant's API, generated from its Resources.
+"""The OpenAPI description of the resource engine's paths, generated from a tenant's Resources.
 
-It covers auth, every exposed resource with its operations and parameters, the response
-envelope and the error codes; clients and Swagger UI (`<base>/_docs`) read it at
-`<base>/_openapi`.
+Every exposed resource with its operations, parameters and record schema, and the
+self-description routes (`/_schema`, `/_openapi`, `/_docs`). CrudConfig.ready() registers
+`crud_paths` as a provider of the tenant's OpenAPI document (sogoms_site.api.openapi),
+which clients and Swagger UI (`<base>/_docs`) read at `<base>/_openapi`.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from crud.dictionary import exposed
 from crud.params import FILTER_OPERATORS, MAX_PER_PAGE
@@ -13,25 +16,38 @@ from crud.resource import MISSING, FieldSpec
 from crud.runtime import BoundResource
 from crud.serializers import writable_fields
 from crud.sql import placeholders
-from tenants import hooks
+from sogoms_site.api.openapi import (
+    OpenApiPart,
+    envelope,
+    json_body,
+    page_meta_schema,
+    path_parameter,
+    query_parameter,
+    ref,
+    responses,
+)
 from tenants.config import Tenant
 
-ERRORS = {
-    "400": "VALIDATION_ERROR: invalid input, parameters or JSON",
-    "401": "UNAUTHORIZED or TOKEN_EXPIRED",
-    "403": "FORBIDDEN",
-    "404": "NOT_FOUND",
-    "405": "METHOD_NOT_ALLOWED",
-    "409": "CONFLICT",
-    "413": "PAYLOAD_TOO_LARGE",
-    "415": "UNSUPPORTED_MEDIA_TYPE",
-    "429": "RATE_LIMITED",
-    "500": "INTERNAL_ERROR",
-}
+SCHEMA_TAG = "schema"
 
 
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
+def crud_paths(tenant: Tenant) -> OpenApiPart:
+    """The provider: every exposed resource of `tenant`, then the self-description routes."""
+    bounds = exposed(tenant)
+    paths: dict[str, Any] = {}
+    for bound in bounds:
+        paths.update(resource_paths(bound))
+    paths.update(_describe_paths(tenant))
+    schemas = {f"{bound.name}_record": record_schema(bound) for bound in bounds}
+    schemas.update(_dictionary_schemas())
+    tags = [{"name": bound.name, "description": f"the rows of {bound.name}"} for bound in bounds]
+    tags.append(
+        {
+            "name": SCHEMA_TAG,
+            "description": "Self-description: the data dictionary, this document and Swagger UI.",
+        }
+    )
+    return OpenApiPart(paths=paths, schemas=schemas, tags=tags)
 
 
 def value_schema(spec: FieldSpec, *, writing: bool = False) -> dict:
@@ -79,7 +95,8 @@ def value_schema(spec: FieldSpec, *, writing: bool = False) -> dict:
     return schema
 
 
-def record_schema(bound: BoundResource) -> dict:
+def record_schema(bound: BoundResource) -> dict[str, Any]:
+    """A row of the resource as the API returns it."""
     if bound.resource.source == "queries":
         return {"type": "object", "additionalProperties": True, "description": "the columns of the SQL"}
     fields = bound.resource.visible_fields
@@ -91,9 +108,10 @@ def record_schema(bound: BoundResource) -> dict:
     }
 
 
-def input_schema(bound: BoundResource, operation: str) -> dict:
+def input_schema(bound: BoundResource, operation: str) -> dict[str, Any]:
+    """The body a client writes for `operation` (create, update, partial)."""
     fields = writable_fields(bound, operation)
-    schema = {
+    schema: dict[str, Any] = {
         "type": "object",
         "properties": {spec.name: value_schema(spec, writing=True) for spec in fields},
         "additionalProperties": False,
@@ -104,31 +122,12 @@ def input_schema(bound: BoundResource, operation: str) -> dict:
     return schema
 
 
-def envelope(data: dict, meta: dict | None = None) -> dict:
-    properties = {"success": {"type": "boolean", "enum": [True]}, "message": {"type": "string"}, "data": data}
-    if meta:
-        properties["meta"] = meta
-    return {"type": "object", "required": ["success", "message", "data"], "properties": properties}
-
-
-def _json_body(schema: dict) -> dict:
-    return {"required": True, "content": {"application/json": {"schema": schema}}}
-
-
-def _responses(success: str, schema: dict, description: str, errors: tuple[str, ...]) -> dict:
-    responses = {success: {"description": description, "content": {"application/json": {"schema": schema}}}}
-    for code in errors:
-        responses[code] = {"$ref": f"#/components/responses/E{code}"}
-    return responses
-
-
+# What every resource operation may answer (405: an operation the resource does not allow).
 COMMON = ("400", "401", "404", "405", "413", "415", "500")
 
 
-def _list_parameters(bound: BoundResource) -> list[dict]:
-    def query(name: str, schema: dict, description: str) -> dict:
-        return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
-
+def _list_parameters(bound: BoundResource) -> list[dict[str, Any]]:
+    query = query_parameter
     parameters = [
         query("page", {"type": "integer", "minimum": 1}, "page number, from 1"),
         query("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}, "rows per page (20)"),
@@ -139,7 +138,7 @@ def _list_parameters(bound: BoundResource) -> list[dict]:
         for name in dict.fromkeys(placeholders(sql)):
             if name not in ("user_id", "role", "id"):
                 parameters.append(
-                    {**query(name, {"type": "string"}, "a value of the query's SQL"), "required": True}
+                    query(name, {"type": "string"}, "a value of the query's SQL", required=True)
                 )
     if bound.resource.source == "schema":
         visible = [spec.name for spec in bound.resource.visible_fields]
@@ -168,55 +167,47 @@ def _list_parameters(bound: BoundResource) -> list[dict]:
     return parameters
 
 
-def _resource_paths(bound: BoundResource) -> dict:
+def resource_paths(bound: BoundResource) -> dict[str, Any]:
+    """`/<name>` and `/<name>/{id}` with the operations the resource allows."""
     name, resource = bound.name, bound.resource
     schema_name = f"{name}_record"
-    paths: dict = {}
-    page_meta = {
-        "type": "object",
-        "properties": {
-            "page": {"type": "integer"},
-            "per_page": {"type": "integer"},
-            "total": {"type": "integer"},
-            "pages": {"type": "integer"},
-            "next_cursor": {"type": "string", "nullable": True},
-        },
-    }
-    collection: dict = {}
+    paths: dict[str, Any] = {}
+    page_meta = page_meta_schema(next_cursor={"type": "string", "nullable": True})
+    collection: dict[str, Any] = {}
     if resource.allows("list"):
         collection["get"] = {
             "tags": [name],
             "summary": f"List {name}",
             "operationId": f"{name}_list",
             "parameters": _list_parameters(bound),
-            "responses": _responses(
+            "responses": responses(
                 "200",
-                envelope({"type": "array", "items": _ref(schema_name)}, page_meta),
+                envelope({"type": "array", "items": ref(schema_name)}, page_meta),
                 "a page of rows",
                 COMMON,
             ),
         }
     if resource.allows("create"):
         created = {
-            "allOf": [_ref(schema_name), {"type": "object", "properties": {"insert_id": {"type": "integer"}}}]
+            "allOf": [ref(schema_name), {"type": "object", "properties": {"insert_id": {"type": "integer"}}}]
         }
         collection["post"] = {
             "tags": [name],
             "summary": f"Create a row of {name}",
             "operationId": f"{name}_create",
-            "requestBody": _json_body(input_schema(bound, "create")),
-            "responses": _responses("201", envelope(created), "the created row", (*COMMON, "409")),
+            "requestBody": json_body(input_schema(bound, "create")),
+            "responses": responses("201", envelope(created), "the created row", (*COMMON, "409")),
         }
     if collection:
         paths[f"/{name}"] = collection
-    item: dict = {}
-    id_parameter = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+    item: dict[str, Any] = {}
+    id_parameter = path_parameter("id", {"type": "integer", "minimum": 1})
     if resource.allows("show"):
         item["get"] = {
             "tags": [name],
             "summary": f"One row of {name}",
             "operationId": f"{name}_show",
-            "responses": _responses("200", envelope(_ref(schema_name)), "the row", COMMON),
+            "responses": responses("200", envelope(ref(schema_name)), "the row", COMMON),
         }
     if resource.allows("update"):
         for method, operation in (("put", "update"), ("patch", "partial")):
@@ -224,9 +215,9 @@ def _resource_paths(bound: BoundResource) -> dict:
                 "tags": [name],
                 "summary": f"{'Replace' if method == 'put' else 'Change'} a row of {name}",
                 "operationId": f"{name}_{method}",
-                "requestBody": _json_body(input_schema(bound, operation)),
-                "responses": _responses(
-                    "200", envelope(_ref(schema_name)), "the updated row", (*COMMON, "409")
+                "requestBody": json_body(input_schema(bound, operation)),
+                "responses": responses(
+                    "200", envelope(ref(schema_name)), "the updated row", (*COMMON, "409")
                 ),
             }
     if resource.allows("delete"):
@@ -239,7 +230,7 @@ def _resource_paths(bound: BoundResource) -> dict:
             "tags": [name],
             "summary": f"Delete a row of {name}",
             "operationId": f"{name}_delete",
-            "responses": _responses("200", envelope(deleted), "deleted", (*COMMON, "409")),
+            "responses": responses("200", envelope(deleted), "deleted", (*COMMON, "409")),
         }
     if item:
         item["parameters"] = [id_parameter]
@@ -247,209 +238,133 @@ def _resource_paths(bound: BoundResource) -> dict:
     return paths
 
 
-def _auth_paths(tenant: Tenant) -> dict:
-    credentials = {
-        "type": "object",
-        "required": ["email", "password"],
-        "properties": {
-            "email": {"type": "string", "minLength": 1, "maxLength": 254},
-            "password": {"type": "string", "minLength": 1, "maxLength": 128},
-        },
-        "additionalProperties": False,
-    }
-    register = {
-        "type": "object",
-        "required": ["email", "password", "name"],
-        "properties": {
-            "email": {"type": "string", "format": "email", "maxLength": 254},
-            "password": {"type": "string", "minLength": 8, "maxLength": 128},
-            "name": {"type": "string", "minLength": 1, "maxLength": 255},
-        },
-        "additionalProperties": False,
-    }
-    refresh = {
-        "type": "object",
-        "required": ["refresh_token"],
-        "properties": {"refresh_token": {"type": "string", "minLength": 1, "maxLength": 4096}},
-        "additionalProperties": False,
-    }
-    public = {"security": []}
-    paths = {
-        "/auth/register": {
-            "post": {
-                **public,
-                "tags": ["auth"],
-                "operationId": "auth_register",
-                "summary": "Create an account",
-                "requestBody": _json_body(register),
-                "responses": _responses(
-                    "201", envelope(_ref("Session")), "a session", ("400", "409", "413", "415", "500")
-                ),
-            }
-        },
-        "/auth/login": {
-            "post": {
-                **public,
-                "tags": ["auth"],
-                "operationId": "auth_login",
-                "summary": "Log in"
-                + (f" (with {', '.join(tenant.login_includes)})" if tenant.login_includes else ""),
-                "requestBody": _json_body(credentials),
-                "responses": _responses(
-                    "200", envelope(_ref("Session")), "a session", ("400", "401", "413", "415", "429", "500")
-                ),
-            }
-        },
-        "/auth/refresh": {
-            "post": {
-                **public,
-                "tags": ["auth"],
-                "operationId": "auth_refresh",
-                "summary": "Rotate the refresh token",
-                "requestBody": _json_body(refresh),
-                "responses": _responses(
-                    "200", envelope(_ref("Session")), "a new session", ("400", "401", "413", "415", "500")
-                ),
-            }
-        },
-        "/auth/me": {
-            "get": {
-                "tags": ["auth"],
-                "operationId": "auth_me",
-                "summary": "The current user",
-                "responses": _responses(
-                    "200",
-                    envelope({"type": "object", "required": ["user"], "properties": {"user": _ref("User")}}),
-                    "the user",
-                    ("401", "500"),
-                ),
-            }
-        },
-        "/auth/logout": {
-            "post": {
-                "tags": ["auth"],
-                "operationId": "auth_logout",
-                "summary": "Revoke this token",
-                "responses": _responses("200", envelope({"nullable": True}), "logged out", ("401", "500")),
-            }
-        },
-    }
-    if hooks.account_mailer(tenant, "password_reset") is not None:
-        paths.update(_password_reset_paths(public))
-    return paths
-
-
-def _password_reset_paths(public: dict) -> dict:
-    forgot = {
-        "type": "object",
-        "required": ["email"],
-        "properties": {"email": {"type": "string", "format": "email", "maxLength": 254}},
-        "additionalProperties": False,
-    }
-    reset = {
-        "type": "object",
-        "required": ["token", "password"],
-        "properties": {
-            "token": {"type": "string", "minLength": 1, "maxLength": 200},
-            "password": {"type": "string", "minLength": 8, "maxLength": 128},
-        },
-        "additionalProperties": False,
-    }
-    nothing = envelope({"nullable": True})
+def _describe_paths(tenant: Tenant) -> dict[str, Any]:
+    """`/_schema`, `/_schema/{table}`, `/_openapi` and `/_docs` (crud.describe_views)."""
+    public = tenant.schema_public
+    # A public dictionary is read with or without a token; a bad token is still a 401.
+    reader: dict[str, Any] = {"security": [{"bearer": []}, {}]} if public else {}
+    refused = ("401", "500") if public else ("401", "403", "500")
+    who = "everyone (schema_public)" if public else "role admin"
     return {
-        "/auth/password/forgot": {
-            "post": {
-                **public,
-                "tags": ["auth"],
-                "operationId": "auth_password_forgot",
-                "summary": "E-mail a single-use reset token (the same answer for unknown addresses)",
-                "requestBody": _json_body(forgot),
-                "responses": _responses("202", nothing, "accepted", ("400", "413", "415", "429", "500")),
+        "/_schema": {
+            "get": {
+                **reader,
+                "tags": [SCHEMA_TAG],
+                "operationId": "schema_dictionary",
+                "summary": f"The data dictionary: every exposed table, for {who}",
+                "responses": responses("200", envelope(ref("SchemaDictionary")), "the dictionary", refused),
             }
         },
-        "/auth/password/reset": {
-            "post": {
-                **public,
-                "tags": ["auth"],
-                "operationId": "auth_password_reset",
-                "summary": "Set a new password with a reset token; every refresh token is revoked",
-                "requestBody": _json_body(reset),
-                "responses": _responses("200", nothing, "password changed", ("400", "413", "415", "500")),
-            }
-        },
-    }
-
-
-def _components(bounds: list[BoundResource]) -> dict:
-    error = {
-        "type": "object",
-        "required": ["success", "error"],
-        "properties": {
-            "success": {"type": "boolean", "enum": [False]},
-            "error": {
-                "type": "object",
-                "required": ["code", "message", "details"],
-                "properties": {
-                    "code": {"type": "string"},
-                    "message": {"type": "string"},
-                    "details": {"type": "object", "additionalProperties": True},
-                    "request_id": {"type": "string"},
-                },
+        "/_schema/{table}": {
+            "parameters": [path_parameter("table", {"type": "string"}, "a table name")],
+            "get": {
+                **reader,
+                "tags": [SCHEMA_TAG],
+                "operationId": "schema_table",
+                "summary": f"One table of the data dictionary, for {who}",
+                "responses": responses(
+                    "200", envelope(ref("SchemaTable")), "the table", (*refused[:-1], "404", "500")
+                ),
             },
         },
+        "/_openapi": {
+            "get": {
+                "security": [],
+                "tags": [SCHEMA_TAG],
+                "operationId": "openapi_document",
+                "summary": "This OpenAPI document (the document itself, not in the envelope)",
+                "responses": {
+                    "200": {
+                        "description": "the OpenAPI 3.0 document of this app",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["openapi", "info", "paths"],
+                                    "additionalProperties": True,
+                                }
+                            }
+                        },
+                    },
+                    "500": {"$ref": "#/components/responses/E500"},
+                },
+            }
+        },
+        "/_docs": {
+            "get": {
+                "security": [],
+                "tags": [SCHEMA_TAG],
+                "operationId": "swagger_ui",
+                "summary": "Swagger UI over this document, from this server's static files",
+                "responses": {
+                    "200": {
+                        "description": "an HTML page",
+                        "content": {"text/html": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
     }
-    user = {
+
+
+def _dictionary_schemas() -> dict[str, Any]:
+    """The shapes of crud.dictionary: the dictionary, a table, a field."""
+    names = {"type": "array", "items": {"type": "string"}}
+    flags = ("primary", "auto", "unique", "required", "nullable", "owner", "readonly", "searchable")
+    field = {
         "type": "object",
-        "required": ["id", "email", "name", "role", "created_at"],
+        "required": ["name", "type"],
         "properties": {
-            "id": {"type": "integer"},
-            "email": {"type": "string"},
             "name": {"type": "string"},
-            "role": {"type": "string", "enum": ["default", "admin"]},
-            "created_at": {"type": "string", "format": "date-time"},
+            "type": {"type": "string"},
+            **{flag: {"type": "boolean", "enum": [True]} for flag in flags},
+            "min": {"type": "number"},
+            "max": {"type": "number"},
+            "max_length": {"type": "integer"},
+            "pattern": {"type": "string"},
+            "choices": {"type": "array", "items": {}},
+            "default": {"description": "any JSON value"},
+            "max_digits": {"type": "integer"},
+            "decimal_places": {"type": "integer"},
+            "foreign": {"type": "string", "description": "<table>.<column>"},
+            "on_delete": {"type": "string"},
         },
     }
-    session = {
+    table = {
         "type": "object",
-        "required": ["token", "refresh_token", "token_type", "expires_in", "user"],
+        "required": ["name", "source", "operations", "fields", "includes", "named_filters", "sort"],
         "properties": {
-            "token": {"type": "string"},
-            "refresh_token": {"type": "string"},
-            "token_type": {"type": "string", "enum": ["Bearer"]},
-            "expires_in": {"type": "integer"},
-            "user": _ref("User"),
+            "name": {"type": "string"},
+            "source": {"type": "string", "enum": ["schema", "queries"]},
+            "operations": {
+                "type": "array",
+                "items": {"type": "string", "enum": ["list", "show", "create", "update", "delete"]},
+            },
+            "fields": {"type": "array", "items": ref("SchemaField")},
+            "includes": {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["kind", "table"],
+                    "properties": {
+                        "kind": {"type": "string", "enum": ["one", "many", "link"]},
+                        "table": {"type": "string"},
+                    },
+                },
+            },
+            "named_filters": {"type": "object", "additionalProperties": True},
+            "sort": names,
+            "indexes": {"type": "array", "items": names},
+            "unique": {"type": "array", "items": names},
         },
-        "additionalProperties": True,
     }
-    schemas = {"Error": error, "User": user, "Session": session}
-    for bound in bounds:
-        schemas[f"{bound.name}_record"] = record_schema(bound)
-    responses = {
-        f"E{code}": {"description": description, "content": {"application/json": {"schema": _ref("Error")}}}
-        for code, description in ERRORS.items()
-    }
-    return {
-        "schemas": schemas,
-        "responses": responses,
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
-    }
-
-
-def openapi_document(tenant: Tenant) -> dict:
-    bounds = exposed(tenant)
-    paths = _auth_paths(tenant)
-    for bound in bounds:
-        paths.update(_resource_paths(bound))
-    return {
-        "openapi": "3.0.3",
-        "info": {
-            "title": f"{tenant.app} API",
-            "version": tenant.version,
-            "description": "Served by SOGOMS. Every answer is an envelope: "
-            '{"success": true, "message", "data"} or {"success": false, "error": {code, message, details}}.',
+    dictionary = {
+        "type": "object",
+        "required": ["app", "version", "tables"],
+        "properties": {
+            "app": {"type": "string"},
+            "version": {"type": "string"},
+            "tables": {"type": "array", "items": ref("SchemaTable")},
         },
-        "servers": [{"url": tenant.base_path}],
-        "security": [{"bearer": []}],
-        "paths": paths,
-        "components": _components(bounds),
     }
+    return {"SchemaDictionary": dictionary, "SchemaTable": table, "SchemaField": field}

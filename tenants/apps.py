@@ -12,7 +12,9 @@ class TenantsConfig(AppConfig):
 
     def ready(self) -> None:
         from sogoms_site import commands
+        from sogoms_site.api import openapi
         from tenants import checks  # noqa: F401  (registers the config system check)
+        from tenants.auth.openapi import auth_paths
         from tenants.registry import ensure_loaded
 
         for group in ("check", "devsecrets", "migrate", "users", "logs", "tokens", "reload"):
@@ -22,6 +24,7 @@ class TenantsConfig(AppConfig):
         # server entry points; loading must not crash the commands that report it.
         ensure_loaded()
         post_migrate.connect(_sync_tenant_tables_after_migrate, sender=self)
+        openapi.register_provider(auth_paths)
 
 
 def _sync_tenant_tables_after_migrate(sender, using: str, verbosity: int = 1, **kwargs) -> None:

@@ -18,8 +18,8 @@ from openapi_spec_validator import validate
 from rest_framework.test import APIClient
 
 from crud.describe_views import DictionaryReader
-from crud.openapi import ERRORS, openapi_document
 from sogoms_site.api.errors import Forbidden
+from sogoms_site.api.openapi import ERRORS, openapi_document
 from tenants.config import Registry
 from tests.conftest import TenantApi, create_user
 
@@ -376,7 +376,8 @@ def test_the_openapi_document_has_the_auth_paths_and_a_path_per_resource(openapi
     for table in ALPHA_TABLES:
         expected |= {f"/{table}", f"/{table}/{{id}}"}
 
-    assert set(openapi["paths"]) == expected
+    # The `/_...` paths of the other apps are checked against the URL routes in tests/site/test_openapi.py.
+    assert {path for path in openapi["paths"] if not path.startswith("/_")} == expected
     assert operations_of(openapi, "/auth/me") == {"get"}
     for path in (
         "/auth/register",

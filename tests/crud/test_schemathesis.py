@@ -35,8 +35,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from crud.config import resources_of
-from crud.openapi import openapi_document
 from crud.runtime import bound_resource
+from sogoms_site.api.openapi import openapi_document
 from sogoms_site.wsgi import application
 from tenants.auth.services import session_open
 from tenants.registry import registry

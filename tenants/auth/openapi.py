@@ -1,0 +1,182 @@
+"""The OpenAPI description of `<base>/auth/*`: register, login, refresh, me, logout, password reset.
+
+Registered by TenantsConfig.ready() as a provider of the tenant's OpenAPI document
+(sogoms_site.api.openapi). The password forgot/reset paths are described only for a
+tenant that can send the `password_reset` e-mail; without it they answer 404 NOT_FOUND.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sogoms_site.api.openapi import OpenApiPart, envelope, json_body, no_data, ref, responses
+from tenants import hooks
+from tenants.auth.passwordreset import TEMPLATE as PASSWORD_RESET_TEMPLATE
+from tenants.config import Tenant
+
+
+def auth_paths(tenant: Tenant) -> OpenApiPart:
+    """The provider: the auth paths of `tenant`, with the User and Session schemas."""
+    paths = _session_paths(tenant)
+    if hooks.account_mailer(tenant, PASSWORD_RESET_TEMPLATE) is not None:
+        paths.update(_password_reset_paths())
+    return OpenApiPart(
+        paths=paths,
+        schemas=_schemas(),
+        tags=[{"name": "auth", "description": "Accounts and sessions: JWT access and refresh tokens."}],
+    )
+
+
+def _session_paths(tenant: Tenant) -> dict[str, Any]:
+    credentials = {
+        "type": "object",
+        "required": ["email", "password"],
+        "properties": {
+            "email": {"type": "string", "minLength": 1, "maxLength": 254},
+            "password": {"type": "string", "minLength": 1, "maxLength": 128},
+        },
+        "additionalProperties": False,
+    }
+    register = {
+        "type": "object",
+        "required": ["email", "password", "name"],
+        "properties": {
+            "email": {"type": "string", "format": "email", "maxLength": 254},
+            "password": {"type": "string", "minLength": 8, "maxLength": 128},
+            "name": {"type": "string", "minLength": 1, "maxLength": 255},
+        },
+        "additionalProperties": False,
+    }
+    refresh = {
+        "type": "object",
+        "required": ["refresh_token"],
+        "properties": {"refresh_token": {"type": "string", "minLength": 1, "maxLength": 4096}},
+        "additionalProperties": False,
+    }
+    return {
+        "/auth/register": {
+            "post": {
+                "security": [],  # public
+                "tags": ["auth"],
+                "operationId": "auth_register",
+                "summary": "Create an account",
+                "requestBody": json_body(register),
+                "responses": responses(
+                    "201", envelope(ref("Session")), "a session", ("400", "409", "413", "415", "500")
+                ),
+            }
+        },
+        "/auth/login": {
+            "post": {
+                "security": [],  # public
+                "tags": ["auth"],
+                "operationId": "auth_login",
+                "summary": "Log in"
+                + (f" (with {', '.join(tenant.login_includes)})" if tenant.login_includes else ""),
+                "requestBody": json_body(credentials),
+                "responses": responses(
+                    "200", envelope(ref("Session")), "a session", ("400", "401", "413", "415", "429", "500")
+                ),
+            }
+        },
+        "/auth/refresh": {
+            "post": {
+                "security": [],  # public
+                "tags": ["auth"],
+                "operationId": "auth_refresh",
+                "summary": "Rotate the refresh token",
+                "requestBody": json_body(refresh),
+                "responses": responses(
+                    "200", envelope(ref("Session")), "a new session", ("400", "401", "413", "415", "500")
+                ),
+            }
+        },
+        "/auth/me": {
+            "get": {
+                "tags": ["auth"],
+                "operationId": "auth_me",
+                "summary": "The current user",
+                "responses": responses(
+                    "200",
+                    envelope({"type": "object", "required": ["user"], "properties": {"user": ref("User")}}),
+                    "the user",
+                    ("401", "500"),
+                ),
+            }
+        },
+        "/auth/logout": {
+            "post": {
+                "tags": ["auth"],
+                "operationId": "auth_logout",
+                "summary": "Revoke this token",
+                "responses": responses("200", no_data(), "logged out", ("401", "500")),
+            }
+        },
+    }
+
+
+def _password_reset_paths() -> dict[str, Any]:
+    forgot = {
+        "type": "object",
+        "required": ["email"],
+        "properties": {"email": {"type": "string", "format": "email", "maxLength": 254}},
+        "additionalProperties": False,
+    }
+    reset = {
+        "type": "object",
+        "required": ["token", "password"],
+        "properties": {
+            "token": {"type": "string", "minLength": 1, "maxLength": 200},
+            "password": {"type": "string", "minLength": 8, "maxLength": 128},
+        },
+        "additionalProperties": False,
+    }
+    return {
+        "/auth/password/forgot": {
+            "post": {
+                "security": [],  # public
+                "tags": ["auth"],
+                "operationId": "auth_password_forgot",
+                "summary": "E-mail a single-use reset token (the same answer for unknown addresses)",
+                "requestBody": json_body(forgot),
+                "responses": responses("202", no_data(), "accepted", ("400", "413", "415", "429", "500")),
+            }
+        },
+        "/auth/password/reset": {
+            "post": {
+                "security": [],  # public
+                "tags": ["auth"],
+                "operationId": "auth_password_reset",
+                "summary": "Set a new password with a reset token; every refresh token is revoked",
+                "requestBody": json_body(reset),
+                "responses": responses("200", no_data(), "password changed", ("400", "413", "415", "500")),
+            }
+        },
+    }
+
+
+def _schemas() -> dict[str, Any]:
+    user = {
+        "type": "object",
+        "required": ["id", "email", "name", "role", "created_at"],
+        "properties": {
+            "id": {"type": "integer"},
+            "email": {"type": "string"},
+            "name": {"type": "string"},
+            "role": {"type": "string", "enum": ["default", "admin"]},
+            "created_at": {"type": "string", "format": "date-time"},
+        },
+    }
+    session = {
+        "type": "object",
+        "required": ["token", "refresh_token", "token_type", "expires_in", "user"],
+        "properties": {
+            "token": {"type": "string"},
+            "refresh_token": {"type": "string"},
+            "token_type": {"type": "string", "enum": ["Bearer"]},
+            "expires_in": {"type": "integer"},
+            "user": ref("User"),
+        },
+        "additionalProperties": True,
+    }
+    return {"User": user, "Session": session}
