@@ -11,7 +11,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from sogoms_site.api.envelope import error_response
-from sogoms_site.api.errors import translate
+from sogoms_site.api.errors import response_headers, translate
 from sogoms_site.requestid import new_request_id, reset_request_id, set_request_id
 
 
@@ -52,7 +52,9 @@ class ApiErrorMiddleware:
             return None
         known = translate(exception)
         if known is not None:
-            return error_response(known.status_code, known.code, known.message, known.details, known.headers)
+            return error_response(
+                known.status_code, known.code, known.message, known.details, response_headers(known)
+            )
         return internal_error_response(request, exception)
 
 

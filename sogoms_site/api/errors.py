@@ -149,6 +149,11 @@ def translate(exc: Exception) -> ApiError | None:
         return exc
     if isinstance(exc, domain.DomainError):
         return from_domain(exc)
+    return _from_framework(exc)
+
+
+def _from_framework(exc: Exception) -> ApiError | None:
+    """DRF's and Django's own exceptions, in the contract's words."""
     if isinstance(exc, drf.ValidationError):
         return ValidationFailed("The request is invalid.", details=_field_details(exc.detail))
     if isinstance(exc, drf.ParseError):
@@ -184,7 +189,16 @@ def _field_details(detail: Any) -> Any:
     return [str(detail)]
 
 
-def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+def response_headers(error: ApiError) -> dict[str, str]:
+    """The headers an error answer carries: its own (Retry-After...) and, on a 401, the challenge."""
+    headers = dict(error.headers)
+    if error.status_code == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="api"'
+    return headers
+
+
+def api_exception_handler(exc: Exception, _context: dict[str, Any]) -> Response | None:
+    """DRF's EXCEPTION_HANDLER: every exception `translate` knows, as an envelope."""
     error = translate(exc)
     if error is None:
         return None  # unknown: ApiErrorMiddleware logs it and answers INTERNAL_ERROR
@@ -192,8 +206,6 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(details, dict) and "non_field_errors" in details:
         details["_body"] = details.pop("non_field_errors")
     response = Response(error_body(error.code, error.message, details), status=error.status_code)
-    for name, value in error.headers.items():
+    for name, value in response_headers(error).items():
         response[name] = value
-    if error.status_code == 401:
-        response["WWW-Authenticate"] = 'Bearer realm="api"'
     return response
