@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format serve-prod clean-venv
+.PHONY: run test lint format clean-venv
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@bash scripts/bootstrap.sh "$(PYTHON)" "$(VENV)"
@@ -24,6 +24,8 @@ test: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .

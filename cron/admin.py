@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from typing_extensions import override
 
 from cron import services
 from cron.models import CronJob, JobRun
 from cron.tasks import dispatch_run
+from sogoms_site.admin_base import HistoryAdmin
 from sogoms_site.errors import DomainError
 from tenants.registry import registry
 
 
 @admin.register(CronJob)
-class CronJobAdmin(admin.ModelAdmin):
+class CronJobAdmin(HistoryAdmin):
     """The jobs declared in config/cron/<app>.yaml (a mirror: edit the YAML), with their last run."""
 
     list_display = ("app", "name", "kind", "schedule", "timezone", "enabled", "retries", "last_run")
@@ -21,13 +25,8 @@ class CronJobAdmin(admin.ModelAdmin):
     actions = ("trigger",)
     readonly_fields = [field.name for field in CronJob._meta.fields]
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def get_queryset(self, request):
+    @override
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CronJob]:
         services.sync_jobs()  # what the admin shows is what the YAML says now
         return super().get_queryset(request)
 
@@ -37,9 +36,12 @@ class CronJobAdmin(admin.ModelAdmin):
         return f"{run.status} at {run.started_at or run.created_at:%Y-%m-%d %H:%M}" if run else "never"
 
     @admin.action(description="Run the selected jobs now")
-    def trigger(self, request, queryset) -> None:
+    def trigger(self, request: HttpRequest, queryset: QuerySet[CronJob]) -> None:
         for job in queryset:
             tenant = registry().get(job.app)
+            if tenant is None:
+                self.message_user(request, f"{job}: no tenant {job.app!r} is loaded.", messages.WARNING)
+                continue
             try:
                 run = services.trigger(tenant=tenant, name=job.name)
             except DomainError as exc:
@@ -50,15 +52,9 @@ class CronJobAdmin(admin.ModelAdmin):
 
 
 @admin.register(JobRun)
-class JobRunAdmin(admin.ModelAdmin):
+class JobRunAdmin(HistoryAdmin):
     list_display = ("id", "app", "job", "trigger", "attempt", "status", "started_at", "duration_ms")
     list_filter = ("app", "status", "trigger", "job")
     search_fields = ("job", "error", "output")
     date_hierarchy = "created_at"
     readonly_fields = [field.name for field in JobRun._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False

@@ -14,11 +14,12 @@ from cron import selectors, services
 from cron.config import cron_settings
 from cron.models import JobRun
 from cron.tasks import dispatch_run
+from sogoms_site.commands import Options, Out, Subparsers
 from sogoms_site.errors import DomainError
 from tenants.cli import tenant_or_report
 
 
-def register(subparsers) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser("cron", help="list, trigger or look at a tenant's scheduled jobs")
     actions = parser.add_subparsers(dest="cron_action", required=True, metavar="action")
     listing = actions.add_parser("list", help="the jobs of a tenant, their next and last runs")
@@ -46,7 +47,7 @@ def _line(run: JobRun) -> str:
     )
 
 
-def run_list(options: dict, out) -> int:
+def run_list(options: Options, out: Out) -> int:
     tenant = tenant_or_report(options["app"], out)
     if tenant is None:
         return 2
@@ -67,7 +68,7 @@ def run_list(options: dict, out) -> int:
     return 0
 
 
-def run_trigger(options: dict, out) -> int:
+def run_trigger(options: Options, out: Out) -> int:
     tenant = tenant_or_report(options["app"], out)
     if tenant is None:
         return 2
@@ -80,12 +81,15 @@ def run_trigger(options: dict, out) -> int:
         queued = dispatch_run(run.pk)
         out.write(f"run #{run.pk} {'handed to a worker' if queued else 'queued; the broker is unreachable'}")
         return 0
-    run = services.execute(run.pk)
-    out.write(_line(run))
-    return 0 if run.status == "succeeded" else 1
+    finished = services.execute(run.pk)
+    if finished is None:  # a worker took it first
+        out.write(f"run #{run.pk} was taken by a worker")
+        return 0
+    out.write(_line(finished))
+    return 0 if finished.status == "succeeded" else 1
 
 
-def run_status(options: dict, out) -> int:
+def run_status(options: Options, out: Out) -> int:
     tenant = tenant_or_report(options["app"], out)
     if tenant is None:
         return 2

@@ -28,8 +28,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from cron.kinds import KINDS
 from cron.schedule import CronSchedule, parse_cron
 from sogoms_site.net import TargetRefused, parse_allow
+from tenants.config import Tenant
 from tenants.config.durations import parse_duration
-from tenants.config.loader import ConfigProblem, read_yaml, validate_model
+from tenants.config.loader import ConfigProblem, LoadOptions, read_yaml, validate_model
 from tenants.config.schema import Duration
 
 JOB_NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_-"
@@ -84,11 +85,11 @@ class CronSettings:
         return f"cron: {shown}"
 
 
-def cron_settings(tenant) -> CronSettings:
+def cron_settings(tenant: Tenant) -> CronSettings:
     return tenant.extensions.get("cron") or CronSettings(jobs=MappingProxyType({}))
 
 
-def load_cron(tenant, options, problems: list[ConfigProblem]) -> dict:
+def load_cron(tenant: Tenant, options: LoadOptions, problems: list[ConfigProblem]) -> dict[str, object]:
     path = next(
         (
             options.config_dir / "cron" / f"{tenant.app}{suffix}"
@@ -119,7 +120,9 @@ def load_cron(tenant, options, problems: list[ConfigProblem]) -> dict:
     return {"cron": CronSettings(jobs=MappingProxyType(jobs))}
 
 
-def _job(tenant, name: str, block: JobBlock, file: CronFile, label: str, problems) -> Job | None:
+def _job(
+    tenant: Tenant, name: str, block: JobBlock, file: CronFile, label: str, problems: list[ConfigProblem]
+) -> Job | None:
     where = f"jobs.{name}"
     before = len(problems)
     if not name or any(char not in JOB_NAME_CHARS for char in name):
@@ -136,7 +139,7 @@ def _job(tenant, name: str, block: JobBlock, file: CronFile, label: str, problem
     if wrapped is not None:
         for key, message in kind.check(tenant, wrapped.params):
             problems.append(ConfigProblem(label, f"{where}.params.{key}", message))
-    if len(problems) > before:
+    if len(problems) > before or schedule is None or wrapped is None:
         return None
     return Job(
         app=tenant.app,

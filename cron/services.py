@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -26,6 +27,7 @@ from sogoms_site.errors import StateConflict
 from tenants.config import Tenant
 from tenants.context import tenant_context
 from tenants.logs import log_error, log_event
+from tenants.registry import registry
 
 logger = logging.getLogger("sogoms.cron")
 OUTPUT_LIMIT = 4000
@@ -35,10 +37,8 @@ def minute_of(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(second=0, microsecond=0)
 
 
-def tick(*, dispatch, now: datetime | None = None) -> list[int]:
+def tick(*, dispatch: Callable[[int], object], now: datetime | None = None) -> list[int]:
     """Insert the runs that are due and hand each new one to `dispatch(run_id)`."""
-    from tenants.registry import registry
-
     current = minute_of(now or timezone.now())
     earliest = current - timedelta(minutes=settings.SOGOMS_CRON_LOOKBACK_MINUTES)
     minutes = [
@@ -72,6 +72,8 @@ def _latest_runs(since: datetime, until: datetime) -> dict[tuple[str, str], date
     runs = JobRun.objects.filter(trigger="schedule", scheduled_for__gte=since, scheduled_for__lt=until)
     latest: dict[tuple[str, str], datetime] = {}
     for app, job, minute in runs.values_list("app", "job", "scheduled_for"):
+        if minute is None:
+            continue  # the filter leaves none out; the column allows them for manual runs
         key = (app, job)
         latest[key] = max(minute, latest.get(key, minute))
     return latest
@@ -95,10 +97,10 @@ def trigger(*, tenant: Tenant, name: str) -> JobRun:
     return run
 
 
-def execute(run_id: int, *, dispatch_retry=None) -> JobRun | None:
+def execute(
+    run_id: int, *, dispatch_retry: Callable[[int, timedelta], object] | None = None
+) -> JobRun | None:
     """Run one queued run; a duplicated task finds it taken and does nothing."""
-    from tenants.registry import registry
-
     started = timezone.now()
     if not JobRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
         status=RunStatus.RUNNING, started_at=started
@@ -107,8 +109,8 @@ def execute(run_id: int, *, dispatch_retry=None) -> JobRun | None:
     run = JobRun.objects.get(pk=run_id)
     tenant = registry().get(run.app)
     job = cron_settings(tenant).jobs.get(run.job) if tenant else None
-    if job is None:
-        return _finish(run, started, error=f"job {run.app}/{run.job} is no longer declared")
+    if tenant is None or job is None:
+        return _finish(run, error=f"job {run.app}/{run.job} is no longer declared")
     kind = KINDS[job.kind]
     clock = time.monotonic()
     try:
@@ -116,16 +118,16 @@ def execute(run_id: int, *, dispatch_retry=None) -> JobRun | None:
             output = kind.run(tenant, job.params, job)
     except Exception as exc:
         error = str(getattr(exc, "message", "") or exc) or type(exc).__name__
-        run = _finish(run, started, error=f"{type(exc).__name__}: {error}", clock=clock)
+        run = _finish(run, error=f"{type(exc).__name__}: {error}", clock=clock)
         if kind.retryable(exc) and run.attempt <= job.retries:
             retry = JobRun.objects.create(app=run.app, job=run.job, trigger="retry", attempt=run.attempt + 1)
             if dispatch_retry is not None:
                 dispatch_retry(retry.pk, job.retry_delay)
         return run
-    return _finish(run, started, output=str(output), clock=clock)
+    return _finish(run, output=str(output), clock=clock)
 
 
-def _finish(run: JobRun, started: datetime, *, output: str = "", error: str = "", clock: float | None = None):
+def _finish(run: JobRun, *, output: str = "", error: str = "", clock: float | None = None) -> JobRun:
     finished = timezone.now()
     run.status = RunStatus.FAILED if error else RunStatus.SUCCEEDED
     run.finished_at = finished
@@ -144,8 +146,6 @@ def sync_jobs() -> tuple[int, int]:
     """Mirror the declared jobs for the admin; jobs no longer declared are deleted.
 
     Called on every tick, so it writes only what changed: (rows written, rows deleted)."""
-    from tenants.registry import registry
-
     now = timezone.now()
     wanted = {
         (job.app, job.name): {

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.utils import timezone
 from rest_framework import serializers
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -15,6 +14,7 @@ from cron.tasks import dispatch_run
 from sogoms_site.api.envelope import ok, page_meta
 from sogoms_site.api.inputs import StrictInput
 from tenants.auth.permissions import TenantAdmin
+from tenants.requests import TenantRequest
 
 RUN_FIELDS = (
     "id",
@@ -48,7 +48,7 @@ def _run(run: JobRun) -> dict:
 
 
 class JobsView(CronView):
-    def get(self, request: Request) -> Response:
+    def get(self, request: TenantRequest) -> Response:
         jobs = cron_settings(request.tenant).jobs
         latest = selectors.last_runs(request.tenant.app, jobs)
         now = timezone.now()
@@ -70,7 +70,7 @@ class JobsView(CronView):
 
 
 class TriggerView(CronView):
-    def post(self, request: Request, name: str) -> Response:
+    def post(self, request: TenantRequest, name: str) -> Response:
         run = services.trigger(tenant=request.tenant, name=name)
         queued = dispatch_run(run.pk)
         message = "Run queued" if queued else "Run recorded; the broker is unreachable, it waits"
@@ -78,7 +78,7 @@ class TriggerView(CronView):
 
 
 class RunsView(CronView):
-    def get(self, request: Request) -> Response:
+    def get(self, request: TenantRequest) -> Response:
         serializer = RunsQuery(data=request.query_params)
         serializer.is_valid(raise_exception=True)
         query = serializer.validated_data

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+from typing import Any
+
+from django.core.management.base import OutputWrapper
 
 _modules: list[str] = []
 
@@ -24,3 +27,9 @@ def add_groups(subparsers: argparse._SubParsersAction) -> None:
     """Every registered group, in the order the apps registered them (INSTALLED_APPS)."""
     for module in _modules:
         importlib.import_module(module).register(subparsers)
+
+
+# The shapes every group module speaks, for its annotations.
+Subparsers = argparse._SubParsersAction
+Options = dict[str, Any]
+Out = OutputWrapper

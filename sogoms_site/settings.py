@@ -36,6 +36,8 @@ SOGOMS_CONFIG_SECTIONS = [
 # Paths served whatever the Host header says (probes and the operators' admin).
 SOGOMS_SITE_PATHS = ("/health", "/ready")
 SOGOMS_SITE_PATH_PREFIXES = ("/admin/", "/static/")
+# `(base_path) -> URL conf` of a tenant's API, which the tenant middleware sets per request.
+SOGOMS_TENANT_URLCONF = "sogoms_site.urls.tenant_urlconf"
 
 
 def _development_secret_key() -> str:

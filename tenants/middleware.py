@@ -10,9 +10,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
+from django.utils.module_loading import import_string
 
 from sogoms_site.api.envelope import error_response
-from sogoms_site.urls import tenant_urlconf
 from tenants.context import tenant_context
 from tenants.registry import registry
 from tenants.reload import maybe_reload
@@ -23,6 +23,9 @@ class TenantMiddleware:
         self.get_response = get_response
         self.site_paths = frozenset(settings.SOGOMS_SITE_PATHS)
         self.site_prefixes = tuple(settings.SOGOMS_SITE_PATH_PREFIXES)
+        # The composition root builds URL confs; it is named in settings, not imported, so
+        # this floor does not depend on the one that wires every app together.
+        self.tenant_urlconf = import_string(settings.SOGOMS_TENANT_URLCONF)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         maybe_reload()
@@ -38,6 +41,6 @@ class TenantMiddleware:
         if tenant is None:
             return error_response(404, "TENANT_NOT_FOUND", f"No app is served on host {host!r}.")
         request.tenant = tenant
-        request.urlconf = tenant_urlconf(tenant.base_path)
+        request.urlconf = self.tenant_urlconf(tenant.base_path)
         with tenant_context(tenant):
             return self.get_response(request)

@@ -45,6 +45,8 @@ class TenantUserBase(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     sogoms_db_alias: str = ""
+    # Declared so that type checkers see it; each tenant's concrete model inherits it.
+    objects = models.Manager()
 
     class Meta:
         abstract = True

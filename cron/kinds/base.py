@@ -7,11 +7,14 @@ history; a run raises to fail the run, and `retryable` says whether another atte
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
 
 from tenants.config import Tenant
+
+if TYPE_CHECKING:  # the config reads the kinds; a job is only handed to them
+    from cron.config import Job
 
 
 class JobKind:
@@ -19,12 +22,13 @@ class JobKind:
     # A model with one field, `params`, so a config problem names `params.<key>`.
     params_model: ClassVar[type[BaseModel]]
 
-    def check(self, tenant: Tenant, params: Any) -> list[tuple[str, str]]:
-        """Problems of `params` with this tenant, as (key under params, message)."""
+    def check(self, tenant: Tenant, params: Any) -> list[tuple[str, str]]:  # noqa: ARG002
+        """Problems of `params` with this tenant, as (key under params, message); none by default."""
         return []
 
-    def run(self, tenant: Tenant, params: Any, job: Any) -> str:
+    def run(self, tenant: Tenant, params: Any, job: Job) -> str:
         raise NotImplementedError
 
-    def retryable(self, exc: Exception) -> bool:
+    def retryable(self, exc: Exception) -> bool:  # noqa: ARG002
+        """Whether another attempt may help; by default any failure may be passing."""
         return True

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
+from typing_extensions import override
 
 from cron.kinds.base import JobKind
 from sogoms_site.net import (
@@ -25,6 +26,9 @@ from sogoms_site.net import (
     header_problem,
 )
 from tenants.config import Tenant
+
+if TYPE_CHECKING:
+    from cron.config import Job
 
 OUTPUT_BODY_CHARS = 1_000
 USER_AGENT = "SOGOMS-cron/1"
@@ -92,9 +96,11 @@ class HttpKind(JobKind):
     name = "http"
     params_model = HttpJob
 
-    def run(self, tenant: Tenant, params: HttpParams, job: Any) -> str:
+    @override
+    def run(self, tenant: Tenant, params: HttpParams, job: Job) -> str:
         return run_http(params, allow=job.allow_hosts)
 
+    @override
     def retryable(self, exc: Exception) -> bool:
         return not isinstance(exc, TargetRefused)  # the guard's answer does not change
 

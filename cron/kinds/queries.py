@@ -11,7 +11,7 @@ from crud import sqlreads
 from crud.params import parse_query
 from crud.runtime import bound_resource
 from crud.selectors import rows_list
-from sogoms_site.errors import DomainError
+from sogoms_site.errors import DomainError, NotFoundError
 from tenants.auth.principal import TenantPrincipal
 from tenants.config import Tenant
 
@@ -51,6 +51,8 @@ def query_rows(
     tenant: Tenant, resource: str, query: str, *, caller: TenantPrincipal, limit: int
 ) -> list[dict]:
     bound = bound_resource(tenant, resource)
+    if bound is None:  # checked at load; a reload may have dropped it since
+        raise NotFoundError(f"{resource!r} is not a resource of {tenant.app}.")
     params = query_params(query, limit)
     if bound.resource.source == "queries":
         rows, _ = sqlreads.sql_list(bound, caller, params)

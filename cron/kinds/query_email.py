@@ -8,10 +8,11 @@ Once, the rows are read as role admin and sent to `to`.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing_extensions import override
 
 from cron.kinds.base import JobKind
 from cron.kinds.queries import admin_of, check_query, query_rows
@@ -20,6 +21,9 @@ from mail.config import mail_settings
 from tenants.auth.principal import TenantPrincipal
 from tenants.config import Tenant
 from tenants.usermodel import user_model
+
+if TYPE_CHECKING:
+    from cron.config import Job
 
 
 class QueryEmail(BaseModel):
@@ -60,21 +64,23 @@ class QueryEmailKind(JobKind):
     name = "query_email"
     params_model = QueryEmailJob
 
+    @override
     def check(self, tenant: Tenant, params: QueryEmail) -> list[tuple[str, str]]:
         return check_query_email(tenant, params)
 
-    def run(self, tenant: Tenant, params: QueryEmail, job: Any) -> str:
+    @override
+    def run(self, tenant: Tenant, params: QueryEmail, job: Job) -> str:
         return run_query_email(tenant, params, job)
 
 
-def run_query_email(tenant: Tenant, params: QueryEmail, job) -> str:
+def run_query_email(tenant: Tenant, params: QueryEmail, job: Job) -> str:
     # The job's day is its time zone's: `:today` in the query and `date` in the e-mail
     # both mean today where the job runs (07:00 in Paris is already tomorrow's digest).
     with timezone.override(job.schedule.zone):
         return _run(tenant, params, job)
 
 
-def _run(tenant: Tenant, params: QueryEmail, job) -> str:
+def _run(tenant: Tenant, params: QueryEmail, job: Job) -> str:
     today = timezone.localdate().isoformat()
     shared = {"date": today, "job": job.name}
     if not params.per_user:
@@ -82,7 +88,10 @@ def _run(tenant: Tenant, params: QueryEmail, job) -> str:
         if not rows and params.skip_empty:
             return "0 rows: nothing sent"
         message = services.mail_send_template(
-            tenant=tenant, template=params.template, to=params.to, variables={**shared, params.variable: rows}
+            tenant=tenant,
+            template=params.template,
+            to=params.to or "",
+            variables={**shared, params.variable: rows},
         )
         return f"{len(rows)} row(s) sent to {message.to_email} (message #{message.pk})"
     recipients, users = [], 0

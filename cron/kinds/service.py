@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import override
 
 from cron.kinds.base import JobKind
 from cron.kinds.queries import admin_of, check_query, query_rows
@@ -14,6 +15,9 @@ from mail.config import mail_settings
 from realtime import services as push
 from tenants.config import Tenant
 from tenants.usermodel import user_model
+
+if TYPE_CHECKING:
+    from cron.config import Job
 
 
 class Action(BaseModel):
@@ -84,10 +88,12 @@ class ServiceKind(JobKind):
     name = "service"
     params_model = ServiceJob
 
+    @override
     def check(self, tenant: Tenant, params: ServiceParams) -> list[tuple[str, str]]:
         return check_service(tenant, params)
 
-    def run(self, tenant: Tenant, params: ServiceParams, job: object) -> str:
+    @override
+    def run(self, tenant: Tenant, params: ServiceParams, job: Job) -> str:
         return run_service(tenant, params)
 
 

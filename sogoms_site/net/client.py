@@ -35,12 +35,13 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     """HTTPS to a fixed address, with SNI and the certificate check on the host name."""
 
     def __init__(self, address: str, port: int, *, server_hostname: str, timeout: float) -> None:
-        super().__init__(address, port, timeout=timeout, context=ssl.create_default_context())
-        self._server_hostname = server_hostname
+        self.tls = ssl.create_default_context()
+        super().__init__(address, port, timeout=timeout, context=self.tls)
+        self.server_hostname = server_hostname
 
     def connect(self) -> None:
         http.client.HTTPConnection.connect(self)  # TCP to the vetted address
-        self.sock = self._context.wrap_socket(self.sock, server_hostname=self._server_hostname)
+        self.sock = self.tls.wrap_socket(self.sock, server_hostname=self.server_hostname)
 
 
 def _connection(target: Target, address: IPAddress, timeout: float) -> http.client.HTTPConnection:
