@@ -1,4 +1,4 @@
-"""App config of scheduled jobs: registers `sogoms cron`."""
+"""App config of scheduled jobs: registers `sogoms cron` and the `_cron` paths of the OpenAPI document."""
 
 from django.apps import AppConfig
 
@@ -9,6 +9,9 @@ class CronConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from cron.openapi import cron_paths
         from sogoms_site import commands
+        from sogoms_site.api import openapi
 
         commands.register("cron.cli")
+        openapi.register_provider(cron_paths)
