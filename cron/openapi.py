@@ -36,7 +36,7 @@ def cron_paths(tenant: Tenant) -> OpenApiPart:
     jobs = sorted(cron_settings(tenant).jobs)
     if jobs:  # other names answer 404
         job_name["enum"] = jobs
-    paths = {
+    paths: dict[str, dict[str, Any]] = {
         "/_cron/jobs": {
             "get": _operation(
                 "cron_jobs",

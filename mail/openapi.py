@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 
+from mail.config import mail_settings
 from mail.models import OutboxMessage, Status
 from mail.selectors import DETAIL_FIELDS, SUMMARY_FIELDS
 from mail.serializers import MessagesQuery, SendBulkInput, SendInput, SendTemplateInput
@@ -35,11 +36,12 @@ SENDING = ("400", *ADMIN, "413", "415", "500")  # a JSON body is read
 
 
 def mail_paths(tenant: Tenant) -> OpenApiPart:
-    """The provider: the same `_mail` paths for every tenant."""
+    """The provider: the `_mail` paths of every tenant, with the names of its templates."""
+    templates = sorted(mail_settings(tenant).templates)
     message_id = path_parameter(
         "message_id", {"type": "integer", "minimum": 0, "format": "int64", "maximum": 2**63 - 1}
     )
-    paths = {
+    paths: dict[str, dict[str, Any]] = {
         "/_mail/templates": {
             "get": _operation(
                 "mail_templates",
@@ -68,7 +70,7 @@ def mail_paths(tenant: Tenant) -> OpenApiPart:
                 "mail_send_template",
                 "Queue one e-mail from a template (404: no such template)",
                 responses("202", envelope(ref("MailQueued")), "queued", (*SENDING, "404")),
-                body=serializer_schema(SendTemplateInput),
+                body=_with_templates(serializer_schema(SendTemplateInput), templates),
             )
         },
         "/_mail/send_bulk": {
@@ -76,7 +78,7 @@ def mail_paths(tenant: Tenant) -> OpenApiPart:
                 "mail_send_bulk",
                 "Queue one e-mail per recipient from a template: all of them or none",
                 responses("202", envelope(ref("MailBulk")), "queued", (*SENDING, "404")),
-                body=_bulk_body(),
+                body=_with_templates(_bulk_body(), templates),
             )
         },
         "/_mail/messages": {
@@ -149,6 +151,12 @@ def _operation(
     if body is not None:
         operation["requestBody"] = json_body(body)
     return operation
+
+
+def _with_templates(body: dict[str, Any], templates: list[str]) -> dict[str, Any]:
+    if templates:  # another name answers 404
+        body["properties"]["template"]["enum"] = templates
+    return body
 
 
 def _bulk_body() -> dict[str, Any]:

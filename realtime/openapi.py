@@ -32,7 +32,7 @@ def push_paths(tenant: Tenant) -> OpenApiPart:
         "notify": (NotifyInput, "Publish an event to one user: topic <app>/user/<user_id>/<channel>"),
         "broadcast": (BroadcastInput, "Publish an event to every user: topic <app>/broadcast/<channel>"),
     }
-    paths = {}
+    paths: dict[str, dict[str, Any]] = {}
     for action, (serializer, summary) in actions.items():
         body = serializer_schema(serializer)
         body["properties"]["data"]["description"] = f"any JSON (default {{}}), at most {MAX_DATA_BYTES} bytes"

@@ -167,36 +167,38 @@ def _field_schema(item: serializers.Field) -> Schema:
     elif isinstance(item, serializers.BooleanField):
         schema = {"type": "boolean"}
     elif isinstance(item, serializers.IntegerField):
-        schema = {"type": "integer"}
-        if item.min_value is not None:
-            schema["minimum"] = item.min_value
-        if item.max_value is not None:
-            schema["maximum"] = item.max_value
+        schema = _bounded({"type": "integer"}, minimum=item.min_value, maximum=item.max_value)
     elif isinstance(item, serializers.CharField):
-        schema = {"type": "string"}
-        if isinstance(item, serializers.EmailField):
-            schema["format"] = "email"
-        if item.max_length is not None:
-            schema["maxLength"] = item.max_length
-        shortest = max(item.min_length or 0, 0 if item.allow_blank else 1)
-        if shortest:
-            schema["minLength"] = shortest
+        schema = _text_schema(item)
     elif isinstance(item, serializers.DictField):
-        schema = {"type": "object", "additionalProperties": _field_schema(item.child) if item.child else {}}
-        if schema["additionalProperties"] == {}:
-            schema["additionalProperties"] = True
+        values = _field_schema(item.child)
+        schema = {"type": "object", "additionalProperties": values or True}
     elif isinstance(item, serializers.ListField):
-        schema = {"type": "array", "items": _field_schema(item.child)}
-        if not item.allow_empty:
-            schema["minItems"] = 1
-        if item.max_length is not None:
-            schema["maxItems"] = item.max_length
+        schema = _bounded(
+            {"type": "array", "items": _field_schema(item.child)},
+            minItems=None if item.allow_empty else 1,
+            maxItems=item.max_length,
+        )
     elif isinstance(item, serializers.Serializer):
         schema = serializer_schema(item)
     else:  # JSONField, _UnvalidatedField (a DictField's child) and the like: any JSON value
         schema = {}
     if getattr(item, "allow_null", False) and schema:
         schema["nullable"] = True
+    return schema
+
+
+def _text_schema(item: serializers.CharField) -> Schema:
+    schema: Schema = {"type": "string"}
+    if isinstance(item, serializers.EmailField):
+        schema["format"] = "email"
+    shortest = max(item.min_length or 0, 0 if item.allow_blank else 1)
+    return _bounded(schema, minLength=shortest or None, maxLength=item.max_length)
+
+
+def _bounded(schema: Schema, **bounds: int | None) -> Schema:
+    """`schema` with the bounds that are set (None: no bound)."""
+    schema.update({keyword: value for keyword, value in bounds.items() if value is not None})
     return schema
 
 

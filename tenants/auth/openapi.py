@@ -14,6 +14,9 @@ from tenants import hooks
 from tenants.auth.passwordreset import TEMPLATE as PASSWORD_RESET_TEMPLATE
 from tenants.config import Tenant
 
+# Served for every tenant, described only for one that can send the reset e-mail.
+PASSWORD_RESET_PATHS = ("/auth/password/forgot", "/auth/password/reset")
+
 
 def auth_paths(tenant: Tenant) -> OpenApiPart:
     """The provider: the auth paths of `tenant`, with the User and Session schemas."""
@@ -131,8 +134,9 @@ def _password_reset_paths() -> dict[str, Any]:
         },
         "additionalProperties": False,
     }
+    forgot_path, reset_path = PASSWORD_RESET_PATHS
     return {
-        "/auth/password/forgot": {
+        forgot_path: {
             "post": {
                 "security": [],  # public
                 "tags": ["auth"],
@@ -142,7 +146,7 @@ def _password_reset_paths() -> dict[str, Any]:
                 "responses": responses("202", no_data(), "accepted", ("400", "413", "415", "429", "500")),
             }
         },
-        "/auth/password/reset": {
+        reset_path: {
             "post": {
                 "security": [],  # public
                 "tags": ["auth"],
