@@ -7,10 +7,14 @@ real CSRF, no Django test client) with the Host `alpha.test`. Each response must
 server error and match the document: a documented status code, its content type and its
 schema.
 
-All operations are tested, none is excluded. The caller is a fresh user of role default
-with rows of their own at ids 1 to 3 in every table (and shared specimens), so item
-operations find rows, not only 404s; each request carries a newly minted access token,
-so `POST /auth/logout` revoking one does not turn every later request into a 401.
+All operations are tested, none is excluded, in two groups. The resources, auth and the
+public pages are called by a fresh user of role default with rows of their own at ids 1
+to 3 in every table (and shared specimens), so item operations find rows, not only 404s;
+each request carries a newly minted access token, so `POST /auth/logout` revoking one does
+not turn every later request into a 401. The role-admin endpoints (`_schema`, `_mail`,
+`_push`, `_cron`) are called by a user of role admin, with outbox messages at ids 1 to 3
+in three states and runs of the scheduled jobs, with fewer examples each (they are many,
+and simpler).
 
 The database: the WSGI handler closes connections that are not in autocommit at the end
 of each request, as it does in production, so requests cannot run inside the test's
@@ -34,8 +38,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from cron.models import JobRun, RunStatus
 from crud.config import resources_of
 from crud.runtime import bound_resource
+from mail.models import OutboxMessage, Status
 from sogoms_site.api.openapi import openapi_document
 from sogoms_site.wsgi import application
 from tenants.auth.services import session_open
@@ -54,6 +60,8 @@ CHECKS = [
     response_headers_conformance,
 ]
 EXAMPLES_PER_OPERATION = 15
+EXAMPLES_PER_ADMIN_OPERATION = 8
+ADMIN_PATHS = r"^/_(schema|mail|push|cron)(/|$)"
 
 # The document the server serves at /api/_openapi (test_describe.py checks they are equal).
 schema = schemathesis.openapi.from_dict(openapi_document(registry().get("alpha")))
@@ -123,9 +131,63 @@ def fuzzer(alpha):
     # The fixture's rows are shared by the examples of one operation on purpose.
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@schema.parametrize()
+@schema.exclude(path_regex=ADMIN_PATHS).parametrize()
 def test_every_operation_answers_as_its_openapi_document_says(case, alpha, fuzzer):
     token = session_open(tenant=alpha, user=fuzzer).access
+
+    case.call_and_validate(
+        app=application,
+        base_url=BASE_URL,
+        headers={"Authorization": f"Bearer {token}"},
+        checks=CHECKS,
+    )
+
+
+def handed_to_the_broker(*args: object) -> bool:
+    return True
+
+
+@pytest.fixture
+def admin(alpha, monkeypatch):
+    """A user of role admin, three outbox messages (ids 1 to 3) and a few job runs.
+
+    The contract is under test, not delivery: sends and triggers are not handed to the
+    worker that importing the WSGI application starts (it would run them later, among
+    other tests' rows)."""
+    monkeypatch.setattr("mail.tasks.dispatch", handed_to_the_broker)
+    monkeypatch.setattr("cron.tasks.dispatch_run", handed_to_the_broker)
+    empty_tables(alpha)
+    user = create_user(alpha, "admin@example.com", role="admin")
+    now = datetime.now(UTC)
+    for pk, status in ((1, Status.QUEUED), (2, Status.SENT), (3, Status.DEAD)):
+        OutboxMessage.objects.create(
+            id=pk,
+            app=alpha.app,
+            to_email=f"user{pk}@example.com",
+            from_email="app@alpha.test",
+            subject=f"Message {pk}",
+            body_text="Hello",
+            status=status,
+            next_attempt_at=now,
+        )
+    JobRun.objects.create(app=alpha.app, job="greet", trigger="schedule", scheduled_for=now)
+    JobRun.objects.create(
+        app=alpha.app, job="flaky_http", trigger="manual", status=RunStatus.FAILED, error="refused"
+    )
+    yield user
+    empty_tables(alpha)
+
+
+@settings(
+    max_examples=EXAMPLES_PER_ADMIN_OPERATION,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@schema.include(path_regex=ADMIN_PATHS).parametrize()
+def test_every_admin_operation_answers_as_its_openapi_document_says(case, alpha, admin):
+    token = session_open(tenant=alpha, user=admin).access
 
     case.call_and_validate(
         app=application,
