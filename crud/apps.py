@@ -1,4 +1,4 @@
-"""App config of the resource engine: plugs its tables, login lists and event log in."""
+"""App config of the resource engine: plugs its tables, login lists, event log and OpenAPI paths in."""
 
 from django.apps import AppConfig
 

@@ -1,4 +1,4 @@
-"""App config of the mail app: plugs the auth-flow e-mails into tenants, registers `sogoms mail`."""
+"""App config of the mail app: the auth-flow e-mails for tenants, `sogoms mail`, the `_mail` OpenAPI."""
 
 from django.apps import AppConfig
 

@@ -1,4 +1,4 @@
-"""App config of the realtime app: CRUD events are published to their owner's topic."""
+"""App config of the realtime app: CRUD events go to their owner's topic; `_push` and socket OpenAPI."""
 
 from django.apps import AppConfig
 

@@ -1,4 +1,4 @@
-"""App config: loads the tenant registry once at start, wires the tenant signals, its commands."""
+"""App config: loads the tenant registry once at start, wires the tenant signals, commands, /auth OpenAPI."""
 
 from __future__ import annotations
 
