@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
-from django.core.management.base import OutputWrapper
 
 from crud.seeding import SeedError, seed_tenant
+from sogoms_site.commands import Options, Out, Subparsers
 from sogoms_site.errors import DomainError
 from tenants.cli import tenant_or_report
 
 
-def register(subparsers) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser("seed", help="load demo rows from config/seed/<app>.yaml")
     parser.add_argument("app")
     parser.set_defaults(handler=run)
 
 
-def run(options: dict[str, Any], out: OutputWrapper) -> int:
+def run(options: Options, out: Out) -> int:
     tenant = tenant_or_report(options["app"], out)
     if tenant is None:
         return 2

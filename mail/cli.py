@@ -12,10 +12,9 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from django.core.management.base import OutputWrapper
-
 from mail import delivery, selectors, services
 from mail.config import mail_settings
+from sogoms_site.commands import Out
 from sogoms_site.errors import DomainError
 from tenants.cli import tenant_or_report
 from tenants.config import Tenant
@@ -83,7 +82,7 @@ def _variables(pairs: list[str], as_json: str = "") -> dict:
     return variables
 
 
-def _report(out: OutputWrapper, exc: DomainError) -> int:
+def _report(out: Out, exc: DomainError) -> int:
     """A service's refusal in the operator's words: the message, then one line per field."""
     out.write(exc.message)
     for key, messages in (exc.details or {}).items():
@@ -91,7 +90,7 @@ def _report(out: OutputWrapper, exc: DomainError) -> int:
     return 1
 
 
-def _call(out: OutputWrapper, app: str, action: Callable[[Tenant], None]) -> int:
+def _call(out: Out, app: str, action: Callable[[Tenant], None]) -> int:
     tenant = tenant_or_report(app, out)
     if tenant is None:
         return 2

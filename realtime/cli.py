@@ -8,17 +8,16 @@ then still sends over MQTT, and says so.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from django.conf import settings
-from django.core.management.base import OutputWrapper
 
 from realtime import mqtt, services
+from sogoms_site.commands import Options, Out, Subparsers
 from sogoms_site.errors import DomainError
 from tenants.cli import tenant_or_report
 
 
-def register(subparsers) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser("push", help="send a push event (WebSocket and MQTT)")
     actions = parser.add_subparsers(dest="push_action", required=True, metavar="action")
     publish = actions.add_parser(
@@ -38,7 +37,7 @@ def register(subparsers) -> None:
         action.set_defaults(handler=run)
 
 
-def run(options: dict[str, Any], out: OutputWrapper) -> int:
+def run(options: Options, out: Out) -> int:
     tenant = tenant_or_report(options["app"], out)
     if tenant is None:
         return 2

@@ -7,6 +7,8 @@ exception becomes INTERNAL_ERROR (logged with the request id, never shown).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
@@ -16,7 +18,7 @@ from sogoms_site.requestid import new_request_id, reset_request_id, set_request_
 
 
 class RequestIdMiddleware:
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
@@ -32,7 +34,7 @@ class RequestIdMiddleware:
 
 
 class ApiErrorMiddleware:
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:

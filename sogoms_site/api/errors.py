@@ -171,7 +171,7 @@ def _from_framework(exc: Exception) -> ApiError | None:
     if isinstance(exc, drf.NotAcceptable):
         return ApiError("The response can only be JSON.", headers={})
     if isinstance(exc, drf.Throttled):
-        wait = int(exc.wait or 1)
+        wait = int(getattr(exc, "wait", None) or 1)  # set by DRF's throttles, unknown to the stubs
         return RateLimited(headers={"Retry-After": str(wait)})
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge()

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.core.management.base import OutputWrapper
-
+from sogoms_site.commands import Options, Out, Subparsers
 from sogoms_site.errors import DomainError
 from tenants.auth.services import user_set_role
 from tenants.cli import tenant_or_report
 from tenants.usermodel import ROLES, user_model
 
 
-def register(subparsers) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser("users", help="list a tenant's users or set a user's role")
     actions = parser.add_subparsers(dest="users_action", required=True, metavar="action")
     listing = actions.add_parser("list", help="list the users of a tenant")
@@ -25,7 +22,7 @@ def register(subparsers) -> None:
     role.set_defaults(handler=run_role)
 
 
-def run_list(options: dict, out) -> int:
+def run_list(options: Options, out: Out) -> int:
     tenant = tenant_or_report(options["app"], out)
     if tenant is None:
         return 2
@@ -35,7 +32,7 @@ def run_list(options: dict, out) -> int:
     return 0
 
 
-def run_role(options: dict[str, Any], out: OutputWrapper) -> int:
+def run_role(options: Options, out: Out) -> int:
     tenant = tenant_or_report(options["app"], out)
     if tenant is None:
         return 2
