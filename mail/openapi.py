@@ -38,9 +38,7 @@ SENDING = ("400", *ADMIN, "413", "415", "500")  # a JSON body is read
 def mail_paths(tenant: Tenant) -> OpenApiPart:
     """The provider: the `_mail` paths of every tenant, with the names of its templates."""
     templates = sorted(mail_settings(tenant).templates)
-    message_id = path_parameter(
-        "message_id", {"type": "integer", "minimum": 0, "format": "int64", "maximum": 2**63 - 1}
-    )
+    message_id = path_parameter("message_id", {"type": "integer", "minimum": 0}, "an outbox message")
     paths: dict[str, dict[str, Any]] = {
         "/_mail/templates": {
             "get": _operation(

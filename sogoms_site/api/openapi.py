@@ -41,8 +41,6 @@ ERRORS: dict[str, str] = {
     "429": "RATE_LIMITED",
     "500": "INTERNAL_ERROR",
 }
-# What any operation that reads a JSON body may answer besides its own errors.
-BODY_ERRORS = ("400", "413", "415", "500")
 
 
 class DescribedTenant(Protocol):
@@ -282,7 +280,8 @@ def openapi_document(tenant: DescribedTenant) -> dict[str, Any]:
         _merge(paths, part.paths, "path", provider)
         _merge(components["schemas"], part.schemas, "schema", provider)
         _merge(extensions, part.extensions, "extension", provider)
-        tags.extend(tag for tag in part.tags if tag not in tags)
+        named = {tag["name"] for tag in tags}
+        tags += [tag for tag in part.tags if tag["name"] not in named]  # the first description wins
     document: dict[str, Any] = {
         "openapi": OPENAPI_VERSION,
         "info": {
