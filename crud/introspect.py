@@ -1,53 +1,19 @@
 """Fields of an existing table, read from the database (apps declared by v1 query YAML).
 
 The Django introspection API gives each column's type as a Django field class, as
-`inspectdb` does; that is mapped back to the schema types the engine knows.
+`inspectdb` does; the field-type registry maps that back to the schema types the engine
+knows, and each type reads its own sizes and defaults.
 """
 
 from __future__ import annotations
 
-import re
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 
+from crud.fieldtypes import column_kind, field_type, find, normalize_default
 from crud.resource import MISSING, FieldSpec
-
-# Django's field class names (what introspection answers) -> the schema's types.
-DJANGO_TYPES = {
-    "AutoField": "int",
-    "SmallAutoField": "int",
-    "BigAutoField": "bigint",
-    "IntegerField": "int",
-    "SmallIntegerField": "int",
-    "PositiveIntegerField": "int",
-    "PositiveSmallIntegerField": "int",
-    "PositiveBigIntegerField": "bigint",
-    "BigIntegerField": "bigint",
-    "CharField": "string",
-    "EmailField": "string",
-    "URLField": "string",
-    "SlugField": "string",
-    "TextField": "text",
-    "BooleanField": "bool",
-    "NullBooleanField": "bool",
-    "DateField": "date",
-    "DateTimeField": "datetime",
-    "DecimalField": "decimal",
-    "FloatField": "float",
-    "JSONField": "json",
-}
-
-
-def column_kind(connection, column) -> tuple[str, str]:
-    """(Django field class name, schema type) of an introspected column."""
-    django_type = connection.introspection.get_field_type(column.type_code, column)
-    kind = DJANGO_TYPES.get(django_type, "string")
-    if getattr(column, "data_type", "") == "tinyint" and column.internal_size == 1:
-        kind = "bool"  # MySQL's BOOLEAN is TINYINT(1)
-    if kind == "text" and getattr(column, "has_json_constraint", False):
-        kind = "json"  # SQLite and MariaDB keep JSON as checked text
-    return django_type, kind
 
 
 def table_fields(alias: str, table: str, *, owner_column: str | None = None) -> tuple[FieldSpec, ...]:
@@ -60,8 +26,9 @@ def table_fields(alias: str, table: str, *, owner_column: str | None = None) -> 
     specs = []
     for column in description:
         django_type, kind = column_kind(connection, column)
+        column_type = field_type(kind)
         is_primary = column.name == primary
-        auto = django_type.endswith("AutoField") or (is_primary and kind in ("int", "bigint"))
+        auto = django_type.endswith("AutoField") or (is_primary and column_type.can_be_auto)
         default = literal_default(kind, getattr(column, "default", None))
         specs.append(
             FieldSpec(
@@ -71,11 +38,9 @@ def table_fields(alias: str, table: str, *, owner_column: str | None = None) -> 
                 auto=auto,
                 required=not column.null_ok and default is None and not auto,
                 default=MISSING if default is None else default,
-                max_length=_max_length(column) if kind == "string" else None,
-                max_digits=column.precision or 12,
-                decimal_places=column.scale or 2,
                 owner=column.name == owner_column,
                 timestamp=None,
+                **column_type.spec_options(column),
             )
         )
     if not any(spec.primary for spec in specs):
@@ -83,32 +48,11 @@ def table_fields(alias: str, table: str, *, owner_column: str | None = None) -> 
     return tuple(specs)
 
 
-def _max_length(column) -> int | None:
-    """MySQL reports the size; SQLite keeps it in the declared type, `VARCHAR(120)`."""
-    size = column.internal_size or column.display_size
-    if size:
-        return int(size)
-    declared = re.search(r"\((\d+)\)", str(column.type_code))
-    return int(declared[1]) if declared else None
-
-
-def literal_default(kind: str, raw) -> object:
+def literal_default(kind: str, raw: Any) -> Any:
     """A column's database default as a value of the schema type, or None (none, or an
     expression such as CURRENT_TIMESTAMP that only the database can evaluate)."""
-    from crud.schematools.shapes import normalize_default
-
     text = normalize_default(raw)
-    if text is None:
+    column_type = find(kind)
+    if text is None or column_type is None:
         return None
-    if kind in ("int", "bigint"):
-        return int(text) if text.lstrip("-").isdigit() else None
-    if kind == "bool":
-        return text in ("1", "true") if text in ("0", "1", "true", "false") else None
-    if kind == "float":
-        try:
-            return float(text)
-        except ValueError:
-            return None
-    if kind in ("string", "decimal"):
-        return text
-    return None
+    return column_type.literal_default(text)

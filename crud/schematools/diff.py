@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.db import connections
 
 from crud.dynamic import schema_models
+from crud.fieldtypes import find
 from crud.schematools.shapes import ColumnShape, TableShape, database_shapes, model_shape
 from tenants.config import Tenant
 
@@ -90,9 +91,7 @@ def diff_shapes(
 def _same(expected: ColumnShape, actual: ColumnShape) -> bool:
     # SQLite keeps no precision for decimals: an unknown size is not a difference
     digits_known = expected.digits is not None and actual.digits is not None
-    same_type = expected.type == actual.type or (
-        not actual.width_known and {expected.type, actual.type} == {"int", "bigint"}
-    )
+    same_type = expected.type == actual.type or (not actual.width_known and _both_integers(expected, actual))
     return (
         same_type
         and expected.nullable == actual.nullable
@@ -100,3 +99,9 @@ def _same(expected: ColumnShape, actual: ColumnShape) -> bool:
         and (not digits_known or expected.digits == actual.digits)
         and expected.default == actual.default
     )
+
+
+def _both_integers(expected: ColumnShape, actual: ColumnShape) -> bool:
+    """SQLite's auto keys are `integer` whatever the width: any two integer types match."""
+    kinds = [find(shape.type) for shape in (expected, actual)]
+    return all(kind is not None and kind.integer for kind in kinds)

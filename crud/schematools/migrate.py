@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connections, models
 
 from crud.dynamic import schema_models
+from crud.fieldtypes import find
 from crud.schematools.diff import Difference, diff_tenant
-from crud.schematools.shapes import ColumnShape
+from crud.schematools.shapes import ColumnShape, database_shapes
 from tenants.config import Tenant
 
 
@@ -30,25 +32,10 @@ class Step:
 
 def _field_for(shape: ColumnShape, like: models.Field | None, column: str) -> models.Field:
     """A Django field standing for a column as it is in the database."""
-    options = {"null": shape.nullable, "db_column": column, "primary_key": shape.primary}
-    kind = shape.type
-    if kind == "string":
-        field_obj = models.CharField(max_length=shape.max_length or 255, **options)
-    elif kind == "decimal":
-        digits = shape.digits or (getattr(like, "max_digits", 12), getattr(like, "decimal_places", 2))
-        field_obj = models.DecimalField(max_digits=digits[0], decimal_places=digits[1], **options)
-    else:
-        classes = {
-            "int": models.AutoField if shape.auto else models.IntegerField,
-            "bigint": models.BigAutoField if shape.auto else models.BigIntegerField,
-            "text": models.TextField,
-            "bool": models.BooleanField,
-            "date": models.DateField,
-            "datetime": models.DateTimeField,
-            "float": models.FloatField,
-            "json": models.JSONField,
-        }
-        field_obj = classes.get(kind, models.TextField)(**options)
+    options: dict[str, Any] = {"null": shape.nullable, "db_column": column, "primary_key": shape.primary}
+    kind = find(shape.type)
+    # a column of no known type is dropped or altered as what it can always be read as
+    field_obj = kind.existing_field(shape, like, options) if kind else models.TextField(**options)
     field_obj.set_attributes_from_name(like.name if like is not None else column)
     return field_obj
 
@@ -73,8 +60,6 @@ STEP_ORDER = (
 
 
 def plan(tenant: Tenant, *, foreign_tables: tuple[str, ...] = ()) -> list[Step]:
-    from crud.schematools.shapes import database_shapes
-
     models_by_table = {model._meta.db_table: model for model in schema_models(tenant).values()}
     differences = sorted(
         diff_tenant(tenant, foreign_tables=foreign_tables), key=lambda d: STEP_ORDER.index(d.kind)
@@ -101,7 +86,7 @@ def plan(tenant: Tenant, *, foreign_tables: tuple[str, ...] = ()) -> list[Step]:
         elif kind in ("missing_index", "missing_unique"):
             steps.append(Step(difference, _add_index_step(model, difference)))
         elif kind in ("extra_index", "extra_unique"):
-            steps.append(Step(difference, _drop_index_step(tenant, difference)))
+            steps.append(Step(difference, _drop_index_step(difference)))
         elif kind == "extra_table":
             steps.append(
                 Step(
@@ -133,10 +118,10 @@ def _add_index_step(model, difference: Difference) -> Callable:
     return lambda editor: editor.add_index(model, index)
 
 
-def _drop_index_step(tenant: Tenant, difference: Difference) -> Callable:
+def _drop_index_step(difference: Difference) -> Callable[[Any], None]:
     columns = difference.name.split(",")
 
-    def run(editor) -> None:
+    def run(editor: Any) -> None:
         connection = editor.connection
         with connection.cursor() as cursor:
             constraints = connection.introspection.get_constraints(cursor, difference.table)

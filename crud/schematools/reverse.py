@@ -7,8 +7,11 @@ column pointing at `users` becomes the owner column (`filter: owner`).
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import connections
 
+from crud.fieldtypes import field_type
 from crud.frontends.schema import BUILTIN_USER_FIELDS
 from crud.introspect import literal_default
 from crud.schematools.shapes import ColumnShape, database_shapes
@@ -16,20 +19,17 @@ from crud.schematools.shapes import ColumnShape, database_shapes
 TIMESTAMPS = ("created_at", "updated_at")
 
 
-def _default(column: ColumnShape):
+def _default(column: ColumnShape) -> Any:
     return literal_default(column.type, column.default)
 
 
-def _field(name: str, column: ColumnShape, relations: dict, table: str) -> dict:
-    entry: dict = {"type": column.type}
+def _field(name: str, column: ColumnShape, relations: dict[str, Any], table: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {"type": column.type}
     if column.primary:
         entry["primary"] = True
     if column.auto:
         entry["auto"] = True
-    if column.max_length and column.type == "string":
-        entry["max_length"] = column.max_length
-    if column.digits and column.type == "decimal":
-        entry["max_digits"], entry["decimal_places"] = column.digits
+    entry.update(field_type(column.type).schema_entries(column))
     default = _default(column)
     if default is not None:
         entry["default"] = default

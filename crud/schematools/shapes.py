@@ -6,12 +6,13 @@ SQLite column of the same declaration compare equal; the DDL stays Django's.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import models
 
-from crud.introspect import DJANGO_TYPES, _max_length, column_kind  # one reading of column types and sizes
+# one reading of column types, sizes and defaults, shared with crud.introspect
+from crud.fieldtypes import column_kind, field_type, kind_of_django_type, normalize_default
 
 IGNORED_TABLES = ("django_migrations", "sqlite_sequence")
 
@@ -46,28 +47,10 @@ class TableShape:
     indexes: set[tuple[str, ...]] = field(default_factory=set)
 
 
-def normalize_default(value) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    if text.upper() == "NULL":
-        return None
-    while text.startswith("(") and text.endswith(")"):
-        text = text[1:-1].strip()
-    if len(text) >= 2 and text[0] == text[-1] == "'":
-        text = text[1:-1].replace("''", "'")
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return "1" if lowered == "true" else "0"
-    if re.fullmatch(r"-?\d+\.0+", text):
-        text = text.split(".")[0]
-    return text
-
-
 def _field_kind(field_obj: models.Field) -> str:
     if isinstance(field_obj, models.ForeignKey):
         return _field_kind(field_obj.target_field)
-    return DJANGO_TYPES.get(field_obj.get_internal_type(), "string")
+    return kind_of_django_type(field_obj.get_internal_type())
 
 
 def model_shape(model: type[models.Model]) -> TableShape:
@@ -78,13 +61,12 @@ def model_shape(model: type[models.Model]) -> TableShape:
         if field_obj.db_default is not models.NOT_PROVIDED:
             default = normalize_default(field_obj.db_default.value)
         shape.columns[field_obj.column] = ColumnShape(
-            type="int" if kind == "int" and field_obj.primary_key else kind,
+            type=kind,
             nullable=field_obj.null,
             primary=field_obj.primary_key,
-            max_length=field_obj.max_length if kind == "string" else None,
-            digits=(field_obj.max_digits, field_obj.decimal_places) if kind == "decimal" else None,
             default=default,
             auto=isinstance(field_obj, models.AutoField | models.BigAutoField),
+            **field_type(kind).model_shape_options(field_obj),
         )
         if field_obj.unique and not field_obj.primary_key:
             shape.unique.add((field_obj.column,))
@@ -98,15 +80,7 @@ def model_shape(model: type[models.Model]) -> TableShape:
     return shape
 
 
-def _digits(column) -> tuple[int, int] | None:
-    """MySQL reports precision and scale; SQLite keeps them in `decimal(6, 2)`."""
-    if column.precision is not None:
-        return (int(column.precision), int(column.scale or 0))
-    declared = re.search(r"\((\d+)\s*,\s*(\d+)\)", str(column.type_code))
-    return (int(declared[1]), int(declared[2])) if declared else None
-
-
-def database_shapes(connection) -> dict[str, TableShape]:
+def database_shapes(connection: Any) -> dict[str, TableShape]:
     shapes = {}
     with connection.cursor() as cursor:
         for table in connection.introspection.table_names(cursor):
@@ -116,7 +90,7 @@ def database_shapes(connection) -> dict[str, TableShape]:
     return shapes
 
 
-def _table_shape(connection, cursor, table: str) -> TableShape:
+def _table_shape(connection: Any, cursor: Any, table: str) -> TableShape:
     introspection = connection.introspection
     shape = TableShape()
     primary = introspection.get_primary_key_column(cursor, table)
@@ -126,11 +100,10 @@ def _table_shape(connection, cursor, table: str) -> TableShape:
             type=kind,
             nullable=bool(column.null_ok) and column.name != primary,
             primary=column.name == primary,
-            max_length=_max_length(column) if kind == "string" else None,
-            digits=_digits(column) if kind == "decimal" else None,
             default=normalize_default(getattr(column, "default", None)),
             auto=django_type.endswith("AutoField"),
             width_known=not (connection.vendor == "sqlite" and django_type.endswith("AutoField")),
+            **field_type(kind).shape_options(column),
         )
     for constraint in introspection.get_constraints(cursor, table).values():
         columns = tuple(constraint["columns"] or ())
