@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
-from django.db import models
 
 from crud.config import resources_of
 from crud.dynamic import django_name, schema_models
-from crud.runtime import bound_resource
+from crud.fieldtypes import all_types, field_type
+from crud.runtime import BoundResource, bound_resource
 from tenants.admin import SuperuserOnly
+from tenants.config import Tenant
 from tenants.registry import ensure_loaded
 
 
@@ -41,22 +42,28 @@ class ApiValidatedForm(forms.ModelForm):
         return cleaned
 
 
-def table_admin(tenant, bound) -> type[admin.ModelAdmin]:
+def table_admin(tenant: Tenant, bound: BoundResource) -> type[admin.ModelAdmin]:
     resource = bound.resource
     visible = [spec for spec in resource.fields if not spec.hidden]
     names = [django_name(spec) for spec in visible]
+    # the admin searches with icontains: the fields whose type allows that operator
+    searchable = [django_name(s) for s in visible if "icontains" in field_type(s.type).operators]
+    filterable = [django_name(s) for s in visible if s.choices or field_type(s.type).admin_list_filter]
+    widgets = {
+        kind.model_class: dict(kind.admin_form_options) for kind in all_types() if kind.admin_form_options
+    }
     read_only = tenant.admin_read_only
     # the admin adds the model and fields (with its widgets) when it builds the real form
     form = type(f"{resource.name}_{tenant.app}_form", (ApiValidatedForm,), {"sogoms_bound": bound})
 
     class TenantTableAdmin(SuperuserOnly, admin.ModelAdmin):
         list_display = names[:7]
-        search_fields = [django_name(s) for s in visible if s.type in ("string", "text", "email", "url")][:4]
-        list_filter = [django_name(s) for s in visible if s.type == "bool" or s.choices][:4]
+        search_fields = searchable[:4]
+        list_filter = filterable[:4]
         exclude = [django_name(spec) for spec in resource.fields if spec.hidden]
         readonly_fields = [django_name(s) for s in visible if s.timestamp or (s.readonly and not s.primary)]
         list_per_page = 50
-        formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+        formfield_overrides = widgets
         show_full_result_count = False  # no COUNT(*) over big tenant tables on every page
 
         def get_form(self, request, obj=None, **kwargs):

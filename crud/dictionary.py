@@ -6,14 +6,17 @@ never appear.
 
 from __future__ import annotations
 
+from typing import Any
+
 from crud.config import resources_of
+from crud.fieldtypes import field_type
 from crud.resource import MISSING, FieldSpec
 from crud.runtime import BoundResource, bound_resource
 from tenants.config import Tenant
 
 
-def field_entry(spec: FieldSpec) -> dict:
-    entry: dict = {"name": spec.name, "type": spec.type}
+def field_entry(spec: FieldSpec) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": spec.name, "type": spec.type}
     flags = {
         "primary": spec.primary,
         "auto": spec.auto,
@@ -33,8 +36,7 @@ def field_entry(spec: FieldSpec) -> dict:
         entry["choices"] = list(spec.choices)
     if spec.default is not MISSING:
         entry["default"] = spec.default
-    if spec.type == "decimal":
-        entry["max_digits"], entry["decimal_places"] = spec.max_digits, spec.decimal_places
+    entry.update(field_type(spec.type).dictionary_entries(spec))
     if spec.foreign:
         entry["foreign"] = ".".join(spec.foreign)
         entry["on_delete"] = spec.on_delete

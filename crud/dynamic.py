@@ -8,11 +8,14 @@ the `_id` (`project`), so `attname` is the column name the API speaks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
+from typing import Any
 
 from django.core import validators
 from django.db import models
 
+from crud.fieldtypes import field_type
 from crud.resource import MISSING, FieldSpec, Resource
 from tenants.config import Tenant
 from tenants.usermodel import tenant_apps, user_model
@@ -54,8 +57,11 @@ def schema_models(tenant: Tenant) -> dict[str, type[models.Model]]:
     return built
 
 
-def _build(tenant: Tenant, resource: Resource, built: dict) -> type[models.Model]:
-    attrs: dict = {"__module__": __name__, "sogoms_db_alias": tenant.db_alias}
+def _build(
+    tenant: Tenant, resource: Resource, built: dict[str, type[models.Model]]
+) -> type[models.Model]:
+    """The model of one table; `built` holds the models its foreign keys may point at."""
+    attrs: dict[str, Any] = {"__module__": __name__, "sogoms_db_alias": tenant.db_alias}
     for spec in resource.fields:
         attrs[django_name(spec)] = model_field(spec, resource, built)
     class_name = f"{resource.name}_{tenant.app}"
@@ -104,11 +110,31 @@ def _index_name(resource: Resource, group: tuple, kind: str) -> str:
 def db_default_allowed(spec: FieldSpec) -> bool:
     """Scalar defaults of columns every engine lets carry a DEFAULT clause."""
     scalar = isinstance(spec.default, bool | int | float | str) and spec.default is not None
-    return scalar and spec.type in ("int", "bigint", "string", "email", "url", "bool", "decimal", "float")
+    return scalar and field_type(spec.type).db_default_allowed
 
 
-def model_field(spec: FieldSpec, resource: Resource, built: dict) -> models.Field:
-    options: dict = {"db_column": spec.name}
+def model_field(spec: FieldSpec, resource: Resource, built: dict[str, type[models.Model]]) -> models.Field:
+    options = _common_options(spec)
+    if spec.foreign:
+        target_table, target_field = spec.foreign
+        target = built.get(target_table, "self" if target_table == resource.name else target_table)
+        extra = {} if target_field == "id" else {"to_field": target_field}
+        return models.ForeignKey(
+            target, on_delete=ON_DELETE[spec.on_delete], related_name="+", **extra, **options
+        )
+    if spec.timestamp == "created":
+        return models.DateTimeField(auto_now_add=True, db_column=spec.name)
+    if spec.timestamp == "updated":
+        return models.DateTimeField(auto_now=True, db_column=spec.name)
+    kind = field_type(spec.type)
+    if spec.auto:
+        return kind.auto_model_field(options)
+    return kind.model_field(spec, options)
+
+
+def _common_options(spec: FieldSpec) -> dict[str, Any]:
+    """The model field options every type shares: key, uniqueness, null, default, checks."""
+    options: dict[str, Any] = {"db_column": spec.name}
     if spec.primary:
         options["primary_key"] = True
     if spec.unique and not spec.primary:
@@ -125,7 +151,7 @@ def model_field(spec: FieldSpec, resource: Resource, built: dict) -> models.Fiel
             options["db_default"] = models.Value(spec.default)
     if spec.choices:
         options["choices"] = [(choice, str(choice)) for choice in spec.choices]
-    checks = []
+    checks: list[Callable[[Any], None]] = []
     if spec.min is not None:
         checks.append(validators.MinValueValidator(spec.min))
     if spec.max is not None:
@@ -134,43 +160,4 @@ def model_field(spec: FieldSpec, resource: Resource, built: dict) -> models.Fiel
         checks.append(validators.RegexValidator(spec.pattern))
     if checks:
         options["validators"] = checks
-
-    if spec.foreign:
-        target_table, target_field = spec.foreign
-        target = built.get(target_table, "self" if target_table == resource.name else target_table)
-        extra = {} if target_field == "id" else {"to_field": target_field}
-        return models.ForeignKey(
-            target, on_delete=ON_DELETE[spec.on_delete], related_name="+", **extra, **options
-        )
-    if spec.timestamp == "created":
-        return models.DateTimeField(auto_now_add=True, db_column=spec.name)
-    if spec.timestamp == "updated":
-        return models.DateTimeField(auto_now=True, db_column=spec.name)
-    kind = spec.type
-    if spec.auto:
-        return (models.BigAutoField if kind == "bigint" else models.AutoField)(**options)
-    if kind == "int":
-        return models.IntegerField(**options)
-    if kind == "bigint":
-        return models.BigIntegerField(**options)
-    if kind == "string":
-        return models.CharField(max_length=spec.max_length or 255, **options)
-    if kind == "email":
-        return models.EmailField(max_length=254, **options)
-    if kind == "url":
-        return models.URLField(max_length=500, **options)
-    if kind == "text":
-        return models.TextField(**options)
-    if kind == "bool":
-        return models.BooleanField(**options)
-    if kind == "date":
-        return models.DateField(**options)
-    if kind == "datetime":
-        return models.DateTimeField(**options)
-    if kind == "decimal":
-        return models.DecimalField(max_digits=spec.max_digits, decimal_places=spec.decimal_places, **options)
-    if kind == "float":
-        return models.FloatField(**options)
-    if kind == "json":
-        return models.JSONField(**options)
-    raise ValueError(f"unknown field type {kind!r}")
+    return options

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from crud.dictionary import exposed
+from crud.fieldtypes import value_type
 from crud.params import FILTER_OPERATORS, MAX_PER_PAGE
 from crud.resource import MISSING, FieldSpec
 from crud.runtime import BoundResource
@@ -50,47 +51,19 @@ def crud_paths(tenant: Tenant) -> OpenApiPart:
     return OpenApiPart(paths=paths, schemas=schemas, tags=tags)
 
 
-def value_schema(spec: FieldSpec, *, writing: bool = False) -> dict:
-    kind = "int" if spec.foreign else spec.type
+def value_schema(spec: FieldSpec, *, writing: bool = False) -> dict[str, Any]:
+    """The schema of a field's values (as written, if `writing`): its type's, or its choices."""
+    kind = value_type(spec)
     if spec.choices:
         # OpenAPI 3.0 ignores `nullable` beside a bare enum: null must be one of the values
-        schema: dict = {"enum": list(spec.choices) + ([None] if spec.nullable else [])}
-    elif kind in ("int", "bigint"):
-        schema = {"type": "integer", "format": "int32" if kind == "int" else "int64"}
-        if spec.foreign and writing:
-            schema["minimum"] = 1
-    elif kind in ("string", "text", "email", "url"):
-        schema = {"type": "string"}
-        if kind == "email":
-            schema["format"] = "email"
-        if kind == "url":
-            schema["format"] = "uri"
-    elif kind == "bool":
-        schema = {"type": "boolean"}
-    elif kind == "date":
-        schema = {"type": "string", "format": "date"}
-    elif kind == "datetime":
-        schema = {"type": "string", "format": "date-time"}
-    elif kind == "decimal":
-        schema = {"type": "string", "format": "decimal", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"}
-    elif kind == "float":
-        schema = {"type": "number"}
-    else:  # json: any JSON value
-        schema = {}
+        schema: dict[str, Any] = {"enum": list(spec.choices) + ([None] if spec.nullable else [])}
+    else:
+        schema = kind.openapi_schema(spec, writing=writing)
     if writing:
-        if spec.max_length and kind == "string":
-            schema["maxLength"] = spec.max_length
-        if spec.pattern and kind == "string":
-            schema["pattern"] = spec.pattern
-        if spec.min is not None and kind in ("int", "bigint", "float"):
-            schema["minimum"] = spec.min
-        if spec.max is not None and kind in ("int", "bigint", "float"):
-            schema["maximum"] = spec.max
-        if spec.required and kind in ("string", "text"):
-            schema["minLength"] = 1
+        schema.update(kind.openapi_constraints(spec))
     if spec.default is not MISSING:
         schema["default"] = spec.default
-    if spec.nullable or (kind == "json" and not writing):
+    if spec.nullable or (kind.openapi_nullable_on_read and not writing):
         schema["nullable"] = True
     return schema
 

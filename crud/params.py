@@ -13,10 +13,10 @@ import binascii
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from crud.fieldtypes import INVALID, TEXT_MATCHING, FieldType, field_type, parse_bool, value_type
+from crud.resource import FieldSpec
 from sogoms_site.errors import InvalidInput
 
 FILTER_OPERATORS = (
@@ -32,9 +32,6 @@ FILTER_OPERATORS = (
     "startswith",
     "isnull",
 )
-TEXT_TYPES = ("string", "text", "email", "url")
-ORDERED_TYPES = ("int", "bigint", "decimal", "float", "date", "datetime", *TEXT_TYPES)
-INT_RANGE = {"int": (-(2**31), 2**31 - 1), "bigint": (-(2**63), 2**63 - 1)}
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
 MAX_IN_VALUES = 100
@@ -125,7 +122,7 @@ def parse_query(
 
 
 def _parse_filter(
-    name: str, op: str, raw: str, key: str, visible: dict, spec: QuerySpec, errors: _Errors
+    name: str, op: str, raw: str, key: str, visible: dict[str, FieldSpec], spec: QuerySpec, errors: _Errors
 ) -> None:
     field_spec = visible.get(name)
     if field_spec is None:
@@ -134,21 +131,16 @@ def _parse_filter(
     if op not in FILTER_OPERATORS:
         errors.add(key, f"{op!r} is not an operator ({', '.join(FILTER_OPERATORS)})")
         return
+    kind = field_type(field_spec.type)
+    if op not in kind.operators:
+        errors.add(key, _not_allowed(op, kind))
+        return
     if op == "isnull":
-        flag = _bool(raw)
+        flag = parse_bool(raw)
         if flag is None:
             errors.add(key, f"{raw!r} is not true or false")
         else:
             spec.filters.append((name, op, flag))
-        return
-    if field_spec.type == "json":
-        errors.add(key, "json fields can only be tested with isnull")
-        return
-    if op in ("contains", "icontains", "startswith") and field_spec.type not in TEXT_TYPES:
-        errors.add(key, f"{op} applies to text fields, not {field_spec.type}")
-        return
-    if op in ("lt", "lte", "gt", "gte") and field_spec.type not in ORDERED_TYPES:
-        errors.add(key, f"{op} does not apply to {field_spec.type}")
         return
     if op == "in":
         items = _csv(raw)
@@ -156,65 +148,43 @@ def _parse_filter(
             errors.add(key, f"give 1 to {MAX_IN_VALUES} comma-separated values")
             return
         converted = [coerce(field_spec, item) for item in items]
-        if any(item is _INVALID for item in converted):
+        if any(item is INVALID for item in converted):
             errors.add(key, f"{raw!r} holds a value that is not a valid {field_spec.type}")
             return
         spec.filters.append((name, op, converted))
         return
-    value = raw if op in ("contains", "icontains", "startswith") else coerce(field_spec, raw)
-    if value is _INVALID:
+    value = raw if op in TEXT_MATCHING else coerce(field_spec, raw)
+    if value is INVALID:
         errors.add(key, f"{raw!r} is not a valid {field_spec.type}")
         return
     spec.filters.append((name, op, value))
 
 
-def _parse_sort(raw: str, visible: dict, spec: QuerySpec, errors: _Errors) -> None:
+def _not_allowed(op: str, kind: FieldType) -> str:
+    if kind.operators <= {"isnull"}:
+        return f"{kind.name} fields can only be tested with isnull"
+    if op in TEXT_MATCHING:
+        return f"{op} applies to text fields, not {kind.name}"
+    return f"{op} does not apply to {kind.name}"
+
+
+def _parse_sort(raw: str, visible: dict[str, FieldSpec], spec: QuerySpec, errors: _Errors) -> None:
     for item in _csv(raw):
         name = item[1:] if item.startswith("-") else item
         field_spec = visible.get(name)
-        if field_spec is None or field_spec.type == "json":
+        if field_spec is None or not field_type(field_spec.type).sortable:
             errors.add("sort", f"{name!r} is not a sortable field")
             continue
         spec.sort.append((name, item.startswith("-")))
 
 
-_INVALID = object()
-
-
-def coerce(field_spec, raw: str) -> Any:
-    """A parameter value as the field's Python type, or _INVALID."""
-    kind = "int" if field_spec.foreign else field_spec.type
-    try:
-        if kind in INT_RANGE:
-            if not re.fullmatch(r"-?[0-9]{1,19}", raw):
-                return _INVALID
-            low, high = INT_RANGE[kind]
-            return int(raw) if low <= int(raw) <= high else _INVALID
-        if kind == "float":
-            value = float(raw)
-            return value if value == value and abs(value) != float("inf") else _INVALID
-        if kind == "decimal":
-            value = Decimal(raw)
-            return value if value.is_finite() else _INVALID
-        if kind == "bool":
-            flag = _bool(raw)
-            return _INVALID if flag is None else flag
-        if kind == "date":
-            return date.fromisoformat(raw)
-        if kind == "datetime":
-            value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-            return value.astimezone(UTC) if value.tzinfo else value
-    except (ValueError, InvalidOperation, OverflowError):
-        return _INVALID
-    return raw
+def coerce(field_spec: FieldSpec, raw: str) -> Any:
+    """A parameter value as the field's Python type, or the registry's INVALID."""
+    return value_type(field_spec).coerce(raw)
 
 
 def is_invalid(value: Any) -> bool:
-    return value is _INVALID
-
-
-def _bool(raw: str) -> bool | None:
-    return {"true": True, "1": True, "false": False, "0": False}.get(raw.strip().lower())
+    return value is INVALID
 
 
 def _positive_int(raw: str) -> int | None:

@@ -10,27 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 OPERATIONS = ("list", "show", "create", "update", "delete")
-FIELD_TYPES = (
-    "int",
-    "bigint",
-    "string",
-    "text",
-    "bool",
-    "date",
-    "datetime",
-    "decimal",
-    "float",
-    "json",
-    "email",
-    "url",
-)
 MISSING = object()
 
 
 @dataclass(frozen=True)
 class FieldSpec:
     name: str
-    type: str
+    type: str  # a name of the field-type registry (crud.fieldtypes)
     primary: bool = False
     auto: bool = False
     unique: bool = False

@@ -13,7 +13,9 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from crud import compiled
+from crud.fieldtypes import value_type
 from crud.params import QuerySpec, coerce, encode_cursor, is_invalid
+from crud.resource import FieldSpec
 from crud.runtime import BoundResource, bound_resource
 from sogoms_site.api.envelope import page_meta
 from sogoms_site.errors import InvalidInput, NotFoundError
@@ -77,6 +79,7 @@ def filtered(bound: BoundResource, caller: TenantPrincipal, spec: QuerySpec) -> 
 
 
 def _ordering(bound: BoundResource, spec: QuerySpec) -> list[tuple[str, bool]]:
+    """(field, descending) pairs: the asked or default sort, then the primary key."""
     sort = list(spec.sort)
     if not sort:
         for item in bound.resource.default_sort:
@@ -130,10 +133,9 @@ def row_show(bound: BoundResource, caller: TenantPrincipal, pk, spec: QuerySpec 
     return _project(rows[0], names, spec.include)
 
 
-def _kind(field_spec) -> str:
-    if field_spec.foreign or field_spec.type in ("int", "bigint"):
-        return "int"
-    return "str" if field_spec.type in ("string", "text", "email", "url") else "other"
+def _kind(field_spec: FieldSpec) -> str:
+    """How the compiled-read cache stands in for a value of this field (crud.compiled)."""
+    return value_type(field_spec).marker_kind
 
 
 def _page(bound, caller, spec: QuerySpec, order, needed: list[str], start: int) -> tuple[int, list[dict]]:
@@ -215,10 +217,12 @@ def _project(row: dict, names: list[str], include: list[str]) -> dict:
 
 
 def _order_by(bound: BoundResource, order: list[tuple[str, bool]]) -> list[str]:
+    """`QuerySet.order_by()` arguments of a sort order."""
     return [("-" if desc else "") + bound.attnames[name] for name, desc in order]
 
 
 def _rows(bound: BoundResource, queryset: QuerySet, names: list[str]) -> list[dict]:
+    """The rows of a queryset as dicts keyed by API field names, without model instances."""
     attnames = [bound.attnames[name] for name in names]
     return [dict(zip(names, values, strict=True)) for values in queryset.values_list(*attnames)]
 

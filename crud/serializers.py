@@ -7,13 +7,12 @@ owner, timestamps, read-only, hidden) are refused by name.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from functools import cache
+from typing import Any
 
-from django.core.validators import RegexValidator
 from rest_framework import serializers
 
-from crud.params import INT_RANGE
+from crud.fieldtypes import value_type
 from crud.resource import MISSING, FieldSpec
 from sogoms_site.api.inputs import StrictInput
 
@@ -38,50 +37,10 @@ def input_serializer(bound, operation: str) -> type[serializers.Serializer]:
 
 def drf_field(spec: FieldSpec, *, partial: bool = False) -> serializers.Field:
     has_default = spec.default is not MISSING
-    options = {
+    options: dict[str, Any] = {
         "required": spec.required and not has_default and not partial,
         "allow_null": spec.nullable,
     }
     if spec.choices:
         return serializers.ChoiceField(choices=list(spec.choices), **options)
-    kind = "int" if spec.foreign else spec.type
-    if kind in INT_RANGE:
-        low, high = INT_RANGE[kind]
-        low = max(low, int(spec.min)) if spec.min is not None else low
-        high = min(high, int(spec.max)) if spec.max is not None else high
-        if spec.foreign:
-            low = max(low, 1)
-        return serializers.IntegerField(min_value=low, max_value=high, **options)
-    if kind in ("string", "text", "email", "url"):
-        validators = [RegexValidator(spec.pattern)] if spec.pattern else []
-        cls = {"email": serializers.EmailField, "url": serializers.URLField}.get(kind, serializers.CharField)
-        max_length = spec.max_length or {"string": 255, "email": 254, "url": 500}.get(kind)
-        return cls(
-            max_length=max_length,
-            # a blank value would skip the pattern check: with a pattern, blank must match it
-            # blank is no e-mail or URL, and would skip a pattern: such fields take null instead
-            allow_blank=kind in ("string", "text") and not spec.required and not spec.pattern,
-            trim_whitespace=False,
-            validators=validators,
-            **options,
-        )
-    if kind == "bool":
-        return serializers.BooleanField(**options)
-    if kind == "date":
-        return serializers.DateField(**options)
-    if kind == "datetime":
-        return serializers.DateTimeField(**options)
-    if kind == "decimal":
-        return serializers.DecimalField(
-            max_digits=spec.max_digits,
-            decimal_places=spec.decimal_places,
-            min_value=None if spec.min is None else Decimal(str(spec.min)),
-            max_value=None if spec.max is None else Decimal(str(spec.max)),
-            coerce_to_string=False,
-            **options,
-        )
-    if kind == "float":
-        return serializers.FloatField(min_value=spec.min, max_value=spec.max, **options)
-    if kind == "json":
-        return serializers.JSONField(**options)
-    raise ValueError(f"unknown field type {kind!r}")
+    return value_type(spec).serializer_field(spec, options)

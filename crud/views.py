@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crud import selectors, services, sqlreads
+from crud.fieldtypes import field_type
 from crud.params import QuerySpec, coerce, is_invalid, parse_query
 from crud.runtime import BoundResource, bound_resource
 from sogoms_site.api.envelope import ok
@@ -47,7 +48,7 @@ class ResourceView(APIView):
 
 def _pk(bound: BoundResource, raw: str) -> Any:
     primary = bound.resource.primary
-    if primary.type in ("int", "bigint"):
+    if field_type(primary.type).integer:
         key = coerce(primary, raw)
         if is_invalid(key) or not ASCII_DIGITS.fullmatch(raw):
             raise NotFoundError(f"No {bound.name} with id {raw!r}.")

@@ -8,12 +8,15 @@ key path.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from crud.fieldtypes import all_types, field_type, find
+from crud.fieldtypes import names as type_names
 from crud.params import FILTER_OPERATORS
-from crud.resource import FIELD_TYPES, MISSING, OPERATIONS, FieldSpec, LinkSpec, Resource
+from crud.resource import MISSING, OPERATIONS, FieldSpec, LinkSpec, Resource
 
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 ON_DELETE = ("cascade", "restrict", "set_null", "protect")
@@ -25,7 +28,7 @@ class Strict(BaseModel):
 
 
 class FieldBlock(Strict):
-    type: Literal[FIELD_TYPES]  # type: ignore[valid-type]
+    type: str  # a name of the field-type registry, checked when the file is read
     primary: bool = False
     auto: bool = False
     unique: bool = False
@@ -46,6 +49,15 @@ class FieldBlock(Strict):
     readonly: bool = False
     searchable: bool = False
     index: bool = False
+
+    @field_validator("type")
+    @classmethod
+    def _registered_type(cls, value: str) -> str:
+        # checked against the registry at load time, not a Literal fixed at import, so a
+        # type registered later (a plugin, a test) is a type like the built-in ones
+        if find(value) is None:
+            raise ValueError(f"{value!r} is not a field type; the types are {', '.join(type_names())}")
+        return value
 
 
 class LinkBlock(Strict):
@@ -135,7 +147,12 @@ def _compile_fields(table: str, block: TableBlock, tables: dict, problem) -> tup
 
 
 def _field_spec(
-    name: str, raw: FieldBlock, block: TableBlock, where: str, tables: dict, problem
+    name: str,
+    raw: FieldBlock,
+    block: TableBlock,
+    where: str,
+    tables: dict[str, TableBlock],
+    problem: Callable[[str, str], None],
 ) -> FieldSpec | None:
     foreign = None
     if raw.foreign:
@@ -152,15 +169,18 @@ def _field_spec(
     if raw.filter == "owner" and (foreign is None or foreign[0] != "users"):
         problem(f"{where}.filter", "an owner field must be `foreign: users.id`")
         return None
-    if raw.max_length is not None and raw.type != "string":
-        problem(f"{where}.max_length", f"applies to type string, not {raw.type}")
+    kind = field_type(raw.type)
+    if raw.max_length is not None and not kind.takes_max_length:
+        sized = " or ".join(t.name for t in all_types() if t.takes_max_length)
+        problem(f"{where}.max_length", f"applies to type {sized}, not {raw.type}")
     if raw.pattern is not None:
         try:
             re.compile(raw.pattern)
         except re.error as exc:
             problem(f"{where}.pattern", f"is not a regular expression: {exc}")
-    if raw.auto and raw.type not in ("int", "bigint"):
-        problem(f"{where}.auto", "only int and bigint fields can be auto")
+    if raw.auto and not kind.can_be_auto:
+        counters = " and ".join(t.name for t in all_types() if t.can_be_auto)
+        problem(f"{where}.auto", f"only {counters} fields can be auto")
     if raw.on_delete == "set_null" and raw.required:
         problem(f"{where}.on_delete", "set_null needs a field that is not required")
     return FieldSpec(
@@ -173,7 +193,7 @@ def _field_spec(
         default=MISSING if raw.default is None else raw.default,
         min=raw.min,
         max=raw.max,
-        max_length=raw.max_length if raw.type == "string" else None,
+        max_length=raw.max_length if kind.takes_max_length else None,
         choices=tuple(raw.choices or ()),
         pattern=raw.pattern,
         max_digits=raw.max_digits,
