@@ -47,17 +47,17 @@ def schema_models(tenant: Tenant) -> dict[str, type[models.Model]]:
         for name in list(pending):
             targets = {spec.foreign[0] for spec in resources[name].fields if spec.foreign}
             if all(target in built or target == name for target in targets):
-                built[name] = _build(tenant, resources[name], built)
+                built[name] = build_model(tenant, resources[name], built)
                 pending.remove(name)
                 progressed = True
         if not progressed:  # a cycle of foreign keys: build the rest with lazy references
             for name in pending:
-                built[name] = _build(tenant, resources[name], built)
+                built[name] = build_model(tenant, resources[name], built)
             break
     return built
 
 
-def _build(
+def build_model(
     tenant: Tenant, resource: Resource, built: dict[str, type[models.Model]]
 ) -> type[models.Model]:
     """The model of one table; `built` holds the models its foreign keys may point at."""

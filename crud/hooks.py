@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from crud.dynamic import schema_models
 from crud.params import QuerySpec
 from crud.runtime import bound_resource
-from crud.selectors import _order_by, _ordering, _rows, filtered
+from crud.selectors import fetch_rows, filtered, order_by_terms, sort_order
 from tenants.auth.principal import TenantPrincipal
+from tenants.config import Tenant
 
 MAX_LOGIN_ROWS = 1000
 
@@ -18,7 +20,7 @@ def resource_tables(tenant) -> list:
     return [model for name, model in schema_models(tenant).items() if name != "users"]
 
 
-def login_lists(tenant, user) -> dict:
+def login_lists(tenant: Tenant, user: Any) -> dict[str, list[dict[str, Any]]]:
     """`auth.login_includes`: the user's own rows of each named resource (seed phase 8)."""
     # own rows even for an admin: the login lists are the user's data, not an audit
     caller = dataclasses.replace(TenantPrincipal.of_user(user, tenant.app), role="default")
@@ -32,7 +34,7 @@ def login_lists(tenant, user) -> dict:
         else:
             spec = QuerySpec()
             names = [f.name for f in bound.resource.visible_fields]
-            queryset = filtered(bound, caller, spec).order_by(*_order_by(bound, _ordering(bound, spec)))
-            rows = _rows(bound, queryset[:MAX_LOGIN_ROWS], names)
+            queryset = filtered(bound, caller, spec).order_by(*order_by_terms(bound, sort_order(bound, spec)))
+            rows = fetch_rows(bound, queryset[:MAX_LOGIN_ROWS], names)
         lists[name] = rows
     return lists

@@ -13,7 +13,7 @@ from functools import cache
 from django.db import models
 
 from crud.config import resources_of
-from crud.dynamic import _build, django_name, schema_models
+from crud.dynamic import build_model, django_name, schema_models
 from crud.introspect import table_fields
 from crud.resource import Resource
 from crud.serializers import input_serializer
@@ -80,7 +80,7 @@ def _introspected(tenant: Tenant, resource: Resource) -> tuple[Resource, type[mo
     fields = table_fields(tenant.db_alias, table, owner_column=owner)
     resource = dataclasses.replace(resource, fields=fields)
     apps_resource = dataclasses.replace(resource, name=table)
-    model = _build(tenant, apps_resource, {})
+    model = build_model(tenant, apps_resource, {})
     return resource, model
 
 

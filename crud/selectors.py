@@ -78,7 +78,7 @@ def filtered(bound: BoundResource, caller: TenantPrincipal, spec: QuerySpec) -> 
     return queryset
 
 
-def _ordering(bound: BoundResource, spec: QuerySpec) -> list[tuple[str, bool]]:
+def sort_order(bound: BoundResource, spec: QuerySpec) -> list[tuple[str, bool]]:
     """(field, descending) pairs: the asked or default sort, then the primary key."""
     sort = list(spec.sort)
     if not sort:
@@ -96,7 +96,7 @@ def _output_names(bound: BoundResource, spec: QuerySpec) -> list[str]:
 
 
 def rows_list(bound: BoundResource, caller: TenantPrincipal, spec: QuerySpec) -> tuple[list[dict], dict]:
-    order = _ordering(bound, spec)
+    order = sort_order(bound, spec)
     names = _output_names(bound, spec)
     needed = _with_keys(bound, names, spec.include)
     if spec.cursor is not None:
@@ -171,7 +171,7 @@ def _page(bound, caller, spec: QuerySpec, order, needed: list[str], start: int) 
         return filtered(bound, marked, dataclasses.replace(spec, filters=filters))
 
     attnames = [bound.attnames[name] for name in needed]
-    order_by = _order_by(bound, order)
+    order_by = order_by_terms(bound, order)
     alias = bound.tenant.db_alias
     if timely or spec.q:  # today's date, a search pattern: not plain values, never cached
         queryset = build_filtered(values)
@@ -216,12 +216,12 @@ def _project(row: dict, names: list[str], include: list[str]) -> dict:
     return {name: row[name] for name in (*names, *include)}
 
 
-def _order_by(bound: BoundResource, order: list[tuple[str, bool]]) -> list[str]:
+def order_by_terms(bound: BoundResource, order: list[tuple[str, bool]]) -> list[str]:
     """`QuerySet.order_by()` arguments of a sort order."""
     return [("-" if desc else "") + bound.attnames[name] for name, desc in order]
 
 
-def _rows(bound: BoundResource, queryset: QuerySet, names: list[str]) -> list[dict]:
+def fetch_rows(bound: BoundResource, queryset: QuerySet, names: list[str]) -> list[dict]:
     """The rows of a queryset as dicts keyed by API field names, without model instances."""
     attnames = [bound.attnames[name] for name in names]
     return [dict(zip(names, values, strict=True)) for values in queryset.values_list(*attnames)]
@@ -239,7 +239,7 @@ def _keyset_page(bound, queryset, order, names, spec: QuerySpec) -> tuple[list[d
         queryset = queryset.filter(after)
     keys = [name for name, _ in order]
     fetch = names + [key for key in keys if key not in names]
-    rows = _rows(bound, queryset.order_by(*_order_by(bound, order))[: spec.per_page + 1], fetch)
+    rows = fetch_rows(bound, queryset.order_by(*order_by_terms(bound, order))[: spec.per_page + 1], fetch)
     more = len(rows) > spec.per_page
     rows = rows[: spec.per_page]
     next_cursor = encode_cursor([rows[-1][key] for key in keys]) if more and rows else None
@@ -274,7 +274,7 @@ def attach_includes(
         keys = {row[include.local] for row in rows if row[include.local] is not None}
         visible = [f.name for f in target.resource.visible_fields]
         if include.kind == "one":
-            related = _rows(
+            related = fetch_rows(
                 target,
                 scoped(target, caller).filter(**{f"{target.attnames[include.remote]}__in": keys}),
                 visible,
@@ -283,7 +283,7 @@ def attach_includes(
             for row in rows:
                 row[name] = by_key.get(row[include.local])
         elif include.kind == "many":
-            related = _rows(
+            related = fetch_rows(
                 target,
                 scoped(target, caller).filter(**{f"{target.attnames[include.remote]}__in": keys})[
                     :MAX_INCLUDED_ROWS
@@ -306,7 +306,7 @@ def attach_includes(
             )
             pairs = list(pairs)
             target_pk = target.resource.primary.name
-            related = _rows(
+            related = fetch_rows(
                 target,
                 scoped(target, caller).filter(**{f"{target.pk_attname}__in": {t for _, t in pairs}}),
                 visible,

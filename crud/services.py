@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from crud.events import DomainEvent, emit
 from crud.runtime import BoundResource, bound_resource
-from crud.selectors import _rows, row_show, scoped
+from crud.selectors import fetch_rows, row_show, scoped
 from crud.sql import bind
 from crud.sqlreads import placeholder_values, role_filter
 from sogoms_site.errors import AlreadyExists, DomainError, InvalidInput, NotFoundError, StateConflict
@@ -73,7 +73,7 @@ def _record(bound: BoundResource, caller: TenantPrincipal, pk) -> dict:
     if bound.resource.source == "schema":
         return row_show(bound, caller, pk)
     names = [spec.name for spec in bound.resource.fields]
-    return _rows(bound, bound.model.objects.filter(pk=pk), names)[0]
+    return fetch_rows(bound, bound.model.objects.filter(pk=pk), names)[0]
 
 
 def _owner_of(bound: BoundResource, caller: TenantPrincipal, row_owner=None):
