@@ -36,7 +36,6 @@ DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
 MAX_IN_VALUES = 100
 _FILTER_KEY = re.compile(r"^filter\[([^\[\]]+)\](?:\[([^\[\]]+)\])?$")
-KNOWN = ("sort", "page", "per_page", "cursor", "fields", "include", "q", "filter")
 
 
 @dataclass

@@ -18,7 +18,6 @@ from crud.introspect import table_fields
 from crud.resource import Resource
 from crud.serializers import input_serializer
 from tenants.config import Tenant
-from tenants.usermodel import tenant_apps
 
 
 @dataclass(frozen=True)
@@ -114,12 +113,3 @@ def _includes(tenant: Tenant, resource: Resource) -> dict:
                 link.target_column,
             )
     return includes
-
-
-def clear_caches() -> None:
-    from tenants.usermodel import user_model
-
-    _bind.cache_clear()
-    schema_models.cache_clear()
-    user_model.cache_clear()
-    tenant_apps.cache_clear()

@@ -31,10 +31,6 @@ def bind(sql: str, values: dict) -> tuple[str, list]:
     return "".join(pieces), params
 
 
-_TAIL = re.compile(r"\b(GROUP\s+BY|ORDER\s+BY|LIMIT|HAVING)\b", re.IGNORECASE)
-_WHERE = re.compile(r"\bWHERE\b", re.IGNORECASE)
-
-
 def add_condition(sql: str, condition: str) -> str:
     """Add `condition` to the top-level WHERE of a SELECT (or create one)."""
     if not condition.strip():

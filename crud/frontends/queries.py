@@ -14,7 +14,6 @@ from crud.resource import Resource
 from crud.sql import placeholders
 
 ROLE_NAMES = ("default", "admin")
-TOKEN_PLACEHOLDERS = ("user_id", "role")
 
 
 class RoleFilters(Strict):
