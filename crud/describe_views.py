@@ -25,7 +25,7 @@ from sogoms_site.errors import NotFoundError
 class DictionaryReader(BasePermission):
     """Everyone when the tenant says `schema_public: true`, else role admin."""
 
-    def has_permission(self, request, view) -> bool:
+    def has_permission(self, request: Request, view: APIView) -> bool:  # noqa: ARG002 (DRF's signature)
         if request.tenant.schema_public:
             return True
         if request.user is None or not request.user.is_authenticated:

@@ -12,11 +12,12 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from crud.fieldtypes import INVALID, TEXT_MATCHING, FieldType, field_type, parse_bool, value_type
-from crud.resource import FieldSpec
+from crud.resource import FieldSpec, Resource
 from sogoms_site.errors import InvalidInput
 
 FILTER_OPERATORS = (
@@ -57,67 +58,113 @@ class _Errors(dict):
 
 
 def parse_query(
-    params, resource, *, includable: tuple[str, ...] = (), extra: tuple[str, ...] = ()
+    params: Any, resource: Resource, *, includable: tuple[str, ...] = (), extra: tuple[str, ...] = ()
 ) -> QuerySpec:
     """Parse a QueryDict (or mapping of lists) against a resource's declared fields."""
     spec = QuerySpec()
     errors = _Errors()
     visible = {f.name: f for f in resource.visible_fields}
+    parsing = _Parsing(resource, visible, includable, spec, errors)
     for key in params:
         values = params.getlist(key) if hasattr(params, "getlist") else list(params[key])
         value = values[-1] if values else ""
         match = _FILTER_KEY.match(key)
         if match:
             _parse_filter(match[1], match[2] or "eq", value, key, visible, spec, errors)
-        elif key == "filter":
-            for name in _csv(value):
-                if name in resource.named_filters:
-                    spec.named_filters.append(name)
-                else:
-                    errors.add(key, f"{name!r} is not a named filter of {resource.name}")
-        elif key == "sort":
-            _parse_sort(value, visible, spec, errors)
-        elif key in ("page", "per_page"):
-            number = _positive_int(value)
-            if number is None:
-                errors.add(key, f"{value!r} is not a positive integer")
-            elif key == "per_page" and number > MAX_PER_PAGE:
-                errors.add(key, f"at most {MAX_PER_PAGE}")
-            else:
-                setattr(spec, key, number)
-        elif key == "cursor":
-            spec.cursor = decode_cursor(value, errors)
-        elif key == "fields":
-            chosen = _csv(value)
-            unknown = [name for name in chosen if name not in visible]
-            if unknown or not chosen:
-                errors.add(key, f"unknown field(s): {', '.join(unknown) or '(none given)'}")
-            spec.fields = chosen
-        elif key == "include":
-            chosen = _csv(value)
-            unknown = [name for name in chosen if name not in includable]
-            if unknown:
-                errors.add(
-                    key,
-                    f"{', '.join(unknown)} cannot be included (choose from: "
-                    f"{', '.join(includable) or 'nothing'})",
-                )
-            spec.include = chosen
-        elif key == "q":
-            if not resource.search_fields:
-                errors.add(key, f"{resource.name} declares no searchable field")
-            elif len(value) > 200:
-                errors.add(key, "at most 200 characters")
-            spec.q = value.strip() or None
+        elif key in _PARAMETERS:
+            _PARAMETERS[key](parsing, key, value)
         elif key not in extra:
             errors.add(key, "unknown parameter")
     if spec.cursor is not None and spec.sort:
-        for name, _desc in spec.sort:
-            if visible[name].nullable and not visible[name].timestamp:
-                errors.add("cursor", f"keyset pages need sort fields that cannot be null; {name!r} can")
+        _check_keyset_sort(parsing)
     if errors:
         raise InvalidInput("The query parameters are invalid.", details=dict(errors))
     return spec
+
+
+@dataclass(frozen=True)
+class _Parsing:
+    """What the parser of one parameter reads (the resource) and writes (spec, errors)."""
+
+    resource: Resource
+    visible: dict[str, FieldSpec]
+    includable: tuple[str, ...]
+    spec: QuerySpec
+    errors: _Errors
+
+
+def _named_filters(parsing: _Parsing, key: str, value: str) -> None:
+    for name in _csv(value):
+        if name in parsing.resource.named_filters:
+            parsing.spec.named_filters.append(name)
+        else:
+            parsing.errors.add(key, f"{name!r} is not a named filter of {parsing.resource.name}")
+
+
+def _sort(parsing: _Parsing, _key: str, value: str) -> None:
+    _parse_sort(value, parsing.visible, parsing.spec, parsing.errors)
+
+
+def _page_number(parsing: _Parsing, key: str, value: str) -> None:
+    number = _positive_int(value)
+    if number is None:
+        parsing.errors.add(key, f"{value!r} is not a positive integer")
+    elif key == "per_page" and number > MAX_PER_PAGE:
+        parsing.errors.add(key, f"at most {MAX_PER_PAGE}")
+    else:
+        setattr(parsing.spec, key, number)
+
+
+def _cursor(parsing: _Parsing, _key: str, value: str) -> None:
+    parsing.spec.cursor = decode_cursor(value, parsing.errors)
+
+
+def _fields(parsing: _Parsing, key: str, value: str) -> None:
+    chosen = _csv(value)
+    unknown = [name for name in chosen if name not in parsing.visible]
+    if unknown or not chosen:
+        parsing.errors.add(key, f"unknown field(s): {', '.join(unknown) or '(none given)'}")
+    parsing.spec.fields = chosen
+
+
+def _include(parsing: _Parsing, key: str, value: str) -> None:
+    chosen = _csv(value)
+    unknown = [name for name in chosen if name not in parsing.includable]
+    if unknown:
+        parsing.errors.add(
+            key,
+            f"{', '.join(unknown)} cannot be included (choose from: "
+            f"{', '.join(parsing.includable) or 'nothing'})",
+        )
+    parsing.spec.include = chosen
+
+
+def _search(parsing: _Parsing, key: str, value: str) -> None:
+    if not parsing.resource.search_fields:
+        parsing.errors.add(key, f"{parsing.resource.name} declares no searchable field")
+    elif len(value) > 200:
+        parsing.errors.add(key, "at most 200 characters")
+    parsing.spec.q = value.strip() or None
+
+
+# the parameters besides `filter[field][op]`, each with its parser
+_PARAMETERS: dict[str, Callable[[_Parsing, str, str], None]] = {
+    "filter": _named_filters,
+    "sort": _sort,
+    "page": _page_number,
+    "per_page": _page_number,
+    "cursor": _cursor,
+    "fields": _fields,
+    "include": _include,
+    "q": _search,
+}
+
+
+def _check_keyset_sort(parsing: _Parsing) -> None:
+    for name, _desc in parsing.spec.sort:
+        field_spec = parsing.visible[name]
+        if field_spec.nullable and not field_spec.timestamp:
+            parsing.errors.add("cursor", f"keyset pages need sort fields that cannot be null; {name!r} can")
 
 
 def _parse_filter(

@@ -8,6 +8,8 @@ domain event after commit.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import IntegrityError, transaction
 from django.db.models import BooleanField, ProtectedError, RestrictedError
 from django.db.models.expressions import RawSQL
@@ -76,7 +78,7 @@ def _record(bound: BoundResource, caller: TenantPrincipal, pk) -> dict:
     return fetch_rows(bound, bound.model.objects.filter(pk=pk), names)[0]
 
 
-def _owner_of(bound: BoundResource, caller: TenantPrincipal, row_owner=None):
+def _owner_of(caller: TenantPrincipal, row_owner: Any = None) -> Any:
     return row_owner if row_owner is not None else caller.id
 
 
@@ -165,7 +167,7 @@ def record_delete(*, bound: BoundResource, caller: TenantPrincipal, pk) -> int:
                     bound.name,
                     "delete",
                     row[0],
-                    _owner_of(bound, caller, row[1] if owner else None),
+                    _owner_of(caller, row[1] if owner else None),
                 ),
                 using=alias,
             )

@@ -29,6 +29,7 @@ COLLECTION_METHODS = {"get": "list", "post": "create"}
 class ResourceView(APIView):
     methods: dict = {}
 
+    # initial() binds the route's `resource` to self.bound: the handlers take it in **route
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         bound = bound_resource(request.tenant, kwargs["resource"])
@@ -59,7 +60,7 @@ def _pk(bound: BoundResource, raw: str) -> Any:
 class CollectionView(ResourceView):
     methods = COLLECTION_METHODS
 
-    def get(self, request: Request, resource: str) -> Response:
+    def get(self, request: Request, **route: str) -> Response:
         bound = self.bound
         if bound.resource.source == "queries":
             rows, meta = sqlreads.sql_list(bound, request.user, request.query_params)
@@ -68,7 +69,7 @@ class CollectionView(ResourceView):
             rows, meta = selectors.rows_list(bound, request.user, spec)
         return ok(rows, meta=meta)
 
-    def post(self, request: Request, resource: str) -> Response:
+    def post(self, request: Request, **route: str) -> Response:
         record = services.record_create(bound=self.bound, caller=request.user, data=request.data)
         return ok(record, "Created", status=201)
 
@@ -76,7 +77,7 @@ class CollectionView(ResourceView):
 class ItemView(ResourceView):
     methods = ITEM_METHODS
 
-    def get(self, request: Request, resource: str, pk: str) -> Response:
+    def get(self, request: Request, pk: str, **route: str) -> Response:
         bound = self.bound
         key = _pk(bound, pk)
         if bound.resource.source == "queries":
@@ -85,19 +86,19 @@ class ItemView(ResourceView):
         _refuse_list_params(spec)
         return ok(selectors.row_show(bound, request.user, key, spec))
 
-    def put(self, request: Request, resource: str, pk: str) -> Response:
+    def put(self, request: Request, pk: str, **route: str) -> Response:
         record = services.record_update(
             bound=self.bound, caller=request.user, pk=_pk(self.bound, pk), data=request.data, partial=False
         )
         return ok(record, "Updated")
 
-    def patch(self, request: Request, resource: str, pk: str) -> Response:
+    def patch(self, request: Request, pk: str, **route: str) -> Response:
         record = services.record_update(
             bound=self.bound, caller=request.user, pk=_pk(self.bound, pk), data=request.data, partial=True
         )
         return ok(record, "Updated")
 
-    def delete(self, request: Request, resource: str, pk: str) -> Response:
+    def delete(self, request: Request, pk: str, **route: str) -> Response:
         affected = services.record_delete(bound=self.bound, caller=request.user, pk=_pk(self.bound, pk))
         return ok({"affected_rows": affected}, "Deleted")
 

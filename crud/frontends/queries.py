@@ -7,6 +7,8 @@ here: one that can never have a value is a config problem, not a 500 later.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pydantic import Field
 
 from crud.frontends.schema import IDENTIFIER, Strict
@@ -51,7 +53,10 @@ class QueryFile(Strict):
     delete: DeleteBlock | None = None
 
 
-def compile_queries(app: str, name: str, spec: QueryFile, problem) -> Resource | None:
+Problem = Callable[[str, str], None]  # (key path, message): records a config problem
+
+
+def compile_queries(app: str, name: str, spec: QueryFile, problem: Problem) -> Resource | None:
     operations = {op for op in ("list", "show", "create", "update", "delete") if getattr(spec, op)}
     if not operations:
         problem("", "declares no operation (list, show, create, update, delete)")
@@ -64,26 +69,20 @@ def compile_queries(app: str, name: str, spec: QueryFile, problem) -> Resource |
         if not IDENTIFIER.match(table):
             problem("table", f"{table!r} is not a table name")
             return None
-    sql, role_filters, writable = {}, {}, {}
+    sql: dict[str, str] = {}
+    role_filters: dict[str, dict[str, str | None]] = {}
+    writable: dict[str, tuple[str, ...]] = {}
     for op in sorted(operations):
         block = getattr(spec, op)
         has_id = op in ("show", "update", "delete")
         if op in ("list", "show"):
             sql[op] = block.query
-            _check_placeholders(f"{op}.query", block.query, has_id, problem)
-            if placeholders(block.order):
-                problem(f"{op}.order", "an order takes no placeholder")
+            _check_read(op, block, has_id, problem)
         if op != "create":
             role_filters[op] = {"default": block.filters.default, "admin": block.filters.admin}
-            for role in ROLE_NAMES:
-                fragment = role_filters[op][role]
-                if fragment:
-                    _check_placeholders(f"{op}.filters.{role}", fragment, has_id, problem)
+            _check_role_filters(op, role_filters[op], has_id, problem)
         if op in ("create", "update"):
-            bad = [field for field in block.fields if not IDENTIFIER.match(field)]
-            if bad:
-                problem(f"{op}.fields", f"not column names: {', '.join(bad)}")
-            writable[op] = tuple(block.fields)
+            writable[op] = _writable_columns(op, block, problem)
     return Resource(
         app=app,
         name=name,
@@ -97,7 +96,27 @@ def compile_queries(app: str, name: str, spec: QueryFile, problem) -> Resource |
     )
 
 
-def _check_placeholders(where: str, sql: str, has_id: bool, problem) -> None:
+def _check_read(op: str, block: ReadBlock, has_id: bool, problem: Problem) -> None:
+    _check_placeholders(f"{op}.query", block.query, has_id, problem)
+    if placeholders(block.order):
+        problem(f"{op}.order", "an order takes no placeholder")
+
+
+def _check_role_filters(op: str, fragments: dict[str, str | None], has_id: bool, problem: Problem) -> None:
+    for role in ROLE_NAMES:
+        fragment = fragments[role]
+        if fragment:
+            _check_placeholders(f"{op}.filters.{role}", fragment, has_id, problem)
+
+
+def _writable_columns(op: str, block: CreateBlock | UpdateBlock, problem: Problem) -> tuple[str, ...]:
+    bad = [field for field in block.fields if not IDENTIFIER.match(field)]
+    if bad:
+        problem(f"{op}.fields", f"not column names: {', '.join(bad)}")
+    return tuple(block.fields)
+
+
+def _check_placeholders(where: str, sql: str, has_id: bool, problem: Problem) -> None:
     for name in placeholders(sql):
         if name == "id" and not has_id:
             problem(where, ":id has no value here: only show, update and delete have an id")
