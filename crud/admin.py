@@ -5,8 +5,12 @@ but not changed.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
+from django.db import models
+from django.http import HttpRequest
 
 from crud.config import resources_of
 from crud.dynamic import django_name, schema_models
@@ -45,10 +49,12 @@ class ApiValidatedForm(forms.ModelForm):
 def table_admin(tenant: Tenant, bound: BoundResource) -> type[admin.ModelAdmin]:
     resource = bound.resource
     visible = [spec for spec in resource.fields if not spec.hidden]
-    names = [django_name(spec) for spec in visible]
+    names: list[Any] = [django_name(spec) for spec in visible]
     # the admin searches with icontains: the fields whose type allows that operator
     searchable = [django_name(s) for s in visible if "icontains" in field_type(s.type).operators]
-    filterable = [django_name(s) for s in visible if s.choices or field_type(s.type).admin_list_filter]
+    filterable: list[Any] = [
+        django_name(s) for s in visible if s.choices or field_type(s.type).admin_list_filter
+    ]
     widgets = {
         kind.model_class: dict(kind.admin_form_options) for kind in all_types() if kind.admin_form_options
     }
@@ -66,17 +72,19 @@ def table_admin(tenant: Tenant, bound: BoundResource) -> type[admin.ModelAdmin]:
         formfield_overrides = widgets
         show_full_result_count = False  # no COUNT(*) over big tenant tables on every page
 
-        def get_form(self, request, obj=None, **kwargs):
+        def get_form(
+            self, request: HttpRequest, obj: models.Model | None = None, change: bool = False, **kwargs: Any
+        ) -> type[forms.ModelForm]:
             kwargs["form"] = form
-            return super().get_form(request, obj, **kwargs)
+            return super().get_form(request, obj, change, **kwargs)
 
-        def has_add_permission(self, request) -> bool:
+        def has_add_permission(self, request: HttpRequest) -> bool:
             return not read_only and super().has_change_permission(request)
 
-        def has_change_permission(self, request, obj=None) -> bool:
+        def has_change_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
             return not read_only and super().has_change_permission(request, obj)
 
-        def has_delete_permission(self, request, obj=None) -> bool:
+        def has_delete_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
             return not read_only and super().has_delete_permission(request, obj)
 
     return TenantTableAdmin

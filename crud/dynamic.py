@@ -118,7 +118,7 @@ def model_field(spec: FieldSpec, resource: Resource, built: dict[str, type[model
     if spec.foreign:
         target_table, target_field = spec.foreign
         target = built.get(target_table, "self" if target_table == resource.name else target_table)
-        extra = {} if target_field == "id" else {"to_field": target_field}
+        extra: dict[str, Any] = {} if target_field == "id" else {"to_field": target_field}
         return models.ForeignKey(
             target, on_delete=ON_DELETE[spec.on_delete], related_name="+", **extra, **options
         )

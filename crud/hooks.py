@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from django.db import models
+
 from crud.dynamic import schema_models
 from crud.params import QuerySpec
 from crud.runtime import bound_resource
@@ -15,7 +17,7 @@ from tenants.config import Tenant
 MAX_LOGIN_ROWS = 1000
 
 
-def resource_tables(tenant) -> list:
+def resource_tables(tenant: Tenant) -> list[type[models.Model]]:
     """Schema tables to create, in foreign-key order (v1 query tables already exist)."""
     return [model for name, model in schema_models(tenant).items() if name != "users"]
 

@@ -138,7 +138,14 @@ def _kind(field_spec: FieldSpec) -> str:
     return value_type(field_spec).marker_kind
 
 
-def _page(bound, caller, spec: QuerySpec, order, needed: list[str], start: int) -> tuple[int, list[dict]]:
+def _page(
+    bound: BoundResource,
+    caller: TenantPrincipal,
+    spec: QuerySpec,
+    order: list[tuple[str, bool]],
+    needed: list[str],
+    start: int,
+) -> tuple[int, list[dict]]:
     """One page and the total, through compiled SQL when the shape allows it."""
     kinds, values, shape = ["int"], [caller.id], []
     for name, op, value in spec.filters:
@@ -227,7 +234,13 @@ def fetch_rows(bound: BoundResource, queryset: QuerySet, names: list[str]) -> li
     return [dict(zip(names, values, strict=True)) for values in queryset.values_list(*attnames)]
 
 
-def _keyset_page(bound, queryset, order, names, spec: QuerySpec) -> tuple[list[dict], dict]:
+def _keyset_page(
+    bound: BoundResource,
+    queryset: QuerySet,
+    order: list[tuple[str, bool]],
+    names: list[str],
+    spec: QuerySpec,
+) -> tuple[list[dict], dict]:
     if spec.cursor:
         spec.cursor = _checked_cursor(bound, order, spec.cursor)
         after = Q()

@@ -71,7 +71,7 @@ def _model_values(bound: BoundResource, values: dict) -> dict:
     return {bound.attnames[name]: value for name, value in values.items()}
 
 
-def _record(bound: BoundResource, caller: TenantPrincipal, pk) -> dict:
+def _record(bound: BoundResource, caller: TenantPrincipal, pk: Any) -> dict:
     if bound.resource.source == "schema":
         return row_show(bound, caller, pk)
     names = [spec.name for spec in bound.resource.fields]
@@ -148,7 +148,7 @@ def record_update(*, bound: BoundResource, caller: TenantPrincipal, pk, data, pa
     return _record(bound, caller, pk)
 
 
-def record_delete(*, bound: BoundResource, caller: TenantPrincipal, pk) -> int:
+def record_delete(*, bound: BoundResource, caller: TenantPrincipal, pk: Any) -> int:
     alias = bound.tenant.db_alias
     try:
         with transaction.atomic(using=alias):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from django.db import models
 from rest_framework import serializers
@@ -140,7 +140,8 @@ class FloatType(FieldType):
     db_default_allowed = True
 
     def serializer_field(self, spec: FieldSpec, options: dict[str, Any]) -> serializers.Field:
-        return serializers.FloatField(min_value=spec.min, max_value=spec.max, **options)
+        bounds: dict[str, Any] = {"min_value": spec.min, "max_value": spec.max}
+        return serializers.FloatField(**bounds, **options)
 
     def openapi_constraints(self, spec: FieldSpec) -> dict[str, Any]:
         return _bounds(spec)
@@ -201,7 +202,8 @@ class DecimalType(FieldType):
         return {"digits": column_digits(column)}
 
     def model_shape_options(self, field_obj: models.Field) -> dict[str, Any]:
-        return {"digits": (field_obj.max_digits, field_obj.decimal_places)}
+        decimal = cast(models.DecimalField, field_obj)
+        return {"digits": (decimal.max_digits, decimal.decimal_places)}
 
     def literal_default(self, text: str) -> Any:
         return text  # as written: a float would round it

@@ -39,15 +39,14 @@ class TextualType(FieldType):
         return self.model_class(max_length=size or self.max_length, **options)
 
     def serializer_field(self, spec: FieldSpec, options: dict[str, Any]) -> serializers.Field:
-        validators = [RegexValidator(spec.pattern)] if spec.pattern else []
-        return self.serializer_class(
-            max_length=spec.max_length or self.max_length,
+        checks: dict[str, Any] = {
+            "max_length": spec.max_length or self.max_length,
             # a blank value would skip the pattern check: with a pattern, blank must match it
-            allow_blank=self.blank_allowed and not spec.required and not spec.pattern,
-            trim_whitespace=False,
-            validators=validators,
-            **options,
-        )
+            "allow_blank": self.blank_allowed and not spec.required and not spec.pattern,
+            "trim_whitespace": False,
+            "validators": [RegexValidator(spec.pattern)] if spec.pattern else [],
+        }
+        return self.serializer_class(**checks, **options)
 
     def openapi_constraints(self, spec: FieldSpec) -> dict[str, Any]:
         return {"minLength": 1} if spec.required and self.blank_allowed else {}
