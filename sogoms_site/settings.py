@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 import swagger_ui_bundle
@@ -108,10 +109,11 @@ WSGI_APPLICATION = "sogoms_site.wsgi.application"
 ASGI_APPLICATION = "sogoms_site.asgi.application"
 
 
-def _control_database() -> dict:
+def _control_database() -> dict[str, Any]:
     url = env_str("DATABASE_URL")
+    config: dict[str, Any]
     if url:
-        config = dj_database_url.parse(url)
+        config = dict(dj_database_url.parse(url))
         config.pop("CONN_MAX_AGE", None)  # _tuned() gives the site default
     else:
         (VAR_DIR / "db").mkdir(parents=True, exist_ok=True)
@@ -122,7 +124,7 @@ def _control_database() -> dict:
     return _tuned(config)
 
 
-def _tuned(config: dict) -> dict:
+def _tuned(config: dict[str, Any]) -> dict[str, Any]:
     """Engine options every SOGOMS database gets, control plane and tenants alike."""
     engine = config["ENGINE"]
     # Persistent connections: opening one (and, for SQLite, its PRAGMAs) per request

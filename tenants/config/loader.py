@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -18,6 +19,7 @@ from urllib.parse import quote
 import dj_database_url
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from tenants.config.durations import parse_duration, parse_rate
 from tenants.config.model import RateLimit, Registry, Tenant
@@ -57,9 +59,15 @@ class LoadOptions:
     base_dir: Path
     var_dir: Path
     tenant_database_url: str = ""
-    tune_database: Any = None  # callable(dict) -> dict, the site's engine options
-    # Config sections of other apps: callable(tenant, options, problems) -> dict of extensions.
-    sections: tuple = ()
+    tune_database: DatabaseTuner | None = None  # the site's engine options
+    # Config sections of other apps: each returns its extensions of the tenant.
+    sections: tuple[ConfigSection, ...] = ()
+
+
+# A Django DATABASES entry in, the same entry with the site's engine options out.
+DatabaseTuner = Callable[[dict[str, Any]], dict[str, Any]]
+# (tenant, options, problems) -> the extensions a section adds (None: nothing).
+ConfigSection = Callable[[Tenant, LoadOptions, list[ConfigProblem]], Mapping[str, Any] | None]
 
 
 def load_config(options: LoadOptions) -> LoadResult:
@@ -186,7 +194,7 @@ def _key_path(loc: tuple) -> str:
     return "".join(parts)
 
 
-def _explain(model: type[BaseModel], error: dict) -> str:
+def _explain(model: type[BaseModel], error: ErrorDetails) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         return "unknown key" + _suggestion(model, error["loc"])
@@ -224,8 +232,13 @@ def _model_of(annotation: Any) -> Any:
     return None
 
 
-def secret_or_problem(read, label: str, path: str, problems: list[ConfigProblem]) -> str | None:
-    """The secret that `read()` returns, or None with the problem recorded at `path`."""
+def secret_or_problem(
+    read: Callable[..., str], label: str, path: str, problems: list[ConfigProblem]
+) -> str | None:
+    """The secret that `read()` returns, or None with the problem recorded at `path`.
+
+    `read` is called without arguments; `...` lets a lambda bind a loop variable as a default.
+    """
     try:
         return read()
     except SecretError as exc:
@@ -238,13 +251,12 @@ def _jwt_secret(model: RoutesFile, label: str, options: LoadOptions, problems: l
     if auth.jwt_secret_file and auth.jwt_secret:
         problems.append(ConfigProblem(label, "auth", "set jwt_secret_file or jwt_secret, not both"))
         return ""
-    if auth.jwt_secret:
-        key, read = "auth.jwt_secret", lambda: read_environment_reference(auth.jwt_secret)
-    elif auth.jwt_secret_file:
-        key, read = (
-            "auth.jwt_secret_file",
-            lambda: read_secret_file(auth.jwt_secret_file, options.base_dir),
-        )
+    reference, secret_file = auth.jwt_secret, auth.jwt_secret_file
+    read: Callable[[], str]
+    if reference:
+        key, read = "auth.jwt_secret", lambda: read_environment_reference(reference)
+    elif secret_file:
+        key, read = "auth.jwt_secret_file", lambda: read_secret_file(secret_file, options.base_dir)
     else:
         problems.append(
             ConfigProblem(label, "auth.jwt_secret_file", "is required (or jwt_secret: env:VARIABLE)")
@@ -253,13 +265,16 @@ def _jwt_secret(model: RoutesFile, label: str, options: LoadOptions, problems: l
     return secret_or_problem(lambda: require_jwt_strength(read()), label, key, problems) or ""
 
 
-def _database(model: RoutesFile, label: str, options: LoadOptions, problems: list[ConfigProblem]) -> dict:
+def _database(
+    model: RoutesFile, label: str, options: LoadOptions, problems: list[ConfigProblem]
+) -> dict[str, Any]:
     block = model.database
-    tune = options.tune_database or (lambda config: config)
+    tune = options.tune_database or _as_is
+    config: dict[str, Any]
     if block is None:
         if options.tenant_database_url:
-            url = options.tenant_database_url.replace("{app}", model.app)
-            config = dj_database_url.parse(url)
+            shared = options.tenant_database_url.replace("{app}", model.app)
+            config = dict(dj_database_url.parse(shared))
             config.pop("CONN_MAX_AGE", None)  # the site's default applies
             return tune(config)
         path = options.var_dir / "db" / f"{model.app}.sqlite3"
@@ -268,7 +283,7 @@ def _database(model: RoutesFile, label: str, options: LoadOptions, problems: lis
     if url is None:
         return {}
     try:
-        config = dj_database_url.parse(url)
+        config = dict(dj_database_url.parse(url))
     except ValueError as exc:
         problems.append(ConfigProblem(label, "database.url", f"not a database URL: {exc}"))
         return {}
@@ -281,18 +296,21 @@ def _database(model: RoutesFile, label: str, options: LoadOptions, problems: lis
     return tune(config)
 
 
+def _as_is(config: dict[str, Any]) -> dict[str, Any]:
+    return config
+
+
 def _database_url(
     block: DatabaseBlock, app: str, label: str, options: LoadOptions, problems: list[ConfigProblem]
 ) -> str | None:
-    if block.url:
-        if block.host or block.name or block.user or block.password_file:
+    url, password_file = block.url, block.password_file
+    if url:
+        if block.host or block.name or block.user or password_file:
             problems.append(ConfigProblem(label, "database", "give url, or host/port/user/name, not both"))
             return None
-        if block.url.startswith("env:"):
-            return secret_or_problem(
-                lambda: read_environment_reference(block.url), label, "database.url", problems
-            )
-        return block.url
+        if url.startswith("env:"):
+            return secret_or_problem(lambda: read_environment_reference(url), label, "database.url", problems)
+        return url
     if block.engine == "sqlite":
         name = block.name or str(options.var_dir / "db" / f"{app}.sqlite3")
         return "sqlite:///" + str(resolve_path(name, options.base_dir))
@@ -300,15 +318,16 @@ def _database_url(
         problems.append(ConfigProblem(label, "database.name", "is required"))
         return None
     password = ""
-    if block.password_file:
-        password = secret_or_problem(
-            lambda: read_secret_file(block.password_file, options.base_dir, allow_empty=True),
+    if password_file:
+        secret = secret_or_problem(
+            lambda: read_secret_file(password_file, options.base_dir, allow_empty=True),
             label,
             "database.password_file",
             problems,
         )
-        if password is None:
+        if secret is None:
             return None
+        password = secret
     credentials = quote(block.user or "root", safe="")
     if password:
         credentials += ":" + quote(password, safe="")

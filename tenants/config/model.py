@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -23,7 +24,7 @@ class Tenant:
     hosts: tuple[str, ...]
     source: Path
     db_alias: str
-    database: MappingProxyType  # Django DATABASES entry; copied when registered
+    database: MappingProxyType[str, Any]  # Django DATABASES entry; copied when registered
     jwt_secret: str = field(repr=False)
     jwt_expiry: timedelta
     refresh_expiry: timedelta
@@ -35,9 +36,9 @@ class Tenant:
     log_retention_days: int
     schema_public: bool
     admin_read_only: bool
-    raw: MappingProxyType = field(repr=False)  # the validated YAML, for later features
+    raw: MappingProxyType[str, Any] = field(repr=False)  # the validated YAML, for later features
     # What the config sections of other apps add (e.g. "resources" from crud).
-    extensions: MappingProxyType = field(default_factory=lambda: MappingProxyType({}), repr=False)
+    extensions: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}), repr=False)
 
     @property
     def db_engine(self) -> str:
@@ -56,8 +57,8 @@ class Tenant:
 class Registry:
     """All tenants of this process, looked up by app name or by host."""
 
-    tenants: MappingProxyType  # app -> Tenant
-    by_host: MappingProxyType  # normalized host -> Tenant
+    tenants: MappingProxyType[str, Tenant]  # app -> Tenant
+    by_host: MappingProxyType[str, Tenant]  # normalized host -> Tenant
 
     @classmethod
     def of(cls, tenants: list[Tenant]) -> Registry:
@@ -73,7 +74,7 @@ class Registry:
     def get(self, app: str) -> Tenant | None:
         return self.tenants.get(app)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Tenant]:
         return iter(self.tenants.values())
 
     def __len__(self) -> int:
