@@ -7,20 +7,40 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-table_providers: list[Callable] = []  # (tenant) -> list of models
-login_enrichers: list[Callable] = []  # (tenant, user) -> dict of extra login data
-# Objects with has_template(tenant, name) and send(*, tenant, template, user, variables);
-# send is called inside the caller's control-database transaction.
-account_mailers: list = []
+if TYPE_CHECKING:
+    from django.db.models import Model
+
+    from tenants.config import Tenant
+    from tenants.usermodel import TenantUserBase
 
 
-def account_mailer(tenant, template: str):
+class AccountMailer(Protocol):
+    def has_template(self, tenant: Tenant, name: str) -> bool: ...
+
+    # Called inside the caller's control-database transaction.
+    def send(
+        self, *, tenant: Tenant, template: str, user: TenantUserBase, variables: dict[str, Any]
+    ) -> None: ...
+
+
+TableProvider = Callable[["Tenant"], Iterable[type["Model"]]]  # the models of more tables
+LoginEnricher = Callable[["Tenant", "TenantUserBase"], Mapping[str, Any]]  # extra login data
+
+table_providers: list[TableProvider] = []
+login_enrichers: list[LoginEnricher] = []
+account_mailers: list[AccountMailer] = []
+
+_Hook = TypeVar("_Hook")
+
+
+def account_mailer(tenant: Tenant, template: str) -> AccountMailer | None:
     """The mailer that can send `template` for this tenant, or None."""
     return next((mailer for mailer in account_mailers if mailer.has_template(tenant, template)), None)
 
 
-def register(hooks: list, item) -> None:
+def register(hooks: list[_Hook], item: _Hook) -> None:
     if item not in hooks:
         hooks.append(item)

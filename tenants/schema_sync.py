@@ -15,7 +15,7 @@ from tenants.usermodel import user_model
 
 def tenant_models(tenant: Tenant) -> list[type[models.Model]]:
     """Every table SOGOMS manages for a tenant: users, then what the table providers add."""
-    found = [user_model(tenant)]
+    found: list[type[models.Model]] = [user_model(tenant)]
     for provider in hooks.table_providers:
         found.extend(model for model in provider(tenant) if model not in found)
     return found
