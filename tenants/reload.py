@@ -14,6 +14,8 @@ import signal
 import threading
 import time
 from pathlib import Path
+from types import FrameType
+from typing import TypedDict
 
 from django.conf import settings
 
@@ -22,14 +24,22 @@ from tenants.config import LoadResult, load_config
 logger = logging.getLogger("sogoms.reload")
 CHECK_INTERVAL = 1.0
 _lock = threading.Lock()
-_state = {"checked_at": 0.0, "seen": None, "requested": False}
+
+
+class _WatchState(TypedDict):
+    checked_at: float  # time.monotonic() of the last look at the signal file
+    seen: int | None  # the signal file's mtime (ns) this process is at; None: not looked yet
+    requested: bool  # SIGHUP asked for a reload
+
+
+_state: _WatchState = {"checked_at": 0.0, "seen": None, "requested": False}
 
 
 def signal_file() -> Path:
     return Path(settings.VAR_DIR) / "run" / "config-reload"
 
 
-def _mtime() -> float:
+def _mtime() -> int:
     try:
         return signal_file().stat().st_mtime_ns
     except FileNotFoundError:
@@ -54,13 +64,15 @@ def install(result: LoadResult) -> None:
     from tenants import registry as registry_module
     from tenants.databases import register_tenant_databases
 
+    if result.registry is None:
+        raise ValueError("a config with problems cannot be installed")
     register_tenant_databases(result.registry)
     registry_module._state["result"] = result
 
 
 def reload_now() -> bool:
     result = load_new()
-    if not result.ok:
+    if result.registry is None:
         logger.error(
             "config reload refused, the old config keeps serving: %s", "; ".join(map(str, result.problems))
         )
@@ -94,7 +106,7 @@ def install_sighup_handler() -> None:
     if signal.getsignal(signal.SIGHUP) not in (signal.SIG_DFL, None):
         return
 
-    def on_sighup(signum, frame) -> None:
+    def on_sighup(_signum: int, _frame: FrameType | None) -> None:
         _state["requested"] = True
 
     signal.signal(signal.SIGHUP, on_sighup)

@@ -4,8 +4,17 @@ Each module has `register(subparsers)`, which adds its parser with `handler=` se
 function `(options, out) -> int` (the exit status).
 """
 
+from __future__ import annotations
 
-def tenant_or_report(app: str, out):
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sogoms_site.commands import Out
+    from tenants.config import ConfigProblem, Tenant
+
+
+def tenant_or_report(app: str, out: Out) -> Tenant | None:
     """The loaded tenant named `app`, or None after telling the operator it is unknown."""
     from tenants.registry import registry
 
@@ -15,7 +24,7 @@ def tenant_or_report(app: str, out):
     return tenant
 
 
-def write_problems(out, header: str, problems) -> None:
+def write_problems(out: Out, header: str, problems: Iterable[ConfigProblem]) -> None:
     """A header line, then one indented line per config problem."""
     out.write(header)
     for problem in problems:

@@ -11,17 +11,18 @@ from pathlib import Path
 import yaml
 from django.conf import settings
 
+from sogoms_site.commands import Options, Out, Subparsers
 from tenants.config.secrets import create_secret_file, resolve_path
 
 GENERATED_SECRET_KEYS = ("jwt_secret_file",)
 
 
-def register(subparsers) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser("devsecrets", help="create missing development secrets under var/")
     parser.set_defaults(handler=run)
 
 
-def run(options: dict, out) -> int:
+def run(_options: Options, out: Out) -> int:
     for path in ensure_development_secrets(
         settings.SOGOMS_CONFIG_DIR, settings.SOGOMS_BASE_DIR, settings.VAR_DIR
     ):
@@ -30,7 +31,7 @@ def run(options: dict, out) -> int:
 
 
 def ensure_development_secrets(config_dir: Path, base_dir: Path, var_dir: Path) -> list[Path]:
-    created = []
+    created: list[Path] = []
     for routes in sorted((config_dir / "routes").glob("*.y*ml")):
         try:
             data = yaml.safe_load(routes.read_text())
@@ -44,8 +45,8 @@ def ensure_development_secrets(config_dir: Path, base_dir: Path, var_dir: Path) 
     return created
 
 
-def _secret_file_values(data) -> list[str]:
-    found = []
+def _secret_file_values(data: object) -> list[str]:
+    found: list[str] = []
     if isinstance(data, dict):
         for key, value in data.items():
             if key in GENERATED_SECRET_KEYS and isinstance(value, str):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from sogoms_site.commands import Options, Out, Subparsers
 from tenants.logs import purge_logs
 from tenants.registry import registry
 
 
-def register(subparsers) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser("logs", help="per-tenant log files")
     actions = parser.add_subparsers(dest="logs_action", required=True, metavar="action")
     purge = actions.add_parser("purge", help="delete files older than logs.retention_days")
@@ -14,7 +15,7 @@ def register(subparsers) -> None:
     purge.set_defaults(handler=run_purge)
 
 
-def run_purge(options: dict, out) -> int:
+def run_purge(options: Options, out: Out) -> int:
     tenants = [t for t in registry() if not options["apps"] or t.app in options["apps"]]
     for tenant in tenants:
         removed = purge_logs(tenant.app, tenant.log_retention_days)

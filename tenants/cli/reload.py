@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
+from sogoms_site.commands import Options, Out, Subparsers
 from tenants.cli import write_problems
 from tenants.reload import announce, install, load_new
 from tenants.schema_sync import sync_tenant_tables
 from tenants.services import tenant_records_sync
 
 
-def register(subparsers) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser("reload", help="apply an edited config in every running process")
     parser.set_defaults(handler=run)
 
 
-def run(options: dict, out) -> int:
+def run(_options: Options, out: Out) -> int:
     result = load_new()
-    if not result.ok:
+    registry = result.registry
+    if registry is None:
         header = f"refused: {len(result.problems)} problem(s); the running config keeps serving"
         write_problems(out, header, result.problems)
         return 1
     install(result)
-    for tenant in result.registry:
+    for tenant in registry:
         for line in sync_tenant_tables(tenant):
             out.write(f"{tenant.app}: {line}")
-    tenant_records_sync(registry=result.registry)
+    tenant_records_sync(registry=registry)
     announce()
-    out.write(f"reload announced: {', '.join(t.app for t in result.registry)}")
+    out.write(f"reload announced: {', '.join(t.app for t in registry)}")
     return 0
