@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 _current: ContextVar[str] = ContextVar("sogoms_request_id", default="")
 _SANE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -21,9 +21,9 @@ def new_request_id(incoming: str | None = None) -> str:
     return incoming if incoming and _SANE.match(incoming) else uuid.uuid4().hex
 
 
-def set_request_id(value: str):
+def set_request_id(value: str) -> Token[str]:
     return _current.set(value)
 
 
-def reset_request_id(token) -> None:
+def reset_request_id(token: Token[str]) -> None:
     _current.reset(token)

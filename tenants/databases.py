@@ -8,9 +8,11 @@ control database (`default`).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import connections
+from django.db.models import Model
 
 from tenants.config import Registry
 
@@ -55,21 +57,26 @@ def is_tenant_alias(alias: str) -> bool:
 
 
 class TenantRouter:
-    """Routes models that carry `sogoms_db_alias`; keeps framework tables off tenant DBs."""
+    """Routes models that carry `sogoms_db_alias`; keeps framework tables off tenant DBs.
 
-    def db_for_read(self, model, **hints):
+    Django's ConnectionRouter calls these with the model, objects, database and app label
+    by position and everything else (the instance, `model_name`) as keyword hints.
+    """
+
+    def db_for_read(self, model: type[Model], **hints: Any) -> str | None:
         return getattr(model, "sogoms_db_alias", None)
 
-    def db_for_write(self, model, **hints):
+    def db_for_write(self, model: type[Model], **hints: Any) -> str | None:
         return getattr(model, "sogoms_db_alias", None)
 
-    def allow_relation(self, obj1, obj2, **hints):
+    def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool | None:
         alias1 = getattr(obj1, "sogoms_db_alias", None)
         alias2 = getattr(obj2, "sogoms_db_alias", None)
         if alias1 or alias2:
             return alias1 == alias2
         return None
 
-    def allow_migrate(self, db, app_label, model_name=None, **hints):
-        # Tenant tables are created by tenants.schema_sync, not by Django migrations.
+    def allow_migrate(self, db: str, _app_label: str, **hints: Any) -> bool:
+        # Tenant tables are created by tenants.schema_sync, not by Django migrations, for
+        # whatever app and model the hints name.
         return not is_tenant_alias(db)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from rest_framework import serializers
+from typing_extensions import override
 
 
 class StrictInput(serializers.Serializer):
@@ -16,8 +18,9 @@ class StrictInput(serializers.Serializer):
 
     read_only_names: frozenset[str] = frozenset()
 
-    def to_internal_value(self, data):
-        extra = {}
+    @override
+    def to_internal_value(self, data: object) -> dict[str, Any]:
+        extra: dict[str, list[str]] = {}
         if isinstance(data, Mapping):
             for name in sorted(set(data) - set(self.fields)):
                 extra[name] = ["read-only field" if name in self.read_only_names else "unknown field"]
