@@ -11,17 +11,19 @@ import csv
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from mail import delivery, selectors, services
 from mail.config import mail_settings
-from sogoms_site.commands import Out
+from mail.models import OutboxMessage
+from sogoms_site.commands import Options, Out, Subparsers
 from sogoms_site.errors import DomainError
 from tenants.cli import tenant_or_report
 from tenants.config import Tenant
 from tenants.context import tenant_context
 
 
-def register(subparsers) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser("mail", help="send e-mail, look at the outbox, sweep it")
     actions = parser.add_subparsers(dest="mail_action", required=True, metavar="action")
 
@@ -70,7 +72,7 @@ def register(subparsers) -> None:
     sweep.set_defaults(handler=run_sweep)
 
 
-def _variables(pairs: list[str], as_json: str = "") -> dict:
+def _variables(pairs: list[str], as_json: str = "") -> dict[str, Any]:
     variables = json.loads(as_json) if as_json else {}
     if not isinstance(variables, dict):
         raise ValueError("--vars-json must be a JSON object")
@@ -105,12 +107,12 @@ def _call(out: Out, app: str, action: Callable[[Tenant], None]) -> int:
     return 0
 
 
-def _queued(out, message) -> None:
+def _queued(out: Out, message: OutboxMessage) -> None:
     out.write(f"queued #{message.pk} to {message.to_email}: {message.subject}")
 
 
-def run_send(options: dict, out) -> int:
-    def action(tenant) -> None:
+def run_send(options: Options, out: Out) -> int:
+    def action(tenant: Tenant) -> None:
         _queued(
             out,
             services.mail_send(
@@ -126,8 +128,8 @@ def run_send(options: dict, out) -> int:
     return _call(out, options["app"], action)
 
 
-def run_template(options: dict, out) -> int:
-    def action(tenant) -> None:
+def run_template(options: Options, out: Out) -> int:
+    def action(tenant: Tenant) -> None:
         variables = _variables(options["var"], options["vars_json"])
         message = services.mail_send_template(
             tenant=tenant,
@@ -154,15 +156,15 @@ def read_recipients(path: Path) -> list[services.Recipient]:
             )
             for row in rows
         ]
-    recipients = []
+    recipients: list[services.Recipient] = []
     for row in csv.DictReader(text.splitlines()):
         email, name = row.pop("email", ""), row.pop("name", "") or ""
         recipients.append(services.Recipient(email=email or "", name=name, variables=row))
     return recipients
 
 
-def run_bulk(options: dict, out) -> int:
-    def action(tenant) -> None:
+def run_bulk(options: Options, out: Out) -> int:
+    def action(tenant: Tenant) -> None:
         recipients = read_recipients(Path(options["recipients"]))
         bulk = services.mail_send_bulk(
             tenant=tenant,
@@ -175,8 +177,8 @@ def run_bulk(options: dict, out) -> int:
     return _call(out, options["app"], action)
 
 
-def run_messages(options: dict, out) -> int:
-    def action(tenant) -> None:
+def run_messages(options: Options, out: Out) -> int:
+    def action(tenant: Tenant) -> None:
         filters = {"status": options["status"], "batch": options["batch"]}
         out.write(f"{tenant.app}: {mail_settings(tenant).transport.summary}")
         counts = selectors.status_counts(tenant.app, **filters)
@@ -195,30 +197,30 @@ def run_messages(options: dict, out) -> int:
     return _call(out, options["app"], action)
 
 
-def _one(tenant, message_id: int):
+def _one(tenant: Tenant, message_id: int) -> OutboxMessage:
     message = selectors.message_of(tenant.app, message_id)
     if message is None:
         raise ValueError(f"no message #{message_id} in the outbox of {tenant.app}")
     return message
 
 
-def run_requeue(options: dict, out) -> int:
-    def action(tenant) -> None:
+def run_requeue(options: Options, out: Out) -> int:
+    def action(tenant: Tenant) -> None:
         message = services.message_requeue(message=_one(tenant, options["message_id"]))
         out.write(f"#{message.pk} re-queued")
 
     return _call(out, options["app"], action)
 
 
-def run_cancel(options: dict, out) -> int:
-    def action(tenant) -> None:
+def run_cancel(options: Options, out: Out) -> int:
+    def action(tenant: Tenant) -> None:
         message = services.message_cancel(message=_one(tenant, options["message_id"]))
         out.write(f"#{message.pk} cancelled")
 
     return _call(out, options["app"], action)
 
 
-def run_sweep(options: dict, out) -> int:
+def run_sweep(_options: Options, out: Out) -> int:
     outcome = delivery.Outcome()
     summary = delivery.sweep(dispatch=lambda ids: outcome.add(delivery.deliver(ids)))
     out.write(
