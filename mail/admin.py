@@ -11,11 +11,12 @@ from django.http import HttpRequest
 
 from mail import services
 from mail.models import OutboxMessage
+from sogoms_site.admin_base import HistoryAdmin
 from sogoms_site.errors import DomainError
 
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(admin.ModelAdmin):
+class OutboxMessageAdmin(HistoryAdmin):
     list_display = (
         "id",
         "app",
@@ -33,12 +34,6 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     actions = ("requeue", "cancel")
     readonly_fields = [field.name for field in OutboxMessage._meta.fields]
     list_per_page = 50
-
-    def has_add_permission(self, request) -> bool:
-        return False  # messages come from the apps, not from here
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False  # the outbox is history; actions change it through the services
 
     def _apply(
         self,

@@ -83,7 +83,7 @@ def _sender(block: dict) -> str:
 
 
 def _smtp(block: dict, label: str, options, problems: list[ConfigProblem]) -> TransportSpec | None:
-    password = ""
+    password: str | None = ""
     if block.get("password_file"):
         password = secret_or_problem(
             lambda: read_secret_file(block["password_file"], options.base_dir),

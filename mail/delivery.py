@@ -138,9 +138,9 @@ def _send_chunk(transport, chunk: list[OutboxMessage], token: str, outcome: Outc
     with transaction.atomic(using="default"):
         _record_sent(sent, token)
         outcome.sent += len(sent)
-        for message, exc in failed:
-            _failed(message, token, exc, outcome)
-        if untried:
+        for message, error in failed:
+            _failed(message, token, error, outcome)
+        if untried and broken is not None:
             outcome.released += _take_back(untried, token, broken)
     return broken
 

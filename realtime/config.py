@@ -19,12 +19,13 @@ from tenants.config.loader import ConfigProblem, read_yaml, validate_model
 from tenants.config.schema import Strict
 from tenants.config.secrets import SecretError, read_secret_file
 
-ACTIONS = ("create", "update", "delete")
+Action = Literal["create", "update", "delete"]
+ACTIONS: tuple[Action, ...] = ("create", "update", "delete")
 
 
 class ResourcePush(Strict):
     publish: bool = True
-    actions: list[Literal["create", "update", "delete"]] = Field(default_factory=lambda: list(ACTIONS))
+    actions: list[Action] = Field(default_factory=lambda: list(ACTIONS))
     # Also publish on `<app>/broadcast/<resource>`: every user of the app sees the change.
     broadcast: bool = False
 

@@ -13,6 +13,7 @@ import json
 import time
 
 from channels.generic.websocket import AsyncWebsocketConsumer
+from typing_extensions import override
 
 from realtime import watch
 from realtime.auth import CLOSE_UNAUTHORIZED, SUBPROTOCOL
@@ -50,6 +51,7 @@ class PushConsumer(AsyncWebsocketConsumer):
         self.expiry = asyncio.create_task(self._close_at_expiry())
         watch.watch(self)
 
+    @override
     async def disconnect(self, code: int) -> None:
         expiry = getattr(self, "expiry", None)
         if expiry is not None:
@@ -59,6 +61,7 @@ class PushConsumer(AsyncWebsocketConsumer):
             async with _gate():
                 await self.channel_layer.group_discard(topic.group, self.channel_name)
 
+    @override
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.scope["refusal"] is not None:
             return
@@ -94,7 +97,7 @@ class PushConsumer(AsyncWebsocketConsumer):
             async with _gate():
                 await self.channel_layer.group_discard(topic.group, self.channel_name)
 
-    async def on_ping(self, frame: dict) -> None:
+    async def on_ping(self, _frame: dict) -> None:
         # Frames are handled in order: a pong also says every earlier frame was applied.
         await self.send(text_data='{"type":"pong"}')
 

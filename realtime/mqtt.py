@@ -13,6 +13,7 @@ import os
 import secrets
 import threading
 import time
+from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -76,21 +77,27 @@ class MqttBridge:
         self.client.disconnect()
         self.client.loop_stop()
 
-    def _connected(self, client, userdata, flags, reason_code, properties) -> None:
+    def _connected(
+        self, _client: Any, _userdata: Any, _flags: Any, reason_code: Any, _properties: Any
+    ) -> None:
         if reason_code.is_failure:
             logger.warning("%s: MQTT broker refused the connection: %s", self.app, reason_code)
             return
         self.connected.set()
         logger.info("%s: connected to MQTT %s:%s", self.app, self.settings.host, self.settings.port)
 
-    def _acknowledged(self, client, userdata, mid, reason_code, properties) -> None:
+    def _acknowledged(
+        self, _client: Any, _userdata: Any, mid: int, _reason_code: Any, _properties: Any
+    ) -> None:
         with self._lock:
             if mid in self._pending:
                 self._pending.discard(mid)
             else:
                 self._early.add(mid)
 
-    def _disconnected(self, client, userdata, flags, reason_code, properties) -> None:
+    def _disconnected(
+        self, _client: Any, _userdata: Any, _flags: Any, reason_code: Any, _properties: Any
+    ) -> None:
         self.connected.clear()
         if reason_code != 0:
             logger.warning("%s: MQTT connection lost (%s); reconnecting", self.app, reason_code)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from rest_framework import serializers
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -11,22 +10,26 @@ from realtime import services
 from sogoms_site.api.envelope import ok
 from sogoms_site.api.inputs import StrictInput
 from tenants.auth.permissions import TenantAdmin
+from tenants.requests import TenantRequest
 
 
 class PublishInput(StrictInput):
     topic = serializers.CharField(max_length=200)
-    data = serializers.JSONField(required=False, default=dict)
+    # The client names the payload `data`; DRF keeps declared fields apart from `.data`.
+    data = serializers.JSONField(required=False, default=dict)  # type: ignore[assignment]
 
 
 class NotifyInput(StrictInput):
     user_id = serializers.IntegerField(min_value=0)
     channel = serializers.CharField(max_length=64)
-    data = serializers.JSONField(required=False, default=dict)
+    # The client names the payload `data`; DRF keeps declared fields apart from `.data`.
+    data = serializers.JSONField(required=False, default=dict)  # type: ignore[assignment]
 
 
 class BroadcastInput(StrictInput):
     channel = serializers.CharField(max_length=64)
-    data = serializers.JSONField(required=False, default=dict)
+    # The client names the payload `data`; DRF keeps declared fields apart from `.data`.
+    data = serializers.JSONField(required=False, default=dict)  # type: ignore[assignment]
 
 
 class _PushView(APIView):
@@ -34,7 +37,7 @@ class _PushView(APIView):
     admin_only_message = "Publishing is for role admin."
     input_class: type[StrictInput]
 
-    def post(self, request: Request) -> Response:
+    def post(self, request: TenantRequest) -> Response:
         values = self.input_class(data=request.data)
         values.is_valid(raise_exception=True)
         frame = self.send(request.tenant.app, values.validated_data)  # PushError: VALIDATION_ERROR

@@ -34,7 +34,9 @@ def imports_of(name: str, tree: ast.Module, known: set[str]) -> list[tuple[str, 
     """(module imported, names taken from it) for every import, deferred ones included;
     imports only for type checkers are left out, as they never run."""
     found: list[tuple[str, list[str]]] = []
-    package = name if name in known and any(m.startswith(name + ".") for m in known) else name.rpartition(".")[0]
+    package = (
+        name if name in known and any(m.startswith(name + ".") for m in known) else name.rpartition(".")[0]
+    )
 
     def visit(node: ast.AST) -> None:
         if isinstance(node, ast.If) and _is_type_checking(node):
