@@ -21,7 +21,6 @@ from django.core.serializers.json import DjangoJSONEncoder
 
 from sogoms_site.requestid import current_request_id
 
-LOG_TYPES = ("event", "error")
 _FILE_NAME = re.compile(r"^(?P<app>[a-z][a-z0-9_]*)-(?P<day>\d{8})-(?P<type>[a-z_]+)\.log$")
 logger = logging.getLogger("sogoms.tenants")
 
@@ -99,7 +98,7 @@ def purge_logs(app: str, retention_days: int, *, today: date | None = None) -> l
     """Delete this app's log files dated more than `retention_days` days before today."""
     today = today or datetime.now(UTC).date()
     cutoff = today - timedelta(days=retention_days)
-    removed = []
+    removed: list[Path] = []
     directory = log_dir()
     if not directory.is_dir():
         return removed
