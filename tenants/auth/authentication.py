@@ -14,6 +14,7 @@ from typing import Any
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
+from typing_extensions import override
 
 from sogoms_site.api.errors import from_domain
 from sogoms_site.errors import DomainError, ExpiredToken, InvalidToken
@@ -80,5 +81,6 @@ class TenantJWTAuthentication(BaseAuthentication):
             raise from_domain(exc) from None
         return principal, raw
 
+    @override
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'

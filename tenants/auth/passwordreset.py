@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -32,7 +31,7 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _mailer(tenant: Tenant) -> Any:
+def _mailer(tenant: Tenant) -> hooks.AccountMailer:
     """The account mailer sending the reset template (see `tenants.hooks`)."""
     mailer = hooks.account_mailer(tenant, TEMPLATE)
     if mailer is None:
@@ -46,10 +45,7 @@ def password_forgot(*, tenant: Tenant, email: str, client_ip: str) -> None:
     mailer = _mailer(tenant)
     ip_subject = f"{tenant.app}|{client_ip}"
     ratelimit.refuse_over(
-        "forgot-ip",
-        ip_subject,
-        tenant.login_rate_per_ip,
-        ratelimit.hit("forgot-ip", ip_subject, tenant.login_rate_per_ip),
+        tenant.login_rate_per_ip, ratelimit.hit("forgot-ip", ip_subject, tenant.login_rate_per_ip)
     )
     email = normalize_email(email)
     sent = ratelimit.hit("forgot-email", f"{tenant.app}|{email}", tenant.login_rate_per_email)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from sogoms_site.api.errors import Forbidden
+from tenants.auth.principal import TenantPrincipal
 
 
 class TenantAdmin(BasePermission):
@@ -14,9 +17,10 @@ class TenantAdmin(BasePermission):
 
     message = "This endpoint is for role admin."
 
-    def has_permission(self, request, view) -> bool:
-        if request.user is None or not request.user.is_authenticated:
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        user = request.user
+        if user is None or not user.is_authenticated:
             return False  # DRF answers 401 with the authenticator's challenge
-        if not request.user.is_admin:
+        if not isinstance(user, TenantPrincipal) or not user.is_admin:
             raise Forbidden(getattr(view, "admin_only_message", self.message))
         return True

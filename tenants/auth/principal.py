@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tenants.usermodel import TenantUserBase
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +29,7 @@ class TenantPrincipal:
         return self.role == "admin"
 
     @classmethod
-    def of_user(cls, user, app: str) -> TenantPrincipal:
+    def of_user(cls, user: TenantUserBase, app: str) -> TenantPrincipal:
         """The principal of a user acting outside a request (login lists, seeding)."""
         return cls(
             id=user.id,

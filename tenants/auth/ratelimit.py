@@ -45,7 +45,8 @@ def hit(scope: str, subject: str, rate: RateLimit) -> int:
         return 1
 
 
-def refuse_over(scope: str, subject: str, rate: RateLimit, current: int) -> None:
+def refuse_over(rate: RateLimit, current: int) -> None:
+    """TooManyAttempts, with the seconds until the window ends, when `current` is over the limit."""
     if current > rate.limit:
         start, size = _window(rate, time.time())
         raise TooManyAttempts(retry_after=_retry_after(start, size, time.time()))

@@ -97,10 +97,10 @@ def user_register(*, tenant: Tenant, email: str, password: str, name: str) -> Se
 def user_login(*, tenant: Tenant, email: str, password: str, client_ip: str) -> Session:
     email = normalize_email(email)
     ip_count = ratelimit.hit("login-ip", f"{tenant.app}|{client_ip}", tenant.login_rate_per_ip)
-    ratelimit.refuse_over("login-ip", f"{tenant.app}|{client_ip}", tenant.login_rate_per_ip, ip_count)
+    ratelimit.refuse_over(tenant.login_rate_per_ip, ip_count)
     email_subject = f"{tenant.app}|{email}"
     failures = ratelimit.count("login-email", email_subject, tenant.login_rate_per_email)
-    ratelimit.refuse_over("login-email", email_subject, tenant.login_rate_per_email, failures + 1)
+    ratelimit.refuse_over(tenant.login_rate_per_email, failures + 1)
 
     user = user_by_email(tenant=tenant, email=email)
     if user is None:
@@ -108,7 +108,7 @@ def user_login(*, tenant: Tenant, email: str, password: str, client_ip: str) -> 
         matches = needs_rehash = False
     else:
         matches, needs_rehash = verify_password(password, user.password)
-    if not matches or not user.is_active:
+    if user is None or not matches or not user.is_active:
         ratelimit.hit("login-email", email_subject, tenant.login_rate_per_email)
         log_event(
             tenant.app,
@@ -166,6 +166,8 @@ def session_refresh(*, tenant: Tenant, refresh_token: str) -> Session:
 
 def session_logout(*, tenant: Tenant, principal: TenantPrincipal) -> None:
     """Revoke this access token until it expires, and the refresh token it was issued with."""
+    if principal.expires_at is None:
+        raise ValueError("only the principal of an access token can log out (it has no expiry)")
     revocation.revoke_access_token(app=tenant.app, jti=principal.jti, expires_at=principal.expires_at)
     if principal.session_id:
         revocation.revoke_refresh_token(app=tenant.app, jti=principal.session_id)

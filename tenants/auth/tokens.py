@@ -20,6 +20,7 @@ from rest_framework_simplejwt.exceptions import (
     TokenError,
 )
 from rest_framework_simplejwt.tokens import Token
+from typing_extensions import override
 
 from tenants.config import Tenant
 
@@ -28,11 +29,16 @@ REQUIRED_CLAIMS = ["exp", "iat", "jti", "sub", "app", "type"]
 
 
 class TenantTokenBackend(TokenBackend):
+    def __init__(self, secret: str) -> None:
+        super().__init__(ALGORITHM, signing_key=secret)
+        self.secret = secret  # simplejwt's signing_key may be None; a tenant's never is
+
+    @override
     def decode(self, token: Any, verify: bool = True) -> dict[str, Any]:
         try:
             return jwt.decode(
                 token,
-                self.signing_key,
+                self.secret,
                 algorithms=[ALGORITHM],
                 options={
                     "verify_signature": verify,
@@ -48,7 +54,7 @@ class TenantTokenBackend(TokenBackend):
 
 @cache
 def backend_for(secret: str) -> TenantTokenBackend:
-    return TenantTokenBackend(ALGORITHM, signing_key=secret)
+    return TenantTokenBackend(secret)
 
 
 class TenantToken(Token):
