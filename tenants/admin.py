@@ -7,40 +7,54 @@ Only superusers manage tenant data.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
+from typing_extensions import override
 
 from sogoms_site.errors import DomainError
-from sogoms_site.health import database_reachable
+from sogoms_site.probes import database_reachable
+from tenants.config import Tenant
 from tenants.models import TenantRecord
 from tenants.registry import ensure_loaded
 from tenants.usermodel import user_model
 
 
-class SuperuserOnly:
-    def has_module_permission(self, request) -> bool:
-        return request.user.is_active and request.user.is_superuser
+def _superuser(request: HttpRequest) -> bool:
+    return request.user.is_active and request.user.is_superuser
 
-    def has_view_permission(self, request, obj=None) -> bool:
-        return request.user.is_active and request.user.is_superuser
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return request.user.is_active and request.user.is_superuser
+class SuperuserOnly(admin.ModelAdmin):
+    """Tenant data: for active superusers only, whatever the object; nothing is added here."""
 
-    def has_add_permission(self, request) -> bool:
+    @override
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _superuser(request)
+
+    @override
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return _superuser(request)
+
+    @override
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return _superuser(request)
+
+    @override
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return request.user.is_active and request.user.is_superuser
+    @override
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return _superuser(request)
 
 
 @admin.register(TenantRecord)
-class TenantRecordAdmin(SuperuserOnly, admin.ModelAdmin):
+class TenantRecordAdmin(SuperuserOnly):
     list_display = [
         "app",
         "host_list",
@@ -52,10 +66,12 @@ class TenantRecordAdmin(SuperuserOnly, admin.ModelAdmin):
     ]
     readonly_fields = [f.name for f in TenantRecord._meta.fields] + ["reachable", "users_link"]
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    @override
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False  # the YAML is the truth; edit it and reload
 
-    def has_delete_permission(self, request, obj=None) -> bool:
+    @override
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
     @admin.display(description="hosts")
@@ -82,7 +98,9 @@ class TenantRecordAdmin(SuperuserOnly, admin.ModelAdmin):
         return format_html('<a href="{}">{} users</a>', url, obj.app)
 
 
-class TenantUserAdmin(SuperuserOnly, admin.ModelAdmin):
+class TenantUserAdmin(SuperuserOnly):
+    """The users of one tenant; register_tenant_users() makes a subclass per tenant."""
+
     list_display = ["id", "email", "name", "role", "is_active", "created_at"]
     list_filter = ["role", "is_active"]
     search_fields = ["email", "name"]
@@ -90,7 +108,7 @@ class TenantUserAdmin(SuperuserOnly, admin.ModelAdmin):
     fields = ["email", "name", "role", "is_active", "created_at", "updated_at"]
     readonly_fields = ["email", "created_at", "updated_at"]
     actions = ["reset_password"]
-    sogoms_tenant = None
+    sogoms_tenant: Tenant  # set by each tenant's subclass
 
     @admin.action(description="Reset the password (a new one is shown once; sessions end)")
     def reset_password(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
@@ -104,19 +122,20 @@ class TenantUserAdmin(SuperuserOnly, admin.ModelAdmin):
                 continue
             self.message_user(request, f"{user.email}: new password {password}", messages.WARNING)
 
-    def get_actions(self, request):
+    @override
+    def get_actions(self, request: HttpRequest) -> dict[str, tuple[Callable[..., str], str, str] | None]:
         actions = super().get_actions(request)
-        if self.sogoms_tenant is not None and self.sogoms_tenant.admin_read_only:
+        if self.sogoms_tenant.admin_read_only:
             actions.pop("reset_password", None)
         return actions
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        tenant = self.sogoms_tenant
-        return not (tenant and tenant.admin_read_only) and super().has_change_permission(request, obj)
+    @override
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return not self.sogoms_tenant.admin_read_only and super().has_change_permission(request, obj)
 
-    def has_delete_permission(self, request, obj=None) -> bool:
-        tenant = self.sogoms_tenant
-        return not (tenant and tenant.admin_read_only) and super().has_delete_permission(request, obj)
+    @override
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return not self.sogoms_tenant.admin_read_only and super().has_delete_permission(request, obj)
 
 
 def register_tenant_users(site: admin.AdminSite) -> None:
