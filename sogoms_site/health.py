@@ -13,11 +13,11 @@ from sogoms_site.probes import check_database, check_redis
 from tenants.registry import registry
 
 
-def health(request: HttpRequest) -> JsonResponse:
+def health(_request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
-def ready(request: HttpRequest) -> JsonResponse:
+def ready(_request: HttpRequest) -> JsonResponse:
     checks = {"database:default": check_database("default")}
     for tenant in registry():
         checks[f"database:{tenant.app}"] = check_database(tenant.db_alias)

@@ -14,14 +14,14 @@ from django.http import HttpRequest, HttpResponse
 
 from sogoms_site.api.envelope import error_response
 from sogoms_site.api.errors import response_headers, translate
-from sogoms_site.requestid import new_request_id, reset_request_id, set_request_id
+from sogoms_site.requestid import IdentifiedHttpRequest, new_request_id, reset_request_id, set_request_id
 
 
 class RequestIdMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: IdentifiedHttpRequest) -> HttpResponse:
         request_id = new_request_id(request.META.get("HTTP_X_REQUEST_ID"))
         request.request_id = request_id
         token = set_request_id(request_id)

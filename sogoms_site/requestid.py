@@ -9,8 +9,16 @@ import re
 import uuid
 from contextvars import ContextVar, Token
 
+from django.http import HttpRequest
+
 _current: ContextVar[str] = ContextVar("sogoms_request_id", default="")
 _SANE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+class IdentifiedHttpRequest(HttpRequest):
+    """A Django request once RequestIdMiddleware has seen it."""
+
+    request_id: str
 
 
 def current_request_id() -> str:

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from functools import cache
 
 from django.contrib import admin
-from django.urls import include, path
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, URLResolver, include, path
 
 from sogoms_site import health
 from sogoms_site.api.envelope import error_response
 
-site_urlpatterns = [
+site_urlpatterns: list[URLPattern | URLResolver] = [
     path("health", health.health),
     path("ready", health.ready),
     path("admin/", admin.site.urls),
@@ -26,11 +27,12 @@ site_urlpatterns = [
 urlpatterns = site_urlpatterns
 
 
-def api_not_found(request, exception=None):
+# Django calls it with `exception=` by name; the envelope names the route instead.
+def api_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:  # noqa: ARG001
     return error_response(404, "NOT_FOUND", f"No route for {request.method} {request.path}.")
 
 
-def api_server_error(request):
+def api_server_error(request: HttpRequest) -> HttpResponse:
     from sogoms_site.middleware import internal_error_response
 
     return internal_error_response(request, sys.exc_info()[1])
@@ -41,7 +43,7 @@ class TenantUrlConf:
     """A URL conf object (Django accepts any object with `urlpatterns`)."""
 
     base_path: str
-    urlpatterns: tuple
+    urlpatterns: tuple[URLPattern | URLResolver, ...]
     handler404 = staticmethod(api_not_found)
     handler500 = staticmethod(api_server_error)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
@@ -27,8 +29,11 @@ class TenantsConfig(AppConfig):
         openapi.register_provider(auth_paths)
 
 
-def _sync_tenant_tables_after_migrate(sender, using: str, verbosity: int = 1, **kwargs) -> None:
-    """`migrate --database tenant_<app>` (and the test runner) creates the tenant's tables."""
+def _sync_tenant_tables_after_migrate(*, using: str, verbosity: int = 1, **kwargs: Any) -> None:
+    """`migrate --database tenant_<app>` (and the test runner) creates the tenant's tables.
+
+    Signals call receivers with keywords; `sender` (this app's config) and the rest are not needed.
+    """
     from tenants.databases import is_tenant_alias
     from tenants.registry import ensure_loaded
     from tenants.schema_sync import sync_tenant_tables

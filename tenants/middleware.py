@@ -7,6 +7,8 @@ for everything below, and chooses the URL conf of its base path. An unknown host
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
@@ -16,18 +18,19 @@ from sogoms_site.api.envelope import error_response
 from tenants.context import tenant_context
 from tenants.registry import registry
 from tenants.reload import maybe_reload
+from tenants.requests import TenantHttpRequest
 
 
 class TenantMiddleware:
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
         self.site_paths = frozenset(settings.SOGOMS_SITE_PATHS)
         self.site_prefixes = tuple(settings.SOGOMS_SITE_PATH_PREFIXES)
         # The composition root builds URL confs; it is named in settings, not imported, so
         # this floor does not depend on the one that wires every app together.
-        self.tenant_urlconf = import_string(settings.SOGOMS_TENANT_URLCONF)
+        self.tenant_urlconf: Callable[[str], object] = import_string(settings.SOGOMS_TENANT_URLCONF)
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: TenantHttpRequest) -> HttpResponse:
         maybe_reload()
         try:
             host = request.get_host()

@@ -22,8 +22,10 @@ TENANT_MODEL_LABELS = ("tenants", "crud")
 
 
 @cache
-def tenant_apps(tenant: Tenant) -> Apps:
+def tenant_apps(_tenant: Tenant) -> Apps:
     """The private model registry of one loaded tenant (a reload gets a fresh one).
+
+    The tenant is only the cache key: each loaded tenant gets its own registry.
 
     It holds app config stubs for the labels tenant models use, as Django's migration
     state does: without them the registry lists no models, and reverse relations (which
