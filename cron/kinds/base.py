@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, create_model
 
 from tenants.config import Tenant
 
@@ -19,8 +19,17 @@ if TYPE_CHECKING:  # the config reads the kinds; a job is only handed to them
 
 class JobKind:
     name: ClassVar[str]
-    # A model with one field, `params`, so a config problem names `params.<key>`.
+    params_type: ClassVar[Any]  # what a job's `params:` must be (a model, or a union of them)
+    # Built from params_type: a model with one field, `params`, so a problem names `params.<key>`.
     params_model: ClassVar[type[BaseModel]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.params_model = create_model(
+            f"{cls.__name__}Job",
+            __config__=ConfigDict(extra="forbid", frozen=True),
+            params=(cls.params_type, ...),
+        )
 
     def check(self, tenant: Tenant, params: Any) -> list[tuple[str, str]]:  # noqa: ARG002
         """Problems of `params` with this tenant, as (key under params, message); none by default."""

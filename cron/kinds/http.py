@@ -87,14 +87,9 @@ class HttpParams(BaseModel):
         return self
 
 
-class HttpJob(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    params: HttpParams
-
-
 class HttpKind(JobKind):
     name = "http"
-    params_model = HttpJob
+    params_type = HttpParams
 
     @override
     def run(self, tenant: Tenant, params: HttpParams, job: Job) -> str:

@@ -45,11 +45,6 @@ class QueryEmail(BaseModel):
         return self
 
 
-class QueryEmailJob(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    params: QueryEmail
-
-
 def check_query_email(tenant: Tenant, params: QueryEmail) -> list[tuple[str, str]]:
     problems = []
     if mail_settings(tenant).template(params.template) is None:
@@ -62,7 +57,7 @@ def check_query_email(tenant: Tenant, params: QueryEmail) -> list[tuple[str, str
 
 class QueryEmailKind(JobKind):
     name = "query_email"
-    params_model = QueryEmailJob
+    params_type = QueryEmail
 
     @override
     def check(self, tenant: Tenant, params: QueryEmail) -> list[tuple[str, str]]:

@@ -77,16 +77,9 @@ ServiceParams = Annotated[
 ]
 
 
-class ServiceJob(BaseModel):
-    """The params block of a `service` job: `action` and that action's arguments."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    params: ServiceParams
-
-
 class ServiceKind(JobKind):
     name = "service"
-    params_model = ServiceJob
+    params_type = ServiceParams  # `action` and that action's arguments
 
     @override
     def check(self, tenant: Tenant, params: ServiceParams) -> list[tuple[str, str]]:
