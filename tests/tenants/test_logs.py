@@ -251,3 +251,18 @@ def test_purge_logs_with_no_log_directory_removes_nothing(settings, tmp_path):
     settings.SOGOMS_LOG_DIR = tmp_path / "never-created"
 
     assert purge_logs("alpha", 7, today=PURGE_DAY) == []
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_the_daily_purge_task_drops_old_log_files_of_every_tenant():
+    from tenants.tasks import purge_logs as purge_task
+
+    make_files(
+        "alpha-20000101-event.log", "beta-20000101-error.log", f"alpha-{date.today():%Y%m%d}-event.log"
+    )
+
+    assert purge_task.name == "logs.purge"  # the name beat schedules it by
+    result = purge_task.apply().get()
+
+    assert result == {"log_files": 2, "access_rows": 0, "refresh_rows": 0}
+    assert remaining() == {f"alpha-{date.today():%Y%m%d}-event.log"}
