@@ -13,6 +13,7 @@ from functools import cache
 from typing import Any
 
 from django.core import validators
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
 from crud.fieldtypes import field_type
@@ -32,6 +33,14 @@ def django_name(spec: FieldSpec) -> str:
     if spec.foreign:
         return spec.name[:-3] if spec.name.endswith("_id") else f"{spec.name}_ref"
     return spec.name
+
+
+def concrete_field(model: type[models.Model], name: str) -> models.Field:
+    """The field `name` of a model: one of its own columns, never a relation's other side."""
+    field_obj = model._meta.get_field(name)
+    if not isinstance(field_obj, models.Field):
+        raise FieldDoesNotExist(f"{model._meta.label} has no column field {name!r}")
+    return field_obj
 
 
 @cache

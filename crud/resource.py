@@ -87,6 +87,13 @@ class Resource:
                 return spec
         return None
 
+    def declared_field(self, name: str) -> FieldSpec:
+        """The field `name`, already checked to be one (a parsed query, a loaded config)."""
+        spec = self.field(name)
+        if spec is None:
+            raise KeyError(f"{self.name} has no field {name!r}")
+        return spec
+
     @property
     def primary(self) -> FieldSpec:
         return next(spec for spec in self.fields if spec.primary)

@@ -1,7 +1,9 @@
 """A Resource bound to one tenant: its model, column names, serializers and includes.
 
 `bound_resource(tenant, name)` is computed once per loaded tenant and resource; views,
-selectors and services work on it.
+selectors and services work on it. `bound_resource` answers None for a name the tenant
+does not have (for callers that test); `existing_resource` is for names the config has
+already checked (includes, foreign keys, login lists) and raises NotFoundError.
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from django.db import models
+from rest_framework import serializers
 
 from crud.config import resources_of
-from crud.dynamic import build_model, django_name, schema_models
+from crud.dynamic import build_model, concrete_field, django_name, schema_models
 from crud.introspect import table_fields
 from crud.resource import Resource
 from crud.serializers import input_serializer
+from sogoms_site.errors import NotFoundError
 from tenants.config import Tenant
 
 
@@ -37,41 +41,61 @@ class Include:
 class BoundResource:
     tenant: Tenant
     resource: Resource
-    model: type[models.Model]
-    attnames: dict  # API field name -> model attname
-    includes: dict = field(default_factory=dict)  # name -> Include
+    # the model of its table; None for a v1 resource that only reads (list/show SQL, no table)
+    table_model: type[models.Model] | None
+    attnames: dict[str, str]  # API field name -> model attname
+    includes: dict[str, Include] = field(default_factory=dict)  # name -> Include
 
     @property
     def name(self) -> str:
         return self.resource.name
 
     @property
+    def model(self) -> type[models.Model]:
+        """The model of the resource's table; a resource without a table has no rows to write."""
+        if self.table_model is None:
+            raise NotFoundError(f"{self.name} has no table: its queries only read.")
+        return self.table_model
+
+    @property
     def pk_attname(self) -> str:
         return self.attnames[self.resource.primary.name]
 
-    def serializer(self, operation: str):
+    def serializer(self, operation: str) -> type[serializers.Serializer]:
         return input_serializer(self, operation)
 
 
 def bound_resource(tenant: Tenant, name: str) -> BoundResource | None:
+    """The resource `name` of the tenant, or None when the tenant has no such resource."""
     resource = resources_of(tenant).get(name)
     if resource is None:
         return None
     return _bind(tenant, name)
 
 
+def existing_resource(tenant: Tenant, name: str) -> BoundResource:
+    """The resource `name`, which the config has checked the tenant has; NotFoundError if not."""
+    bound = bound_resource(tenant, name)
+    if bound is None:
+        raise NotFoundError(f"No resource {name!r} in {tenant.app}.")
+    return bound
+
+
 @cache
 def _bind(tenant: Tenant, name: str) -> BoundResource:
     resource = resources_of(tenant)[name]
+    model: type[models.Model] | None
     if resource.source == "schema":
         model = schema_models(tenant)[name]
     else:
         resource, model = _introspected(tenant, resource)
-    attnames = {spec.name: model._meta.get_field(django_name(spec)).attname for spec in resource.fields}
+    attnames: dict[str, str] = {}
+    if model is not None:  # without a table the resource has no fields either
+        attnames = {spec.name: concrete_field(model, django_name(spec)).attname for spec in resource.fields}
     return BoundResource(tenant, resource, model, attnames, _includes(tenant, resource))
 
 
-def _introspected(tenant: Tenant, resource: Resource) -> tuple[Resource, type[models.Model]]:
+def _introspected(tenant: Tenant, resource: Resource) -> tuple[Resource, type[models.Model] | None]:
     table = resource.sql.get("table")
     if not table:
         return resource, None
@@ -83,16 +107,19 @@ def _introspected(tenant: Tenant, resource: Resource) -> tuple[Resource, type[mo
     return resource, model
 
 
-def _includes(tenant: Tenant, resource: Resource) -> dict:
+def _includes(tenant: Tenant, resource: Resource) -> dict[str, Include]:
     if resource.source != "schema":
         return {}
     resources = resources_of(tenant)
-    includes = {}
+    includes: dict[str, Include] = {}
     for spec in resource.fields:
-        target = resources.get(spec.foreign[0]) if spec.foreign else None
+        if spec.foreign is None:
+            continue
+        target_name, target_field = spec.foreign
+        target = resources.get(target_name)
         if target is not None and target.name != "users" and target.allows("show"):
             name = django_name(spec)
-            includes[name] = Include(name, "one", target.name, spec.name, spec.foreign[1])
+            includes[name] = Include(name, "one", target.name, spec.name, target_field)
     for other in resources.values():
         if other.name == resource.name or not other.allows("list"):
             continue

@@ -8,7 +8,7 @@ owner, timestamps, read-only, hidden) are refused by name.
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rest_framework import serializers
 
@@ -16,8 +16,11 @@ from crud.fieldtypes import value_type
 from crud.resource import MISSING, FieldSpec
 from sogoms_site.api.inputs import StrictInput
 
+if TYPE_CHECKING:  # crud.runtime builds its serializers from here
+    from crud.runtime import BoundResource
 
-def writable_fields(bound, operation: str) -> list[FieldSpec]:
+
+def writable_fields(bound: BoundResource, operation: str) -> list[FieldSpec]:
     resource = bound.resource
     if resource.source == "queries":
         names = resource.writable_by_op.get("create" if operation == "create" else "update", ())
@@ -26,7 +29,7 @@ def writable_fields(bound, operation: str) -> list[FieldSpec]:
 
 
 @cache
-def input_serializer(bound, operation: str) -> type[serializers.Serializer]:
+def input_serializer(bound: BoundResource, operation: str) -> type[serializers.Serializer]:
     """operation: create, update (PUT, every required field) or partial (PATCH)."""
     partial = operation == "partial"
     fields = {spec.name: drf_field(spec, partial=partial) for spec in writable_fields(bound, operation)}
