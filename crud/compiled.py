@@ -12,42 +12,61 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Final
 
 from django.db import connections
 from django.db.models import QuerySet
+from django.db.models.expressions import Expression
+from django.db.models.sql.compiler import SQLCompiler
 
 MAX_SHAPES = 2048
 # Inside every integer column's range (the ORM refuses out-of-range lookups), and far from
 # any constant a config would hold.
 _INT_MARK = -2_147_000_000
 _STR_MARK = "\x1fsogoms-marker-{}\x1f"
-_UNCACHEABLE = object()
+
+# Rows as the database driver gives them (tuples, or lists once converted).
+Rows = Sequence[Sequence[Any]]
+# Per SQL parameter: the index of the request's value, or ("const", value) for a constant.
+Slot = int | tuple[str, Any]
+# The ORM's result converters, by column position (SQLCompiler.get_converters()).
+Converters = dict[int, tuple[list[Callable[..., Any]], Expression]]
+
+
+class _Uncacheable(Enum):
+    """A shape whose reads take the ORM path: the cache remembers that too."""
+
+    SHAPE = "uncacheable"
+
+
+_UNCACHEABLE: Final = _Uncacheable.SHAPE
 
 
 @dataclass(frozen=True)
 class CompiledRead:
     sql: str
-    slots: tuple  # per SQL parameter: an int (the value's index) or ("const", value)
-    compiler: object  # the ORM compiler, kept for its result converters
-    converters: list
+    slots: tuple[Slot, ...]
+    compiler: SQLCompiler  # the ORM compiler, kept for its result converters
+    converters: Converters
 
-    def run(self, alias: str, values: list) -> list:
+    def run(self, alias: str, values: list[Any]) -> Rows:
         params = [values[slot] if isinstance(slot, int) else slot[1] for slot in self.slots]
         with connections[alias].cursor() as cursor:
             cursor.execute(self.sql, params)
-            rows = cursor.fetchall()
+            rows: Rows = cursor.fetchall()
         if self.converters:
             rows = list(self.compiler.apply_converters(rows, self.converters))
         return rows
 
 
-_cache: OrderedDict = OrderedDict()
+_cache: OrderedDict[tuple[Any, ...], CompiledRead | _Uncacheable] = OrderedDict()
 _lock = threading.Lock()
 
 
-def marker(kind: str, index: int):
+def marker(kind: str, index: int) -> int | str | None:
     """A value no request sends, of the kind the ORM passes through unchanged (or None)."""
     if kind == "int":
         return _INT_MARK - index
@@ -57,14 +76,14 @@ def marker(kind: str, index: int):
 
 
 def cached_read(
-    key: tuple,
+    key: tuple[Any, ...],
     alias: str,
     kinds: list[str],
-    values: list,
-    build: Callable[[list], QuerySet],
+    values: list[Any],
+    build: Callable[[list[Any]], QuerySet[Any, Any]],
     *,
     count: bool = False,
-) -> list | None:
+) -> Rows | None:
     """Rows of the read `build(values)` makes, or None when this shape cannot be cached."""
     with _lock:
         compiled = _cache.get(key)
@@ -81,14 +100,16 @@ def cached_read(
     return compiled.run(alias, values)
 
 
-def _compile(alias: str, kinds: list[str], build, count: bool):
+def _compile(
+    alias: str, kinds: list[str], build: Callable[[list[Any]], QuerySet[Any, Any]], count: bool
+) -> CompiledRead | _Uncacheable:
     markers = [marker(kind, index) for index, kind in enumerate(kinds)]
     if any(value is None for value in markers):
         return _UNCACHEABLE
     queryset = build(markers)
     compiler = queryset.query.get_compiler(using=alias)
     sql, params = compiler.as_sql()
-    slots = []
+    slots: list[Slot] = []
     positions = {value: index for index, value in enumerate(markers)}
     for param in params:
         if isinstance(param, int | str) and not isinstance(param, bool) and param in positions:
@@ -98,7 +119,7 @@ def _compile(alias: str, kinds: list[str], build, count: bool):
         else:
             slots.append(("const", param))
     if count:
-        return CompiledRead(f"SELECT COUNT(*) FROM ({sql}) sogoms_count", tuple(slots), compiler, [])  # noqa: S608
+        return CompiledRead(f"SELECT COUNT(*) FROM ({sql}) sogoms_count", tuple(slots), compiler, {})  # noqa: S608
     fields = [select[0] for select in compiler.select[: compiler.col_count]]
     return CompiledRead(sql, tuple(slots), compiler, compiler.get_converters(fields))
 

@@ -9,10 +9,11 @@ from django.db import models
 
 from crud.dynamic import schema_models
 from crud.params import QuerySpec
-from crud.runtime import bound_resource
+from crud.runtime import existing_resource
 from crud.selectors import fetch_rows, filtered, order_by_terms, sort_order
 from tenants.auth.principal import TenantPrincipal
 from tenants.config import Tenant
+from tenants.usermodel import TenantUserBase
 
 MAX_LOGIN_ROWS = 1000
 
@@ -22,13 +23,13 @@ def resource_tables(tenant: Tenant) -> list[type[models.Model]]:
     return [model for name, model in schema_models(tenant).items() if name != "users"]
 
 
-def login_lists(tenant: Tenant, user: Any) -> dict[str, list[dict[str, Any]]]:
+def login_lists(tenant: Tenant, user: TenantUserBase) -> dict[str, list[dict[str, Any]]]:
     """`auth.login_includes`: the user's own rows of each named resource (seed phase 8)."""
     # own rows even for an admin: the login lists are the user's data, not an audit
     caller = dataclasses.replace(TenantPrincipal.of_user(user, tenant.app), role="default")
-    lists = {}
+    lists: dict[str, list[dict[str, Any]]] = {}
     for name in tenant.login_includes:
-        bound = bound_resource(tenant, name)
+        bound = existing_resource(tenant, name)
         if bound.resource.source == "queries":
             from crud import sqlreads
 

@@ -7,7 +7,9 @@ the API field names. Owner rules apply to every row read, included rows too.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -16,7 +18,7 @@ from crud import compiled
 from crud.fieldtypes import value_type
 from crud.params import QuerySpec, coerce, encode_cursor, is_invalid
 from crud.resource import FieldSpec
-from crud.runtime import BoundResource, bound_resource
+from crud.runtime import BoundResource, existing_resource
 from sogoms_site.api.envelope import page_meta
 from sogoms_site.errors import InvalidInput, NotFoundError
 from tenants.auth.principal import TenantPrincipal
@@ -38,21 +40,21 @@ MAX_INCLUDED_ROWS = 1000
 
 def scoped(bound: BoundResource, caller: TenantPrincipal) -> QuerySet:
     """The rows this caller may see: its own in an owner-filtered table (admins see all)."""
-    queryset = bound.model.objects.all()
+    queryset = bound.model._default_manager.all()
     owner = bound.resource.owner_field
     if owner is not None and not caller.is_admin:
         queryset = queryset.filter(**{bound.attnames[owner.name]: caller.id})
     return queryset
 
 
-def _condition(bound: BoundResource, name: str, op: str, value) -> Q:
+def _condition(bound: BoundResource, name: str, op: str, value: Any) -> Q:
     attname = bound.attnames[name]
     if op == "ne":
         return ~Q(**{attname: value}) if value is not None else Q(**{f"{attname}__isnull": False})
     return Q(**{f"{attname}__{LOOKUPS[op]}": value})
 
 
-def _named_value(value, caller: TenantPrincipal):
+def _named_value(value: Any, caller: TenantPrincipal) -> Any:
     if value == ":user_id":
         return caller.id
     if value == ":today":
@@ -110,7 +112,7 @@ def rows_list(bound: BoundResource, caller: TenantPrincipal, spec: QuerySpec) ->
     return [_project(row, names, spec.include) for row in rows], meta
 
 
-def row_show(bound: BoundResource, caller: TenantPrincipal, pk, spec: QuerySpec | None = None) -> dict:
+def row_show(bound: BoundResource, caller: TenantPrincipal, pk: Any, spec: QuerySpec | None = None) -> dict:
     spec = spec or QuerySpec()
     names = _output_names(bound, spec)
     needed = _with_keys(bound, names, spec.include)
@@ -122,9 +124,8 @@ def row_show(bound: BoundResource, caller: TenantPrincipal, pk, spec: QuerySpec 
 
     key = ("show", bound, caller.is_admin, tuple(needed))
     kinds = ["int", _kind(bound.resource.primary)]
-    found = compiled.cached_read(key, bound.tenant.db_alias, kinds, [caller.id, pk], build)
-    if found is None:
-        found = build([caller.id, pk])
+    cached = compiled.cached_read(key, bound.tenant.db_alias, kinds, [caller.id, pk], build)
+    found: Iterable[Sequence[Any]] = cached if cached is not None else build([caller.id, pk])
     rows = [dict(zip(needed, values, strict=True)) for values in found]
     if not rows:
         raise NotFoundError(f"No {bound.name} with id {pk}.")
@@ -149,7 +150,7 @@ def _page(
     """One page and the total, through compiled SQL when the shape allows it."""
     kinds, values, shape = ["int"], [caller.id], []
     for name, op, value in spec.filters:
-        kind = _kind(bound.resource.field(name))
+        kind = _kind(bound.resource.declared_field(name))
         if op == "isnull" or (op == "ne" and value is None):
             shape.append((name, op, value))
             continue
@@ -180,6 +181,7 @@ def _page(
     attnames = [bound.attnames[name] for name in needed]
     order_by = order_by_terms(bound, order)
     alias = bound.tenant.db_alias
+    rows: Iterable[Sequence[Any]] | None
     if timely or spec.q:  # today's date, a search pattern: not plain values, never cached
         queryset = build_filtered(values)
         total = queryset.count()
@@ -266,7 +268,7 @@ def _checked_cursor(bound: BoundResource, order: list[tuple[str, bool]], cursor:
         for (name, _desc), raw in zip(order, cursor, strict=True):
             if isinstance(raw, bool | dict | list) or raw is None:
                 break
-            value = coerce(bound.resource.field(name), str(raw))
+            value = coerce(bound.resource.declared_field(name), str(raw))
             if is_invalid(value):
                 break
             values.append(value)
@@ -283,7 +285,7 @@ def attach_includes(
     """Add related rows under each include name, one query per include (owner rules kept)."""
     for name in names:
         include = bound.includes[name]
-        target = bound_resource(bound.tenant, include.target)
+        target = existing_resource(bound.tenant, include.target)
         keys = {row[include.local] for row in rows if row[include.local] is not None}
         visible = [f.name for f in target.resource.visible_fields]
         if include.kind == "one":
@@ -309,15 +311,14 @@ def attach_includes(
             for row in rows:
                 row[name] = grouped.get(row[include.local], [])
         else:
-            link = bound_resource(bound.tenant, include.link_table)
-            pairs = (
+            link = existing_resource(bound.tenant, include.link_table)
+            pairs = list(
                 scoped(link, caller)
                 .filter(**{f"{link.attnames[include.remote]}__in": keys})
                 .values_list(link.attnames[include.remote], link.attnames[include.link_target_column])[
                     :MAX_INCLUDED_ROWS
                 ]
             )
-            pairs = list(pairs)
             target_pk = target.resource.primary.name
             related = fetch_rows(
                 target,

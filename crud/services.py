@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import BooleanField, ProtectedError, RestrictedError
+from django.db.models import BooleanField, ProtectedError, QuerySet, RestrictedError
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from crud.events import DomainEvent, emit
-from crud.runtime import BoundResource, bound_resource
+from crud.runtime import BoundResource, existing_resource
 from crud.selectors import fetch_rows, row_show, scoped
 from crud.sql import bind
 from crud.sqlreads import placeholder_values, role_filter
@@ -41,7 +41,7 @@ def refused_by_database(bound: BoundResource, exc: IntegrityError) -> DomainErro
     )
 
 
-def validated(bound: BoundResource, operation: str, data) -> dict:
+def validated(bound: BoundResource, operation: str, data: Any) -> dict:
     serializer = bound.serializer(operation)(data=data)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
@@ -59,7 +59,7 @@ def _check_foreign_keys(bound: BoundResource, caller: TenantPrincipal, values: d
 
             exists = user_model(bound.tenant).objects.filter(**{target_field: value}).exists()
         else:
-            target = bound_resource(bound.tenant, target_name)
+            target = existing_resource(bound.tenant, target_name)
             exists = scoped(target, caller).filter(**{target.attnames[target_field]: value}).exists()
         if not exists:
             errors[name] = [f"no {target_name} with {target_field} {value}"]
@@ -75,14 +75,14 @@ def _record(bound: BoundResource, caller: TenantPrincipal, pk: Any) -> dict:
     if bound.resource.source == "schema":
         return row_show(bound, caller, pk)
     names = [spec.name for spec in bound.resource.fields]
-    return fetch_rows(bound, bound.model.objects.filter(pk=pk), names)[0]
+    return fetch_rows(bound, bound.model._default_manager.filter(pk=pk), names)[0]
 
 
 def _owner_of(caller: TenantPrincipal, row_owner: Any = None) -> Any:
     return row_owner if row_owner is not None else caller.id
 
 
-def record_create(*, bound: BoundResource, caller: TenantPrincipal, data) -> dict:
+def record_create(*, bound: BoundResource, caller: TenantPrincipal, data: Any) -> dict:
     values = validated(bound, "create", data)
     _check_foreign_keys(bound, caller, values)
     owner = bound.resource.owner_field
@@ -110,10 +110,10 @@ def record_create(*, bound: BoundResource, caller: TenantPrincipal, data) -> dic
     return {**record, "insert_id": row.pk}
 
 
-def _writable_rows(bound: BoundResource, caller: TenantPrincipal, operation: str, pk):
+def _writable_rows(bound: BoundResource, caller: TenantPrincipal, operation: str, pk: Any) -> QuerySet:
     if bound.resource.source == "schema":
         return scoped(bound, caller).filter(pk=pk)
-    queryset = bound.model.objects.filter(pk=pk)
+    queryset = bound.model._default_manager.filter(pk=pk)
     fragment = role_filter(bound, operation, caller)
     if fragment.strip():
         sql, params = bind(fragment, placeholder_values(fragment, caller, {}, pk))
@@ -121,7 +121,9 @@ def _writable_rows(bound: BoundResource, caller: TenantPrincipal, operation: str
     return queryset
 
 
-def record_update(*, bound: BoundResource, caller: TenantPrincipal, pk, data, partial: bool) -> dict:
+def record_update(
+    *, bound: BoundResource, caller: TenantPrincipal, pk: Any, data: Any, partial: bool
+) -> dict:
     values = validated(bound, "partial" if partial else "update", data)
     _check_foreign_keys(bound, caller, values)
     alias = bound.tenant.db_alias
@@ -136,7 +138,7 @@ def record_update(*, bound: BoundResource, caller: TenantPrincipal, pk, data, pa
             # one UPDATE, owner-filtered: no row load, and the write lock is held briefly
             if not rows.update(**changes):
                 raise NotFoundError(f"No {bound.name} with id {pk}.")
-            row_owner = caller.id
+            row_owner: int | None = caller.id
             if owner is not None and caller.is_admin:
                 row_owner = rows.values_list(bound.attnames[owner.name], flat=True).first()
             emit(

@@ -7,6 +7,9 @@ are always bound parameters, never spliced into the SQL.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.db import connections
 
 from crud.params import DEFAULT_PER_PAGE, MAX_PER_PAGE
@@ -18,6 +21,9 @@ from tenants.auth.principal import TenantPrincipal
 
 PAGING = ("page", "per_page")
 
+# The request's query parameters (a QueryDict reads as its last value per key).
+Params = Mapping[str, str]
+
 
 def role_filter(bound: BoundResource, operation: str, caller: TenantPrincipal) -> str:
     filters = bound.resource.role_filters.get(operation, {})
@@ -26,8 +32,8 @@ def role_filter(bound: BoundResource, operation: str, caller: TenantPrincipal) -
     return filters.get("default", "")
 
 
-def placeholder_values(sql: str, caller: TenantPrincipal, params, pk=None) -> dict:
-    values = {"user_id": caller.id, "role": caller.role}
+def placeholder_values(sql: str, caller: TenantPrincipal, params: Params, pk: Any = None) -> dict[str, Any]:
+    values: dict[str, Any] = {"user_id": caller.id, "role": caller.role}
     if pk is not None:
         values["id"] = pk
     missing = []
@@ -45,7 +51,7 @@ def placeholder_values(sql: str, caller: TenantPrincipal, params, pk=None) -> di
     return values
 
 
-def _page(params) -> tuple[int, int]:
+def _page(params: Params) -> tuple[int, int]:
     errors = {}
     numbers = {}
     for key, default in (("page", 1), ("per_page", DEFAULT_PER_PAGE)):
@@ -61,7 +67,7 @@ def _page(params) -> tuple[int, int]:
     return numbers["page"], numbers["per_page"]
 
 
-def _unknown_params(sql: str, params) -> None:
+def _unknown_params(sql: str, params: Params) -> None:
     allowed = {*placeholders(sql), *PAGING}
     unknown = [key for key in params if key not in allowed]
     if unknown:
@@ -77,7 +83,7 @@ def _fetch(alias: str, sql: str, params: list) -> list[dict]:
         return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
-def sql_list(bound: BoundResource, caller: TenantPrincipal, params) -> tuple[list[dict], dict]:
+def sql_list(bound: BoundResource, caller: TenantPrincipal, params: Params) -> tuple[list[dict], dict]:
     resource = bound.resource
     sql = add_condition(resource.sql["list"], role_filter(bound, "list", caller))
     _unknown_params(sql, params)
@@ -91,7 +97,7 @@ def sql_list(bound: BoundResource, caller: TenantPrincipal, params) -> tuple[lis
     return rows, page_meta(page=page, per_page=per_page, total=total)
 
 
-def sql_show(bound: BoundResource, caller: TenantPrincipal, pk, params) -> dict:
+def sql_show(bound: BoundResource, caller: TenantPrincipal, pk: Any, params: Params) -> dict:
     sql = add_condition(bound.resource.sql["show"], role_filter(bound, "show", caller))
     _unknown_params(sql, params)
     statement, values = bind(sql, placeholder_values(sql, caller, params, pk))
