@@ -5,17 +5,18 @@ but not changed.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 from django.contrib import admin
 from django.db import models
 from django.http import HttpRequest
+from typing_extensions import override
 
 from crud.config import resources_of
 from crud.dynamic import django_name, schema_models
 from crud.fieldtypes import all_types, field_type
-from crud.runtime import BoundResource, bound_resource
+from crud.runtime import BoundResource, existing_resource
 from tenants.admin import SuperuserOnly
 from tenants.config import Tenant
 from tenants.registry import ensure_loaded
@@ -24,10 +25,12 @@ from tenants.registry import ensure_loaded
 class ApiValidatedForm(forms.ModelForm):
     """Runs the resource's API serializer on the admin's input, field by field."""
 
-    sogoms_bound = None
+    sogoms_bound: ClassVar[BoundResource]  # set on each table's form by table_admin()
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    @override
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data  # what ModelForm.clean() returns
         bound = self.sogoms_bound
         serializer_class = bound.serializer("partial")
         data = {}
@@ -39,8 +42,8 @@ class ApiValidatedForm(forms.ModelForm):
         serializer = serializer_class(data=data)
         if not serializer.is_valid():
             for field_name, messages in serializer.errors.items():
-                spec = bound.resource.field(field_name)
-                target = django_name(spec) if spec and django_name(spec) in self.fields else None
+                named = bound.resource.field(field_name)
+                target = django_name(named) if named and django_name(named) in self.fields else None
                 for message in messages:
                     self.add_error(target, str(message))
         return cleaned
@@ -99,7 +102,7 @@ def register_tenant_tables(site: admin.AdminSite) -> None:
             resource = resources_of(tenant).get(name)
             if name == "users" or resource is None or site.is_registered(model):
                 continue
-            site.register(model, table_admin(tenant, bound_resource(tenant, name)))
+            site.register(model, table_admin(tenant, existing_resource(tenant, name)))
 
 
 register_tenant_tables(admin.site)

@@ -7,11 +7,12 @@ An operation the resource does not list answers 405.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar, cast
 
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from typing_extensions import override
 
 from crud import selectors, services, sqlreads
 from crud.fieldtypes import field_type
@@ -20,6 +21,7 @@ from crud.runtime import BoundResource, bound_resource
 from sogoms_site.api.envelope import ok
 from sogoms_site.api.errors import MethodNotAllowed
 from sogoms_site.errors import InvalidInput, NotFoundError
+from tenants.requests import TenantRequest, caller
 
 ASCII_DIGITS = re.compile(r"[0-9]{1,19}")
 ITEM_METHODS = {"get": "show", "put": "update", "patch": "update", "delete": "delete"}
@@ -27,18 +29,22 @@ COLLECTION_METHODS = {"get": "list", "post": "create"}
 
 
 class ResourceView(APIView):
-    methods: dict = {}
+    methods: ClassVar[dict[str, str]] = {}  # HTTP method -> operation
+    bound: BoundResource
 
     # initial() binds the route's `resource` to self.bound: the handlers take it in **route
+    @override
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        bound = bound_resource(request.tenant, kwargs["resource"])
+        # DRF's signature says Request; a tenant API's request is a TenantRequest
+        tenant = cast(TenantRequest, request).tenant
+        bound = bound_resource(tenant, kwargs["resource"])
         if bound is None or not bound.resource.operations:
             raise NotFoundError(f"No resource {kwargs['resource']!r}.")
         allowed = [m.upper() for m, op in self.methods.items() if bound.resource.allows(op)]
         # DRF writes self.headers on every response; make Allow tell this resource's truth
         self.headers = {**self.headers, "Allow": ", ".join(allowed)}
-        operation = self.methods.get(request.method.lower())
+        operation = self.methods.get((request.method or "").lower())
         if operation is None or not bound.resource.allows(operation):
             raise MethodNotAllowed(f"{request.method} is not allowed on {bound.name} here.")
         self.bound = bound
@@ -60,46 +66,46 @@ def _pk(bound: BoundResource, raw: str) -> Any:
 class CollectionView(ResourceView):
     methods = COLLECTION_METHODS
 
-    def get(self, request: Request, **route: str) -> Response:
+    def get(self, request: TenantRequest, **route: str) -> Response:
         bound = self.bound
         if bound.resource.source == "queries":
-            rows, meta = sqlreads.sql_list(bound, request.user, request.query_params)
+            rows, meta = sqlreads.sql_list(bound, caller(request), request.query_params)
         else:
             spec = parse_query(request.query_params, bound.resource, includable=self.includable())
-            rows, meta = selectors.rows_list(bound, request.user, spec)
+            rows, meta = selectors.rows_list(bound, caller(request), spec)
         return ok(rows, meta=meta)
 
-    def post(self, request: Request, **route: str) -> Response:
-        record = services.record_create(bound=self.bound, caller=request.user, data=request.data)
+    def post(self, request: TenantRequest, **route: str) -> Response:
+        record = services.record_create(bound=self.bound, caller=caller(request), data=request.data)
         return ok(record, "Created", status=201)
 
 
 class ItemView(ResourceView):
     methods = ITEM_METHODS
 
-    def get(self, request: Request, pk: str, **route: str) -> Response:
+    def get(self, request: TenantRequest, pk: str, **route: str) -> Response:
         bound = self.bound
         key = _pk(bound, pk)
         if bound.resource.source == "queries":
-            return ok(sqlreads.sql_show(bound, request.user, key, request.query_params))
+            return ok(sqlreads.sql_show(bound, caller(request), key, request.query_params))
         spec = parse_query(request.query_params, bound.resource, includable=self.includable())
         _refuse_list_params(spec)
-        return ok(selectors.row_show(bound, request.user, key, spec))
+        return ok(selectors.row_show(bound, caller(request), key, spec))
 
-    def put(self, request: Request, pk: str, **route: str) -> Response:
+    def put(self, request: TenantRequest, pk: str, **route: str) -> Response:
         record = services.record_update(
-            bound=self.bound, caller=request.user, pk=_pk(self.bound, pk), data=request.data, partial=False
+            bound=self.bound, caller=caller(request), pk=_pk(self.bound, pk), data=request.data, partial=False
         )
         return ok(record, "Updated")
 
-    def patch(self, request: Request, pk: str, **route: str) -> Response:
+    def patch(self, request: TenantRequest, pk: str, **route: str) -> Response:
         record = services.record_update(
-            bound=self.bound, caller=request.user, pk=_pk(self.bound, pk), data=request.data, partial=True
+            bound=self.bound, caller=caller(request), pk=_pk(self.bound, pk), data=request.data, partial=True
         )
         return ok(record, "Updated")
 
-    def delete(self, request: Request, pk: str, **route: str) -> Response:
-        affected = services.record_delete(bound=self.bound, caller=request.user, pk=_pk(self.bound, pk))
+    def delete(self, request: TenantRequest, pk: str, **route: str) -> Response:
+        affected = services.record_delete(bound=self.bound, caller=caller(request), pk=_pk(self.bound, pk))
         return ok({"affected_rows": affected}, "Deleted")
 
 
