@@ -7,16 +7,18 @@ with the routes problems, by file and key path, and a bad resource stops the sta
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from crud.frontends.queries import QueryFile, compile_queries
 from crud.frontends.schema import BUILTIN_USER_FIELDS, IDENTIFIER, SchemaFile, compile_schema
 from crud.resource import Resource
-from tenants.config.loader import ConfigProblem, read_yaml, validate_model
+from tenants.config import Tenant
+from tenants.config.loader import ConfigProblem, LoadOptions, read_yaml, validate_model
 
 RESERVED_NAMES = ("auth", "_schema", "_openapi", "_docs", "_mail", "_cron", "_push", "ws")
 
 
-def load_resources(tenant, options, problems: list[ConfigProblem]) -> dict:
+def load_resources(tenant: Tenant, options: LoadOptions, problems: list[ConfigProblem]) -> dict[str, Any]:
     resources: dict[str, Resource] = {}
     schema_path = _first(options.config_dir / "schema", tenant.app)
     if schema_path is not None:
@@ -93,7 +95,9 @@ def _query_resource(app: str, path: Path, label: str, problems: list[ConfigProbl
     return resource if len(problems) == before else None
 
 
-def _check_login_includes(tenant, resources: dict[str, Resource], problems: list[ConfigProblem]) -> None:
+def _check_login_includes(
+    tenant: Tenant, resources: dict[str, Resource], problems: list[ConfigProblem]
+) -> None:
     for index, name in enumerate(tenant.login_includes):
         resource = resources.get(name)
         if resource is None or not resource.allows("list"):
@@ -106,5 +110,5 @@ def _check_login_includes(tenant, resources: dict[str, Resource], problems: list
             )
 
 
-def resources_of(tenant) -> dict[str, Resource]:
+def resources_of(tenant: Tenant) -> dict[str, Resource]:
     return tenant.extensions.get("resources", {})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import yaml
 from django.db import transaction
@@ -59,7 +60,7 @@ def seed_tenant(tenant: Tenant, path: Path) -> list[str]:
     return done
 
 
-def _resolve(value, refs: dict):
+def _resolve(value: Any, refs: dict[str, int]) -> Any:
     if isinstance(value, str) and value.startswith("@"):
         return refs[value[1:]]
     if value == "today":

@@ -7,11 +7,9 @@ here: one that can never have a value is a config problem, not a 500 later.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from pydantic import Field
 
-from crud.frontends.schema import IDENTIFIER, Strict
+from crud.frontends.schema import IDENTIFIER, Problem, Strict
 from crud.resource import Resource
 from crud.sql import placeholders
 
@@ -51,9 +49,6 @@ class QueryFile(Strict):
     create: CreateBlock | None = None
     update: UpdateBlock | None = None
     delete: DeleteBlock | None = None
-
-
-Problem = Callable[[str, str], None]  # (key path, message): records a config problem
 
 
 def compile_queries(app: str, name: str, spec: QueryFile, problem: Problem) -> Resource | None:

@@ -22,6 +22,8 @@ IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 ON_DELETE = ("cascade", "restrict", "set_null", "protect")
 BUILTIN_USER_FIELDS = ("id", "email", "password", "name", "role", "is_active", "created_at", "updated_at")
 
+Problem = Callable[[str, str], None]  # (key path, message): records a config problem
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -81,7 +83,7 @@ class SchemaFile(Strict):
     tables: dict[str, TableBlock] = Field(min_length=1)
 
 
-def compile_schema(app: str, schema: SchemaFile, problem) -> dict[str, Resource]:
+def compile_schema(app: str, schema: SchemaFile, problem: Problem) -> dict[str, Resource]:
     """Resources of a schema; `problem(path, message)` records what is wrong."""
     tables = schema.tables
     resources: dict[str, Resource] = {}
@@ -122,7 +124,9 @@ def compile_schema(app: str, schema: SchemaFile, problem) -> dict[str, Resource]
     return resources
 
 
-def _compile_fields(table: str, block: TableBlock, tables: dict, problem) -> tuple[FieldSpec, ...] | None:
+def _compile_fields(
+    table: str, block: TableBlock, tables: dict[str, TableBlock], problem: Problem
+) -> tuple[FieldSpec, ...] | None:
     specs = []
     for name, raw in block.fields.items():
         where = f"tables.{table}.fields.{name}"
@@ -152,7 +156,7 @@ def _field_spec(
     block: TableBlock,
     where: str,
     tables: dict[str, TableBlock],
-    problem: Callable[[str, str], None],
+    problem: Problem,
 ) -> FieldSpec | None:
     foreign = None
     if raw.foreign:
@@ -209,7 +213,7 @@ def _field_spec(
     )
 
 
-def _check_field_lists(where: str, block: TableBlock, names: set[str], problem) -> None:
+def _check_field_lists(where: str, block: TableBlock, names: set[str], problem: Problem) -> None:
     for index, name in enumerate(block.search):
         if name not in names:
             problem(f"{where}.search[{index}]", f"{name!r} is not a field of this table")
@@ -223,7 +227,9 @@ def _check_field_lists(where: str, block: TableBlock, names: set[str], problem) 
                     problem(f"{where}.{key}[{index}]", f"{name!r} is not a field of this table")
 
 
-def _compile_link(table: str, name: str, link: LinkBlock, tables: dict, problem) -> LinkSpec | None:
+def _compile_link(
+    table: str, name: str, link: LinkBlock, tables: dict[str, TableBlock], problem: Problem
+) -> LinkSpec | None:
     where = f"tables.{table}.links.{name}"
     through = tables.get(link.through)
     if through is None:
@@ -239,7 +245,7 @@ def _compile_link(table: str, name: str, link: LinkBlock, tables: dict, problem)
     return LinkSpec(name, link.through, columns[table], link.target, columns[link.target])
 
 
-def _check_users_table(block: TableBlock, problem) -> None:
+def _check_users_table(block: TableBlock, problem: Problem) -> None:
     fields = block.fields
     if "email" not in fields or fields["email"].auth != "login":
         problem("tables.users.fields.email", "the users table needs `email` with `auth: login`")
