@@ -10,12 +10,13 @@ from django.conf import settings
 from crud.config import resources_of
 from crud.schematools import generate, migrate, reverse
 from crud.schematools.diff import diff_tenant
+from sogoms_site.commands import Options, Out, Subparsers
 from tenants.cli import tenant_or_report
-from tenants.config import load_config
+from tenants.config import Tenant, load_config
 from tenants.registry import load_options
 
 
-def register(subparsers) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser("schema", help="schema tools: validate, generate, diff, migrate, init")
     actions = parser.add_subparsers(dest="schema_action", required=True, metavar="action")
     for name, handler, help_text in (
@@ -38,11 +39,11 @@ def register(subparsers) -> None:
             action.add_argument("--force", action="store_true", help="overwrite an existing schema file")
 
 
-def _foreign_tables(tenant) -> tuple[str, ...]:
+def _foreign_tables(tenant: Tenant) -> tuple[str, ...]:
     return tuple(r.sql.get("table", "") for r in resources_of(tenant).values() if r.source == "queries")
 
 
-def run_validate(options: dict, out) -> int:
+def run_validate(options: Options, out: Out) -> int:
     app = options["app"]
     result = load_config(load_options())
     mine = (f"routes/{app}.", f"schema/{app}.", f"queries/{app}/")
@@ -54,7 +55,7 @@ def run_validate(options: dict, out) -> int:
     if not result.ok:
         out.write(f"{app}: no problem of its own, but the config has {len(result.problems)} elsewhere")
         return 1
-    tenant = result.registry.get(app)
+    tenant = result.registry.get(app) if result.registry is not None else None
     if tenant is None:
         out.write(f"unknown tenant {app!r}")
         return 2
@@ -62,7 +63,7 @@ def run_validate(options: dict, out) -> int:
     return 0
 
 
-def run_generate(options: dict, out) -> int:
+def run_generate(options: Options, out: Out) -> int:
     tenant = tenant_or_report(options["app"], out)
     if tenant is None:
         return 2
@@ -75,7 +76,7 @@ def run_generate(options: dict, out) -> int:
     return 0
 
 
-def run_diff(options: dict, out) -> int:
+def run_diff(options: Options, out: Out) -> int:
     tenant = tenant_or_report(options["app"], out)
     if tenant is None:
         return 2
@@ -87,7 +88,7 @@ def run_diff(options: dict, out) -> int:
     return 1 if differences else 0
 
 
-def run_migrate(options: dict, out) -> int:
+def run_migrate(options: Options, out: Out) -> int:
     tenant = tenant_or_report(options["app"], out)
     if tenant is None:
         return 2
@@ -109,7 +110,7 @@ def run_migrate(options: dict, out) -> int:
     return 0
 
 
-def run_init(options: dict, out) -> int:
+def run_init(options: Options, out: Out) -> int:
     tenant = tenant_or_report(options["app"], out)
     if tenant is None:
         return 2

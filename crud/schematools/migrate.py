@@ -12,18 +12,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections, models
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
-from crud.dynamic import schema_models
+from crud.dynamic import concrete_field, schema_models
 from crud.fieldtypes import find
 from crud.schematools.diff import Difference, diff_tenant
-from crud.schematools.shapes import ColumnShape, database_shapes
+from crud.schematools.shapes import ColumnShape, TableShape, database_shapes
 from tenants.config import Tenant
+
+Run = Callable[[BaseDatabaseSchemaEditor], None]  # one step's DDL, through the schema editor
 
 
 @dataclass(frozen=True)
 class Step:
     difference: Difference
-    run: Callable  # (schema_editor) -> None
+    run: Run
 
     @property
     def destructive(self) -> bool:
@@ -40,8 +43,12 @@ def _field_for(shape: ColumnShape, like: models.Field | None, column: str) -> mo
     return field_obj
 
 
-def _by_column(model: type[models.Model], column: str) -> models.Field | None:
-    return next((f for f in model._meta.local_fields if f.column == column), None)
+def _by_column(model: type[models.Model], column: str) -> models.Field:
+    """The model's field of a column the schema has (the diff found the column in the model)."""
+    for field_obj in model._meta.local_fields:
+        if field_obj.column == column:
+            return field_obj
+    raise LookupError(f"{model._meta.db_table} has no column {column!r}")
 
 
 # Drops before alterations: on SQLite an alteration rebuilds the table from the model,
@@ -67,45 +74,52 @@ def plan(tenant: Tenant, *, foreign_tables: tuple[str, ...] = ()) -> list[Step]:
     actual = database_shapes(connections[tenant.db_alias])
     steps: list[Step] = []
     for difference in differences:
-        model = models_by_table.get(difference.table)
-        kind = difference.kind
-        if kind == "missing_table":
-            steps.append(Step(difference, lambda editor, m=model: editor.create_model(m)))
-        elif kind == "missing_column":
-            field_obj = _by_column(model, difference.name)
-            steps.append(Step(difference, lambda editor, m=model, f=field_obj: editor.add_field(m, f)))
-        elif kind == "column":
-            new = _by_column(model, difference.name)
-            old = _field_for(actual[difference.table].columns[difference.name], new, difference.name)
-            old.model = model
-            steps.append(Step(difference, lambda editor, m=model, o=old, n=new: editor.alter_field(m, o, n)))
-        elif kind == "extra_column":
-            old = _field_for(actual[difference.table].columns[difference.name], None, difference.name)
-            old.model = model
-            steps.append(Step(difference, lambda editor, m=model, o=old: editor.remove_field(m, o)))
-        elif kind in ("missing_index", "missing_unique"):
-            steps.append(Step(difference, _add_index_step(model, difference)))
-        elif kind in ("extra_index", "extra_unique"):
-            steps.append(Step(difference, _drop_index_step(difference)))
-        elif kind == "extra_table":
-            steps.append(
-                Step(
-                    difference,
-                    lambda editor, t=difference.table: editor.execute(
-                        editor.sql_delete_table % {"table": editor.quote_name(t)}
-                    ),
-                )
-            )
+        if difference.kind == "extra_table":  # a table the schema does not have: no model
+            steps.append(Step(difference, _drop_table_step(difference.table)))
+        else:
+            model = models_by_table[difference.table]
+            steps.append(Step(difference, _table_step(model, difference, actual)))
     return steps
 
 
-def _add_index_step(model, difference: Difference) -> Callable:
+def _table_step(model: type[models.Model], difference: Difference, actual: dict[str, TableShape]) -> Run:
+    """The DDL of a difference in a table the schema has."""
+    kind = difference.kind
+    if kind == "missing_table":
+        return lambda editor: editor.create_model(model)
+    if kind in ("missing_index", "missing_unique"):
+        return _add_index_step(model, difference)
+    if kind in ("extra_index", "extra_unique"):
+        return _drop_index_step(difference)
+    if kind == "missing_column":
+        new = _by_column(model, difference.name)
+        return lambda editor: editor.add_field(model, new)
+    columns = actual[difference.table].columns
+    if kind == "column":
+        new = _by_column(model, difference.name)
+        old = _field_for(columns[difference.name], new, difference.name)
+        old.model = model
+        return lambda editor: editor.alter_field(model, old, new)
+    if kind == "extra_column":
+        old = _field_for(columns[difference.name], None, difference.name)
+        old.model = model
+        return lambda editor: editor.remove_field(model, old)
+    raise ValueError(f"no step for a difference of kind {kind!r}")
+
+
+def _drop_table_step(table: str) -> Run:
+    return lambda editor: editor.execute(editor.sql_delete_table % {"table": editor.quote_name(table)})
+
+
+def _add_index_step(model: type[models.Model], difference: Difference) -> Run:
     columns = tuple(difference.name.split(","))
     for index in model._meta.indexes:
-        if tuple(model._meta.get_field(n).column for n in index.fields) == columns:
+        if tuple(concrete_field(model, n).column for n in index.fields) == columns:
             return lambda editor: editor.add_index(model, index)
     for constraint in model._meta.constraints:
-        if tuple(model._meta.get_field(n).column for n in constraint.fields) == columns:
+        if not isinstance(constraint, models.UniqueConstraint):  # the schema declares no other
+            continue
+        if tuple(concrete_field(model, n).column for n in constraint.fields) == columns:
             return lambda editor: editor.add_constraint(model, constraint)
     field_obj = _by_column(model, columns[0])
     unique = difference.kind == "missing_unique"
@@ -118,10 +132,10 @@ def _add_index_step(model, difference: Difference) -> Callable:
     return lambda editor: editor.add_index(model, index)
 
 
-def _drop_index_step(difference: Difference) -> Callable[[Any], None]:
+def _drop_index_step(difference: Difference) -> Run:
     columns = difference.name.split(",")
 
-    def run(editor: Any) -> None:
+    def run(editor: BaseDatabaseSchemaEditor) -> None:
         connection = editor.connection
         with connection.cursor() as cursor:
             constraints = connection.introspection.get_constraints(cursor, difference.table)

@@ -11,6 +11,8 @@ from typing import Any
 
 from django.db import models
 
+from crud.dynamic import concrete_field
+
 # one reading of column types, sizes and defaults, shared with crud.introspect
 from crud.fieldtypes import column_kind, field_type, kind_of_django_type, normalize_default
 
@@ -58,7 +60,7 @@ def model_shape(model: type[models.Model]) -> TableShape:
     for field_obj in model._meta.local_fields:
         kind = _field_kind(field_obj)
         default = None
-        if field_obj.db_default is not models.NOT_PROVIDED:
+        if isinstance(field_obj.db_default, models.Value):  # the only DB default a schema sets
             default = normalize_default(field_obj.db_default.value)
         shape.columns[field_obj.column] = ColumnShape(
             type=kind,
@@ -70,13 +72,14 @@ def model_shape(model: type[models.Model]) -> TableShape:
         )
         if field_obj.unique and not field_obj.primary_key:
             shape.unique.add((field_obj.column,))
-        elif field_obj.db_index or isinstance(field_obj, models.ForeignKey):
+        # the stubs lack Field.db_index, which every Django field has
+        elif field_obj.db_index or isinstance(field_obj, models.ForeignKey):  # type: ignore[attr-defined]
             shape.indexes.add((field_obj.column,))
     for index in model._meta.indexes:
-        shape.indexes.add(tuple(model._meta.get_field(name).column for name in index.fields))
+        shape.indexes.add(tuple(concrete_field(model, name).column for name in index.fields))
     for constraint in model._meta.constraints:
         if isinstance(constraint, models.UniqueConstraint):
-            shape.unique.add(tuple(model._meta.get_field(name).column for name in constraint.fields))
+            shape.unique.add(tuple(concrete_field(model, name).column for name in constraint.fields))
     return shape
 
 
