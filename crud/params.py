@@ -106,7 +106,7 @@ def _sort(parsing: _Parsing, _key: str, value: str) -> None:
 
 
 def _page_number(parsing: _Parsing, key: str, value: str) -> None:
-    number = _positive_int(value)
+    number = positive_int(value)
     if number is None:
         parsing.errors.add(key, f"{value!r} is not a positive integer")
     elif key == "per_page" and number > MAX_PER_PAGE:
@@ -233,8 +233,10 @@ def is_invalid(value: Any) -> bool:
     return value is INVALID
 
 
-def _positive_int(raw: str) -> int | None:
-    return int(raw) if re.fullmatch(r"[1-9]\d{0,8}", raw.strip()) else None
+def positive_int(raw: str) -> int | None:
+    """A page number from the client: ASCII digits only (`str.isdigit()` takes `²`, `\\d`
+    takes Arabic-Indic digits), at most nine of them, so that no offset overflows a database integer."""
+    return int(raw) if re.fullmatch(r"[1-9][0-9]{0,8}", raw.strip()) else None
 
 
 def _csv(raw: str) -> list[str]:

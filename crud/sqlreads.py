@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db import connections
 
-from crud.params import DEFAULT_PER_PAGE, MAX_PER_PAGE
+from crud.params import DEFAULT_PER_PAGE, MAX_PER_PAGE, positive_int
 from crud.runtime import BoundResource
 from crud.sql import add_condition, bind, placeholders
 from sogoms_site.api.envelope import page_meta
@@ -56,10 +56,11 @@ def _page(params: Params) -> tuple[int, int]:
     numbers = {}
     for key, default in (("page", 1), ("per_page", DEFAULT_PER_PAGE)):
         raw = params.get(key, str(default))
-        if not raw.isdigit() or int(raw) < 1:
+        number = positive_int(raw)
+        if number is None:
             errors[key] = [f"{raw!r} is not a positive integer"]
         else:
-            numbers[key] = int(raw)
+            numbers[key] = number
     if numbers.get("per_page", 0) > MAX_PER_PAGE:
         errors["per_page"] = [f"at most {MAX_PER_PAGE}"]
     if errors:

@@ -79,7 +79,8 @@ class IntegerType(FieldType):
         return cls(**options)
 
     def literal_default(self, text: str) -> Any:
-        return int(text) if text.lstrip("-").isdigit() else None
+        digits = text.removeprefix("-")
+        return int(text) if digits.isascii() and digits.isdigit() else None
 
 
 @register

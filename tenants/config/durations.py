@@ -40,7 +40,7 @@ def parse_rate(value: object) -> tuple[int, timedelta]:
     """Parse `N/duration`, e.g. `10/15m`: at most N events per window."""
     text = str(value).strip()
     count, sep, window = text.partition("/")
-    if not sep or not count.isdigit() or int(count) <= 0:
+    if not sep or not (count.isascii() and count.isdigit()) or int(count) <= 0:
         raise ValueError(f"{value!r} is not a rate (examples: 10/15m, 60/1m)")
     return int(count), parse_duration(window)
 

@@ -410,3 +410,9 @@ def test_a_registered_type_works_from_yaml_to_rows_without_touching_other_module
     assert value_schema(tint, writing=True) == {"type": "string", "pattern": COLOR}
     assert field_entry(tint)["type"] == "color"
     assert isinstance(bound.serializer("create")().fields["tint"], serializers.RegexField)
+
+
+@pytest.mark.parametrize("text", ["\u00b2", "-\u00b2", "1\u00b9", "--5", "-"])
+def test_an_integer_default_read_back_from_a_database_is_ascii_digits_or_nothing(text):
+    assert field_type("int").literal_default(text) is None
+    assert field_type("int").literal_default("-42") == -42

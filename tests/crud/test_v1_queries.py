@@ -6,6 +6,8 @@ setup, not by SOGOMS, and their columns are read from the database.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import pytest
 
 from crud.sql import add_condition, bind, placeholders
@@ -81,6 +83,19 @@ def test_list_paginates(beta_api, charlie_token):
     assert [row["name"] for row in body["data"]] == ["P2", "P3"]
     assert body["meta"] == {"page": 2, "per_page": 2, "total": 5, "pages": 3}
     assert beta_api.get("projects?per_page=101", token=charlie_token).status_code == 400
+
+
+@pytest.mark.parametrize("raw", ["\u00b2", "1\u00b9", "\u0661", "99999999999999999999", "0", "-1", ""])
+@pytest.mark.parametrize("key", ["page", "per_page"])
+def test_a_page_that_is_not_ascii_digits_is_a_400_naming_it(beta_api, charlie_token, key, raw):
+    new_project(beta_api, charlie_token)
+
+    response = beta_api.get(f"projects?{urlencode({key: raw})}", token=charlie_token)
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "VALIDATION_ERROR"
+    assert list(error["details"]) == [key]
 
 
 def test_an_admin_gets_the_admin_filter(beta, beta_api, charlie_token, dave_token):

@@ -709,7 +709,7 @@ def test_parse_rate_reads_a_count_per_window(text, expected):
     assert parse_rate(text) == expected
 
 
-@pytest.mark.parametrize("text", ["10", "0/1m", "-1/1m", "x/1m", "/1m", "10 per 1m"])
+@pytest.mark.parametrize("text", ["10", "0/1m", "-1/1m", "x/1m", "/1m", "10 per 1m", "\u00b2/1m"])
 def test_parse_rate_refuses_what_is_not_a_rate(text):
     with pytest.raises(ValueError, match=f"^{re.escape(repr(text))} is not a rate"):
         parse_rate(text)
