@@ -26,6 +26,7 @@ SOGOMS_BASE_DIR = Path(env_str("SOGOMS_BASE_DIR", str(BASE_DIR))).resolve()
 # Template for tenants without a `database:` block, e.g. mysql://u@db/sogoms_{app}.
 SOGOMS_TENANT_DATABASE_URL = env_str("SOGOMS_TENANT_DATABASE_URL")
 SOGOMS_MAX_BODY_BYTES = env_int("SOGOMS_MAX_BODY_BYTES", 1024 * 1024)
+SOGOMS_MAX_JSON_DEPTH = env_int("SOGOMS_MAX_JSON_DEPTH", 64)  # arrays and objects in a JSON body
 SOGOMS_TRUST_X_FORWARDED_FOR = env_bool("SOGOMS_TRUST_X_FORWARDED_FOR", False)
 # Config sections that apps add to a tenant, beside routes/<app>.yaml.
 SOGOMS_CONFIG_SECTIONS = [

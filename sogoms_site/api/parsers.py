@@ -1,9 +1,11 @@
-"""The JSON body parser: bounded in size, strict about what JSON is."""
+"""The JSON body parser: bounded in size and in nesting depth, strict about what JSON is."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
+from itertools import accumulate
 from typing import IO, Any, NoReturn
 
 from django.conf import settings
@@ -16,6 +18,25 @@ from sogoms_site.api.errors import PayloadTooLarge
 
 def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not valid JSON")
+
+
+# A JSON string (escapes included): its brackets do not nest anything. An unterminated
+# one runs to the end (the decoder refuses it later), which keeps the scan linear.
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"?', re.DOTALL)
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def nesting_depth(text: str) -> int:
+    """How deep arrays and objects nest in `text`, counted without recursion.
+
+    Python's decoder recurses once per level: a body of 50,000 `[` is a RecursionError
+    (a 500) before any view sees it, so the depth is measured before decoding.
+    """
+    if text.count("[") + text.count("{") <= 1:
+        return text.count("[") + text.count("{")
+    brackets = _NOT_A_BRACKET.sub("", _STRING.sub("", text))
+    return max(accumulate(_STEP[char] for char in brackets), default=0)
 
 
 class BoundedJSONParser(BaseParser):
@@ -35,6 +56,13 @@ class BoundedJSONParser(BaseParser):
         if not raw.strip():
             return {}
         try:
-            return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-        except (UnicodeDecodeError, ValueError) as exc:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ParseError(str(exc)) from None
+        max_depth = settings.SOGOMS_MAX_JSON_DEPTH
+        if nesting_depth(text) > max_depth:
+            raise ParseError(f"arrays and objects nest deeper than {max_depth} levels")
+        try:
+            return json.loads(text, parse_constant=_reject_constant)
+        except (ValueError, RecursionError) as exc:
             raise ParseError(str(exc)) from None
