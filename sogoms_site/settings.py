@@ -14,7 +14,9 @@ from typing import Any
 
 import dj_database_url
 import swagger_ui_bundle
+from django.core.exceptions import ImproperlyConfigured
 
+from sogoms_site.clientip import parse_trusted_proxies
 from sogoms_site.env import env_bool, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -27,7 +29,13 @@ SOGOMS_BASE_DIR = Path(env_str("SOGOMS_BASE_DIR", str(BASE_DIR))).resolve()
 SOGOMS_TENANT_DATABASE_URL = env_str("SOGOMS_TENANT_DATABASE_URL")
 SOGOMS_MAX_BODY_BYTES = env_int("SOGOMS_MAX_BODY_BYTES", 1024 * 1024)
 SOGOMS_MAX_JSON_DEPTH = env_int("SOGOMS_MAX_JSON_DEPTH", 64)  # arrays and objects in a JSON body
-SOGOMS_TRUST_X_FORWARDED_FOR = env_bool("SOGOMS_TRUST_X_FORWARDED_FOR", False)
+SOGOMS_TRUST_X_FORWARDED_FOR = env_bool("SOGOMS_TRUST_X_FORWARDED_FOR", False)  # = TRUSTED_PROXIES=1
+# The proxies in front: a count (`1`) or addresses/networks (`10.0.0.0/8,127.0.0.1`); see clientip.
+SOGOMS_TRUSTED_PROXIES = env_str("SOGOMS_TRUSTED_PROXIES") or ("1" if SOGOMS_TRUST_X_FORWARDED_FOR else "")
+try:
+    parse_trusted_proxies(SOGOMS_TRUSTED_PROXIES)
+except ValueError as _exc:
+    raise ImproperlyConfigured(f"SOGOMS_TRUSTED_PROXIES: {_exc}") from None
 # Config sections that apps add to a tenant, beside routes/<app>.yaml.
 SOGOMS_CONFIG_SECTIONS = [
     "crud.config.load_resources",
@@ -80,6 +88,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tenants.middleware.TenantMiddleware",
     "sogoms_site.middleware.ApiErrorMiddleware",
+    "tenants.availability.TenantAvailabilityMiddleware",  # after ApiErrorMiddleware: sees errors first
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -144,6 +153,9 @@ def _tuned(config: dict[str, Any]) -> dict[str, Any]:
         )
     elif engine.endswith("mysql"):
         options.setdefault("charset", "utf8mb4")
+        # A database host that does not answer fails its tenant's requests in seconds
+        # (503 TENANT_UNAVAILABLE) instead of holding a worker for the system's timeout.
+        options.setdefault("connect_timeout", env_int("SOGOMS_DB_CONNECT_TIMEOUT", 5))
         options.setdefault("init_command", "SET sql_mode='STRICT_TRANS_TABLES'")
         config.setdefault("TEST", {}).setdefault("CHARSET", "utf8mb4")
         config["TEST"].setdefault("COLLATION", "utf8mb4_unicode_ci")
