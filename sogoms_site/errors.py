@@ -25,6 +25,7 @@ __all__ = [
     "NotFoundError",
     "NotPermitted",
     "StateConflict",
+    "TenantUnavailable",
     "TooManyAttempts",
 ]
 
@@ -108,3 +109,9 @@ class TooManyAttempts(DomainError):
     ) -> None:
         super().__init__(message, details)
         self.retry_after: int = max(1, int(retry_after))
+
+
+class TenantUnavailable(DomainError):
+    """The tenant's own database cannot be reached; other tenants are not concerned."""
+
+    default_message = "This app is temporarily unavailable; try again later."

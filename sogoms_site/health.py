@@ -1,7 +1,10 @@
 """Liveness and readiness probes for process managers and load balancers.
 
 `/health` answers as long as the process serves. `/ready` checks what a request needs:
-the control database, every tenant database, and Redis when it is configured.
+the control database, every tenant database, and Redis when it is configured. A tenant
+whose database is down makes the process "degraded" (200, the tenant named in
+`unavailable`): the other tenants are served, so the balancer must keep sending them.
+The control plane (control database, Redis) down is "down", 503.
 """
 
 from __future__ import annotations
@@ -19,12 +22,16 @@ def health(_request: HttpRequest) -> JsonResponse:
 
 def ready(_request: HttpRequest) -> JsonResponse:
     checks = {"database:default": check_database("default")}
-    for tenant in registry():
-        checks[f"database:{tenant.app}"] = check_database(tenant.db_alias)
     if settings.REDIS_URL:
         checks["redis"] = check_redis(settings.REDIS_URL)
-    healthy = all(check["status"] == "ok" for check in checks.values())
-    return JsonResponse(
-        {"status": "ok" if healthy else "degraded", "checks": checks},
-        status=200 if healthy else 503,
-    )
+    control_ok = all(check["status"] == "ok" for check in checks.values())
+    unavailable = []
+    for tenant in registry():
+        check = checks[f"database:{tenant.app}"] = check_database(tenant.db_alias)
+        if check["status"] != "ok":
+            unavailable.append(tenant.app)
+    if not control_ok:
+        status, code = "down", 503
+    else:
+        status, code = ("degraded" if unavailable else "ok"), 200
+    return JsonResponse({"status": status, "checks": checks, "unavailable": unavailable}, status=code)

@@ -111,6 +111,12 @@ class RateLimited(ApiError):
     default_detail = "Too many attempts; try again later."
 
 
+class ServiceUnavailable(ApiError):
+    status_code = 503
+    code = "TENANT_UNAVAILABLE"
+    default_detail = "This app is temporarily unavailable; try again later."
+
+
 class InternalError(ApiError):
     status_code = 500
     code = "INTERNAL_ERROR"
@@ -133,6 +139,7 @@ DOMAIN_ERRORS: dict[type[domain.DomainError], type[ApiError]] = {
     domain.ExpiredToken: TokenExpired,
     domain.BadCredentials: InvalidCredentials,
     domain.TooManyAttempts: RateLimited,
+    domain.TenantUnavailable: ServiceUnavailable,
 }
 
 

@@ -43,6 +43,7 @@ EXPECTED: list[tuple[type[domain.DomainError], str, int]] = [
     (domain.ExpiredToken, "TOKEN_EXPIRED", 401),
     (domain.BadCredentials, "INVALID_CREDENTIALS", 401),
     (domain.TooManyAttempts, "RATE_LIMITED", 429),
+    (domain.TenantUnavailable, "TENANT_UNAVAILABLE", 503),
 ]
 IDS = [cls.__name__ for cls, _, _ in EXPECTED]
 

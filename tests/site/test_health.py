@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connections
+
+from tests.tenants.test_availability import unreachable
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
 
 def test_health_answers_ok(client):
-    response = client.get("/health", HTTP_HOST="admin.example")
+    response = client.get("/health", HTTP_HOST="localhost")
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
@@ -17,11 +18,12 @@ def test_health_answers_ok(client):
 
 
 def test_ready_answers_ok_with_a_check_for_every_database(client, settings):
-    response = client.get("/ready", HTTP_HOST="admin.example")
+    response = client.get("/ready", HTTP_HOST="localhost")
 
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["status"] == "ok"
+    assert body["unavailable"] == []
     for name in ("database:default", "database:alpha", "database:beta"):
         assert body["checks"][name]["status"] == "ok"
         assert isinstance(body["checks"][name]["ms"], int | float)
@@ -31,14 +33,14 @@ def test_ready_answers_ok_with_a_check_for_every_database(client, settings):
         assert "redis" not in body["checks"]
 
 
-def test_ready_reports_redis_down_as_degraded_without_a_stack_trace(client, settings):
+def test_ready_reports_redis_down_as_down_without_a_stack_trace(client, settings):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
 
-    response = client.get("/ready", HTTP_HOST="admin.example")
+    response = client.get("/ready", HTTP_HOST="localhost")
 
     assert response.status_code == 503
     body = response.json()
-    assert body["status"] == "degraded"
+    assert body["status"] == "down"
     assert body["checks"]["redis"]["status"] == "down"
     assert body["checks"]["database:default"]["status"] == "ok"
     text = response.content.decode()
@@ -47,17 +49,25 @@ def test_ready_reports_redis_down_as_degraded_without_a_stack_trace(client, sett
     assert "127.0.0.1" not in text
 
 
-def test_ready_reports_an_unreachable_tenant_database_as_degraded(client, monkeypatch):
-    def broken_cursor(*args, **kwargs):
-        raise OSError("connection refused to db.internal:3306")
+def test_ready_reports_an_unreachable_tenant_database_as_degraded_and_stays_ready(client, tmp_path):
+    with unreachable("tenant_beta", tmp_path):
+        response = client.get("/ready", HTTP_HOST="localhost")
 
-    with monkeypatch.context() as patch:
-        patch.setattr(connections["tenant_beta"], "cursor", broken_cursor)
-        response = client.get("/ready", HTTP_HOST="admin.example")
+    assert response.status_code == 200  # alpha is served: the balancer keeps this process
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["unavailable"] == ["beta"]
+    assert body["checks"]["database:beta"]["status"] == "down"
+    assert body["checks"]["database:alpha"]["status"] == "ok"
+    assert "no such directory" not in response.content.decode()
+
+
+def test_ready_answers_503_when_the_control_database_is_down(client, tmp_path):
+    with unreachable("default", tmp_path):
+        response = client.get("/ready", HTTP_HOST="localhost")
 
     assert response.status_code == 503
     body = response.json()
-    assert body["status"] == "degraded"
-    assert body["checks"]["database:beta"] == {"status": "down", "error": "OSError"}
+    assert body["status"] == "down"
+    assert body["checks"]["database:default"]["status"] == "down"
     assert body["checks"]["database:alpha"]["status"] == "ok"
-    assert "db.internal" not in response.content.decode()
