@@ -10,8 +10,11 @@ class CronConfig(AppConfig):
 
     def ready(self) -> None:
         from cron.openapi import cron_paths
+        from cron.purge import purge_runs
         from sogoms_site import commands
         from sogoms_site.api import openapi
+        from tenants import retention
 
         commands.register("cron.cli")
         openapi.register_provider(cron_paths)
+        retention.register_purger(purge_runs)

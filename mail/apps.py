@@ -10,11 +10,13 @@ class MailConfig(AppConfig):
     def ready(self) -> None:
         from mail.hooks import template_mailer
         from mail.openapi import mail_paths
+        from mail.purge import purge_outbox
         from sogoms_site import commands
         from sogoms_site.api import openapi
-        from tenants import hooks
+        from tenants import hooks, retention
 
         commands.register("mail.cli")
 
         hooks.register(hooks.account_mailers, template_mailer)
         openapi.register_provider(mail_paths)
+        retention.register_purger(purge_outbox)

@@ -201,6 +201,10 @@ CELERY_BEAT_SCHEDULE = {
     "mail-outbox-sweep": {"task": "mail.sweep", "schedule": env_int("SOGOMS_MAIL_SWEEP_SECONDS", 30)},
     "logs-purge": {"task": "logs.purge", "schedule": env_int("SOGOMS_LOG_PURGE_SECONDS", 24 * 3600)},
 }
+# Data lifecycle: what the daily purge (logs.purge) deletes, in days; 0 keeps for ever.
+SOGOMS_RETENTION_OUTBOX_DAYS = env_int("SOGOMS_RETENTION_OUTBOX_DAYS", 30)  # sent and dead mail
+SOGOMS_RETENTION_JOB_RUNS_DAYS = env_int("SOGOMS_RETENTION_JOB_RUNS_DAYS", 30)  # finished cron runs
+SOGOMS_RETENTION_RESET_TOKENS_DAYS = env_int("SOGOMS_RETENTION_RESET_TOKENS_DAYS", 7)  # after expiry
 # A tick also looks at the minutes just before it, so a late tick does not miss a minute.
 SOGOMS_CRON_LOOKBACK_MINUTES = env_int("SOGOMS_CRON_LOOKBACK_MINUTES", 2)
 

@@ -264,5 +264,12 @@ def test_the_daily_purge_task_drops_old_log_files_of_every_tenant():
     assert purge_task.name == "logs.purge"  # the name beat schedules it by
     result = purge_task.apply().get()
 
-    assert result == {"log_files": 2, "access_rows": 0, "refresh_rows": 0}
+    assert result == {
+        "log_files": 2,
+        "access_rows": 0,
+        "refresh_rows": 0,
+        "reset_tokens": 0,
+        "outbox_messages": 0,
+        "job_runs": 0,
+    }
     assert remaining() == {f"alpha-{date.today():%Y%m%d}-event.log"}
