@@ -44,8 +44,13 @@ SOGOMS_CONFIG_SECTIONS = [
     "cron.config.load_cron",
 ]
 # Paths served whatever the Host header says (probes and the operators' admin).
-SOGOMS_SITE_PATHS = ("/health", "/ready")
-SOGOMS_SITE_PATH_PREFIXES = ("/admin/", "/static/")
+SOGOMS_SITE_PATHS = ("/health",)  # on every host, before any tenant
+SOGOMS_SITE_PATH_PREFIXES = ("/static/",)
+# The operators' paths (admin, readiness, metrics) answer only on these hosts; elsewhere
+# they are an unknown path like any other. A host may serve a tenant and these at once.
+SOGOMS_OPERATOR_HOSTS = env_list("SOGOMS_OPERATOR_HOSTS", ["localhost", "127.0.0.1"])
+SOGOMS_OPERATOR_PATHS = ("/ready", "/metrics")
+SOGOMS_OPERATOR_PATH_PREFIXES = ("/admin/",)
 # `(base_path) -> URL conf` of a tenant's API, which the tenant middleware sets per request.
 SOGOMS_TENANT_URLCONF = "sogoms_site.urls.tenant_urlconf"
 

@@ -1,7 +1,9 @@
-"""URL configuration: site paths for every host, and one URL conf per tenant base path.
+"""URL configuration: the site's own paths, and one URL conf per tenant base path.
 
-The tenant middleware sets `request.urlconf` to `tenant_urlconf(base_path)`, so each
-tenant's API lives under its own base path and a tenant host answers every unknown path
+The root URL conf serves the site paths (/health on every host; /ready and /admin/ only
+on the operator hosts, which the tenant middleware checks). The tenant middleware sets
+`request.urlconf` to `tenant_urlconf(base_path)`, so each tenant's API lives under its
+own base path and a tenant host answers every other path, the operators' ones included,
 with the envelope (handler404/handler500 below).
 """
 
@@ -56,4 +58,4 @@ def tenant_urlconf(base_path: str) -> TenantUrlConf:
     from sogoms_site.api.urls import api_urlpatterns
 
     prefix = base_path.strip("/") + "/"
-    return TenantUrlConf(base_path, (*site_urlpatterns, path(prefix, include(api_urlpatterns()))))
+    return TenantUrlConf(base_path, (path(prefix, include(api_urlpatterns())),))

@@ -28,6 +28,9 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 SOGOMS_LOG_DIR = VAR_DIR / "log"
+# The operators' admin and probes answer in the tests on these hosts (testserver: the test
+# client's default); tenant hosts do not serve them (tests/tenants/test_hosts.py).
+SOGOMS_OPERATOR_HOSTS = ["localhost", "127.0.0.1", "testserver", "admin.example", "ops.example"]
 
 if REDIS_URL:
     # One Redis database per xdist worker, after the one REDIS_URL names: clearing the

@@ -106,3 +106,68 @@ def test_it_does_not_show_an_alpha_user_to_beta(alpha_api, beta_api, alice):
 
     assert_error(beta_api.get("auth/me", token=token), 401, "UNAUTHORIZED")
     assert alpha_api.get("auth/me", token=token).status_code == 200
+
+
+# --- the operators' paths: only on the operator hosts -----------------------------------
+
+
+@pytest.mark.parametrize("path", ["/ready", "/admin/", "/admin/login/", "/metrics"])
+def test_an_unknown_host_learns_nothing_from_the_operators_paths(client, path):
+    response = client.get(path, HTTP_HOST="unknown.example")
+    unknown_path = client.get("/no-such-path", HTTP_HOST="unknown.example")
+
+    error = assert_error(response, 404, "TENANT_NOT_FOUND")
+    assert error["message"] == assert_error(unknown_path, 404, "TENANT_NOT_FOUND")["message"]
+    assert b"alpha" not in response.content
+    assert b"beta" not in response.content
+
+
+@pytest.mark.parametrize("path", ["/ready", "/admin/", "/admin/login/", "/metrics"])
+def test_a_tenant_host_answers_the_operators_paths_as_unknown_routes(operator, path):
+    response = operator.get(path, HTTP_HOST="alpha.test")
+
+    error = assert_error(response, 404, "NOT_FOUND")
+    assert error["message"] == f"No route for GET {path}."
+    assert b"beta" not in response.content
+    assert b"database" not in response.content
+
+
+def test_a_tenant_host_does_not_take_an_admin_login(client):
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_superuser("root", "root@example.com", "operator pass 123")
+    response = client.post(
+        "/admin/login/", {"username": "root", "password": "operator pass 123"}, HTTP_HOST="alpha.test"
+    )
+
+    assert_error(response, 404, "NOT_FOUND")
+    assert "sessionid" not in response.cookies
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1:8000", "LOCALHOST."])
+def test_the_operator_hosts_serve_ready_and_admin(client, host):
+    ready = client.get("/ready", HTTP_HOST=host)
+
+    assert ready.status_code == 200, ready.content
+    assert "database:alpha" in ready.json()["checks"]
+    admin = client.get("/admin/", HTTP_HOST=host)
+    assert admin.status_code == 302
+    assert "/admin/login/" in admin["Location"]
+
+
+def test_a_host_serves_a_tenant_and_the_operators_paths_at_once(alpha_api, settings):
+    settings.SOGOMS_OPERATOR_HOSTS = ["alpha.test"]
+    client = alpha_api.client
+
+    assert client.get("/ready", HTTP_HOST="alpha.test").status_code == 200
+    assert client.get("/admin/", HTTP_HOST="alpha.test").status_code == 302
+    register = post(client, "alpha.test", "/api/auth/register", NEW)
+    assert register.status_code == 201, register.content
+
+
+@pytest.mark.parametrize("host", ["unknown.example", "alpha.test", "localhost"])
+def test_health_stays_a_bare_ok_on_every_host(client, host):
+    response = client.get("/health", HTTP_HOST=host)
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
