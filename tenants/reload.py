@@ -1,10 +1,16 @@
 """Config reload without a restart: `sogoms reload` (or SIGHUP) in every process.
 
 `sogoms reload` validates the new config first: with any problem it prints them all and
-changes nothing. A valid config is announced by touching a file under var/run; each
-process notices it on its next request (at most once a second it looks) and swaps its
-registry in one assignment. Requests already running keep the tenant they started with,
-so none is dropped; a process that cannot load the new config keeps the old one.
+changes nothing. A valid config is announced twice: a file under var/run is touched (the
+processes of this machine) and the config generation, a counter in the shared cache
+(Redis with `REDIS_URL`: the processes of every machine), is bumped. Each process looks
+at both at most once a second, where its work begins: an HTTP request (the tenant
+middleware), a new socket (`ReloadingApplication` in asgi.py), a Celery task (the
+`task_prerun` hook, so every cron tick and job, every mail delivery); one that is behind
+swaps its registry in one assignment. Requests already running keep the tenant they
+started with, so none is dropped; a process that cannot load the new config keeps the old
+one. Beat itself needs nothing: its schedule is the built-in one, and the jobs of
+`config/cron/` are read by the tick, a task on a worker.
 """
 
 from __future__ import annotations
@@ -15,9 +21,11 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
-from typing import TypedDict
+from typing import Any, TypedDict
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.cache import cache
 
 from tenants.config import LoadResult, load_config
 
@@ -26,9 +34,12 @@ CHECK_INTERVAL = 1.0
 _lock = threading.Lock()
 
 
+GENERATION_KEY = "config-generation"
+
+
 class _WatchState(TypedDict):
     checked_at: float  # time.monotonic() of the last look at the signal file
-    seen: int | None  # the signal file's mtime (ns) this process is at; None: not looked yet
+    seen: tuple[int, int | None] | None  # (signal file mtime ns, generation) this process is at
     requested: bool  # SIGHUP asked for a reload
 
 
@@ -46,11 +57,32 @@ def _mtime() -> int:
         return 0
 
 
-def announce() -> None:
-    """Tell every process on this machine to reload (touch the signal file)."""
+def generation() -> int | None:
+    """The config generation in the shared cache; None when the cache cannot be read."""
+    try:
+        value = cache.get(GENERATION_KEY)
+    except Exception as exc:  # Redis down: the signal file still reaches this machine
+        logger.warning("config generation unreadable: %s", exc)
+        return None
+    return int(value) if isinstance(value, int) else 0
+
+
+def _bump_generation() -> int | None:
+    try:
+        cache.add(GENERATION_KEY, 0, timeout=None)
+        return int(cache.incr(GENERATION_KEY))
+    except Exception as exc:
+        logger.warning("config generation not bumped, only this machine's processes reload: %s", exc)
+        return None
+
+
+def announce() -> int | None:
+    """Tell every process to reload: touch the signal file (this machine) and bump the
+    generation (every machine sharing the cache). The new generation, or None."""
     path = signal_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(str(time.time()))
+    return _bump_generation()
 
 
 def load_new() -> LoadResult:
@@ -82,21 +114,48 @@ def reload_now() -> bool:
     return True
 
 
+def reload_due() -> bool:
+    """Whether it is time to look (once a second, or at once after SIGHUP): no I/O."""
+    return _state["requested"] or time.monotonic() - _state["checked_at"] >= CHECK_INTERVAL
+
+
 def maybe_reload() -> None:
-    """Called on every request: cheap unless a reload was announced or signalled."""
-    now = time.monotonic()
-    if now - _state["checked_at"] < CHECK_INTERVAL and not _state["requested"]:
+    """Called where work begins (request, socket, task): cheap unless a reload was
+    announced or signalled."""
+    if not reload_due():
         return
     with _lock:
-        _state["checked_at"] = now
-        current = _mtime()
-        if _state["seen"] is None:
-            _state["seen"] = current  # the config loaded at start is already this one
-        if current == _state["seen"] and not _state["requested"]:
+        _state["checked_at"] = time.monotonic()
+        mtime, current_generation = _mtime(), generation()
+        seen = _state["seen"]
+        if seen is None:
+            seen = _state["seen"] = (mtime, current_generation)  # the config loaded at start is this one
+        if current_generation is None:  # unreadable: judge by the file alone, keep the last known
+            current_generation = seen[1]
+        current = (mtime, current_generation)
+        if current == seen and not _state["requested"]:
             return
         _state["seen"] = current
         _state["requested"] = False
         reload_now()
+
+
+def reload_before_task(**_signal: Any) -> None:
+    """Celery's `task_prerun` receiver: a worker applies a reload before each task."""
+    maybe_reload()
+
+
+class ReloadingApplication:
+    """ASGI wrapper for the socket: a socket-only process applies a reload on each new
+    connection, as an HTTP process does on each request."""
+
+    def __init__(self, application: Any) -> None:
+        self.application = application
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> Any:
+        if reload_due():
+            await sync_to_async(maybe_reload, thread_sensitive=False)()
+        return await self.application(scope, receive, send)
 
 
 def install_sighup_handler() -> None:

@@ -3,17 +3,24 @@
 It deletes log files past each tenant's retention, expired token rows, old password-reset
 tokens, and runs the purgers other apps registered (`tenants.retention`): the mail outbox,
 cron's run history.
+
+Importing it (every worker does, to find the tasks) also makes each task begin by applying
+a config reload that `sogoms reload` announced (`tenants.reload`).
 """
 
 from __future__ import annotations
 
 from celery import shared_task
+from celery.signals import task_prerun
 from django.utils import timezone
 
 from tenants.auth.revocation import purge_expired
 from tenants.logs import purge_logs as purge_tenant_logs
 from tenants.registry import registry
+from tenants.reload import reload_before_task
 from tenants.retention import purge_reset_tokens, run_purgers
+
+task_prerun.connect(reload_before_task, weak=False, dispatch_uid="sogoms-reload-before-task")
 
 
 @shared_task(name="logs.purge")

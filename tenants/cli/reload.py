@@ -1,4 +1,9 @@
-"""`sogoms reload`: validate the config, then have every process apply it."""
+"""`sogoms reload`: validate the config, then have every process apply it.
+
+Every process: HTTP and socket servers, Celery workers (before their next task, so the
+next cron tick reads the new jobs), on this machine and, through the config generation in
+the shared cache (Redis), on every other.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +31,10 @@ def run(_options: Options, out: Out) -> int:
         for line in sync_tenant_tables(tenant):
             out.write(f"{tenant.app}: {line}")
     tenant_records_sync(registry=registry)
-    announce()
-    out.write(f"reload announced: {', '.join(t.app for t in registry)}")
+    generation = announce()
+    apps = ", ".join(t.app for t in registry)
+    if generation is None:
+        out.write(f"reload announced to this machine's processes (shared cache unreachable): {apps}")
+    else:
+        out.write(f"reload announced (config generation {generation}): {apps}")
     return 0

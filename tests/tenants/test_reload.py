@@ -6,6 +6,7 @@ server and reloads it while requests keep coming.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import shutil
@@ -111,6 +112,77 @@ def test_sighup_asks_for_a_reload(client, config_copy):
     add_host(config_copy, "alpha-sighup.test")
     reload._state["requested"] = True  # what the SIGHUP handler sets
     assert login_status(client, "alpha-sighup.test") == "INVALID_CREDENTIALS"
+
+
+def test_a_generation_bumped_on_another_machine_is_applied_without_the_signal_file(client, config_copy):
+    reload.maybe_reload()
+    add_host(config_copy, "alpha-far.test")
+    reload._bump_generation()  # what `sogoms reload` on another machine does to the shared cache
+    assert not reload.signal_file().exists()
+    reload._state["checked_at"] = 0.0
+
+    assert login_status(client, "alpha-far.test") == "INVALID_CREDENTIALS"
+
+
+def test_the_generation_is_looked_at_once_a_second_at_most(client, config_copy):
+    reload.maybe_reload()
+    add_host(config_copy, "alpha-soon.test")
+    reload._bump_generation()
+
+    assert login_status(client, "alpha-soon.test") == "TENANT_NOT_FOUND"  # looked less than 1 s ago
+    reload._state["checked_at"] -= reload.CHECK_INTERVAL
+    assert login_status(client, "alpha-soon.test") == "INVALID_CREDENTIALS"
+
+
+def test_a_celery_task_applies_an_announced_reload_before_it_runs(config_copy):
+    from tenants.tasks import purge_logs
+
+    reload.maybe_reload()
+    add_host(config_copy, "alpha-task.test")
+    reload.announce()
+    reload._state["checked_at"] = 0.0
+
+    purge_logs.apply()
+
+    assert registry_module.registry().for_host("alpha-task.test") is not None
+
+
+def test_a_new_socket_applies_an_announced_reload_before_it_is_served(config_copy):
+    served = []
+
+    async def socket_app(scope, receive, send):
+        served.append(registry_module.registry().for_host("alpha-socket.test"))
+
+    reload.maybe_reload()
+    add_host(config_copy, "alpha-socket.test")
+    reload.announce()
+    reload._state["checked_at"] = 0.0
+
+    asyncio.run(reload.ReloadingApplication(socket_app)({"type": "websocket"}, None, None))
+
+    assert served and served[0] is not None
+
+
+def test_the_site_socket_is_wrapped_so_socket_only_processes_reload():
+    source = (Path(django_settings.BASE_DIR) / "sogoms_site" / "asgi.py").read_text()
+
+    assert '"websocket": ReloadingApplication(' in source
+
+
+def test_an_unreachable_cache_leaves_the_signal_file_in_charge(config_copy, monkeypatch):
+    def down(*args, **kwargs):
+        raise ConnectionError("redis down")
+
+    reload.maybe_reload()
+    monkeypatch.setattr(reload.cache, "get", down)
+    monkeypatch.setattr(reload.cache, "incr", down)
+    add_host(config_copy, "alpha-file.test")
+
+    assert reload.announce() is None
+    reload._state["checked_at"] = 0.0
+    reload.maybe_reload()
+
+    assert registry_module.registry().for_host("alpha-file.test") is not None
 
 
 def _free_port() -> int:
