@@ -1,4 +1,8 @@
-"""The outbox in the operators' admin: what was sent, what waits, what died; re-queue or cancel."""
+"""The outbox in the operators' admin: what was sent, what waits, what died; re-queue or cancel.
+
+Superusers only, like tenant data: the rows hold tenants' mail. One-time secrets show as
+`[redacted]` there (the stored text); the sealed original is never shown.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +17,11 @@ from mail import services
 from mail.models import OutboxMessage
 from sogoms_site.admin_base import HistoryAdmin
 from sogoms_site.errors import DomainError
+from tenants.admin import SuperuserOnly
 
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(HistoryAdmin):
+class OutboxMessageAdmin(HistoryAdmin, SuperuserOnly):  # written by the platform; superusers see it
     list_display = (
         "id",
         "app",
@@ -32,7 +37,8 @@ class OutboxMessageAdmin(HistoryAdmin):
     search_fields = ("to_email", "subject", "batch", "provider_message_id")
     date_hierarchy = "created_at"
     actions = ("requeue", "cancel")
-    readonly_fields = [field.name for field in OutboxMessage._meta.fields]
+    exclude = ("sealed",)
+    readonly_fields = [field.name for field in OutboxMessage._meta.fields if field.name != "sealed"]
     list_per_page = 50
 
     def _apply(

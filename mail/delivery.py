@@ -10,7 +10,9 @@ Why each step:
   operator to re-queue);
 - outcome: `sent` with the provider's id, or `failed` with the next attempt after an
   exponential back-off, or `dead` once refused for good or out of attempts; a chunk's
-  outcomes are written in one transaction, so a message costs a fraction of a commit.
+  outcomes are written in one transaction, so a message costs a fraction of a commit;
+- secrets: a message whose row is redacted is sent from its sealed original, opened here
+  only; reaching `sent` or `dead` deletes the sealed text (`sealed = ''`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from django.utils import timezone
 
 from mail.config import mail_settings
 from mail.models import PENDING, OutboxMessage, Status
+from mail.sealing import SealError, unseal
+from mail.templates import Rendered
 from mail.transports import TransportError, transport_for
 from tenants.context import tenant_context
 from tenants.logs import log_error
@@ -145,19 +149,32 @@ def _send_chunk(transport, chunk: list[OutboxMessage], token: str, outcome: Outc
     return broken
 
 
+def _text_of(message: OutboxMessage) -> Rendered:
+    """The text to send: the row's, or for a message with secrets its sealed original."""
+    if not message.redacted:
+        return Rendered(subject=message.subject, body=message.body_text, body_html=message.body_html)
+    if not message.sealed:
+        raise TransportError("outbox", "its one-time secrets were deleted; it cannot be sent", permanent=True)
+    try:
+        return unseal(message.sealed)
+    except SealError as exc:
+        raise TransportError("outbox", str(exc), permanent=True) from None
+
+
 def _email_of(message: OutboxMessage) -> EmailMultiAlternatives:
     to = formataddr((message.to_name, message.to_email)) if message.to_name else message.to_email
     domain = parseaddr(message.from_email)[1].rpartition("@")[2] or "localhost"
+    text = _text_of(message)
     email = EmailMultiAlternatives(
-        subject=message.subject,
-        body=message.body_text,
+        subject=text.subject,
+        body=text.body,
         from_email=message.from_email,
         to=[to],
         # Stable across attempts, so a receiver that sees a message twice can tell.
         headers={"Message-ID": f"<sogoms.{message.app}.{message.pk}.{message.created_at:%s}@{domain}>"},
     )
-    if message.body_html:
-        email.attach_alternative(message.body_html, "text/html")
+    if text.body_html:
+        email.attach_alternative(text.body_html, "text/html")
     return email
 
 
@@ -194,7 +211,7 @@ def _record_sent(sent: list[tuple[OutboxMessage, str]], token: str) -> None:
     sql = (
         f"UPDATE {quote(OutboxMessage._meta.db_table)} SET {quote('status')} = %s, "  # noqa: S608
         f"{quote('provider_message_id')} = %s, {quote('sent_at')} = %s, {quote('updated_at')} = %s, "
-        f"{quote('claim')} = '', {quote('last_error')} = '' "
+        f"{quote('claim')} = '', {quote('last_error')} = '', {quote('sealed')} = '' "
         f"WHERE {quote('id')} = %s AND {quote('claim')} = %s AND {quote('status')} = %s"
     )
     rows = [(Status.SENT.value, pid[:255], now, now, m.pk, token, Status.SENDING.value) for m, pid in sent]
@@ -219,7 +236,7 @@ def _failed(message: OutboxMessage, token: str, exc: TransportError, outcome: Ou
 
 
 def _finish(message: OutboxMessage, token: str, status: str, reason: str, outcome: Outcome) -> None:
-    _mine(message, token).update(status=status, claim="", last_error=reason)
+    _mine(message, token).update(status=status, claim="", last_error=reason, sealed="")
     outcome.dead += 1
     log_error(
         message.app, "mail.dead", details={"message": message.pk, "to": message.to_email, "error": reason}
@@ -260,7 +277,7 @@ def recover_stale() -> tuple[int, int]:
     unknown = list(stale.filter(handed_at__isnull=False).values_list("pk", "app", "to_email"))
     if unknown:
         OutboxMessage.objects.filter(pk__in=[pk for pk, _, _ in unknown], status=Status.SENDING).update(
-            status=Status.DEAD, claim="", last_error=UNKNOWN_OUTCOME
+            status=Status.DEAD, claim="", last_error=UNKNOWN_OUTCOME, sealed=""
         )
         for pk, app, to_email in unknown:
             log_error(app, "mail.outcome_unknown", details={"message": pk, "to": to_email})

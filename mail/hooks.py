@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from mail.config import mail_settings
 from mail.services import mail_send_template
 
@@ -12,13 +14,14 @@ class TemplateMailer:
     def has_template(self, tenant, name: str) -> bool:
         return mail_settings(tenant).template(name) is not None
 
-    def send(self, *, tenant, template: str, user, variables: dict) -> None:
+    def send(self, *, tenant, template: str, user, variables: dict, secret: Collection[str] = ()) -> None:
         mail_send_template(
             tenant=tenant,
             template=template,
             to=user.email,
             to_name=user.name,
             variables={"app": tenant.app, "user_id": user.id, **variables},
+            secret=secret,
         )
 
 

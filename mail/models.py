@@ -33,6 +33,10 @@ class OutboxMessage(models.Model):
     subject = models.CharField(max_length=998)
     body_text = models.TextField(blank=True, default="")
     body_html = models.TextField(blank=True, default="")
+    # One-time secrets (mail.templates `secret:`): the body above shows `[redacted]`; the
+    # message as sent waits in `sealed`, encrypted, and is deleted once sent or dead.
+    redacted = models.BooleanField(default=False)
+    sealed = models.TextField(blank=True, default="", editable=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     attempts = models.PositiveIntegerField(default=0)
     max_attempts = models.PositiveIntegerField(default=6)

@@ -1,14 +1,17 @@
 """Mail actions of a tenant (the seed's send, send_template, send_bulk) and outbox upkeep.
 
 Each action renders first and writes outbox rows only when every message rendered: a
-bulk send with one bad recipient writes nothing. Rows are written in the caller's
-transaction on the control database (call inside `transaction.atomic(using="default")`
-to tie them to a change) and handed to Celery only after that transaction commits.
+bulk send with one bad recipient writes nothing. A template's secret variables never
+reach a row in clear: the row shows `[redacted]`, the real text is sealed (`mail.sealing`).
+Rows are written in the caller's transaction on the control database (call inside
+`transaction.atomic(using="default")` to tie them to a change) and handed to Celery only
+after that transaction commits.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +23,7 @@ from django.utils import timezone
 
 from mail.config import mail_settings
 from mail.models import PENDING, OutboxMessage, Status
+from mail.sealing import seal
 from mail.templates import MailTemplate, MissingVariables, Rendered
 from sogoms_site.errors import InvalidInput, NotFoundError, StateConflict
 from tenants.config import Tenant
@@ -50,16 +54,24 @@ def mail_send(
     if not (body or body_html):
         raise InvalidInput("Give body, body_html or both.", details={"body": ["required"]})
     rendered = Rendered(subject=" ".join(subject.split()), body=body, body_html=body_html)
-    return _queue(tenant, [(Recipient(_address(to, "to"), to_name), rendered)], template="")[0]
+    return _queue(tenant, [(Recipient(_address(to, "to"), to_name), (rendered, None))], template="")[0]
 
 
 def mail_send_template(
-    *, tenant: Tenant, template: str, to: str, variables: dict | None = None, to_name: str = ""
+    *,
+    tenant: Tenant,
+    template: str,
+    to: str,
+    variables: dict | None = None,
+    to_name: str = "",
+    secret: Collection[str] = (),
 ) -> OutboxMessage:
-    """Queue one message from a template of the tenant."""
+    """Queue one message from a template of the tenant.
+
+    `secret` names variables (beside the template's `secret:`) the outbox keeps only sealed."""
     compiled = template_of(tenant, template)
     recipient = Recipient(_address(to, "to"), to_name)
-    rendered = _render(compiled, _variables(recipient, variables), "variables")
+    rendered = _render(compiled, _variables(recipient, variables), "variables", secret)
     return _queue(tenant, [(recipient, rendered)], template=template)[0]
 
 
@@ -83,7 +95,9 @@ def mail_send_bulk(
             address = _address(recipient.email, f"recipients[{index}].email")
             merged = {**(variables or {}), **(recipient.variables or {})}
             checked = Recipient(address, recipient.name, merged)
-            pairs.append((checked, _render(compiled, _variables(checked, merged), f"recipients[{index}]")))
+            pairs.append(
+                (checked, _render(compiled, _variables(checked, merged), f"recipients[{index}]", ()))
+            )
         except InvalidInput as exc:
             errors.update(exc.details)
         if len(errors) >= 20:
@@ -109,6 +123,11 @@ def message_requeue(*, message: OutboxMessage) -> OutboxMessage:
         raise StateConflict(
             f"Message #{message.pk} is {message.status}; only unsent messages can be re-queued."
         )
+    if message.redacted and not message.sealed:
+        raise StateConflict(
+            f"Message #{message.pk} carried a one-time secret, deleted when it died; "
+            "it cannot be sent again (ask for a new one, e.g. a new password reset)."
+        )
     with transaction.atomic(using="default"):
         updated = OutboxMessage.objects.filter(pk=message.pk, status=message.status).update(
             status=Status.QUEUED, attempts=0, next_attempt_at=timezone.now(), claim="", handed_at=None
@@ -124,7 +143,7 @@ def message_requeue(*, message: OutboxMessage) -> OutboxMessage:
 def message_cancel(*, message: OutboxMessage) -> OutboxMessage:
     """Stop a message that has not been sent; it stays in the outbox as dead."""
     updated = OutboxMessage.objects.filter(pk=message.pk, status__in=PENDING).update(
-        status=Status.DEAD, last_error="cancelled by an operator", claim=""
+        status=Status.DEAD, last_error="cancelled by an operator", claim="", sealed=""
     )
     if not updated:
         raise StateConflict(
@@ -151,9 +170,11 @@ def _variables(recipient: Recipient, variables: dict | None) -> dict:
     return {"email": recipient.email, "name": recipient.name, **(variables or {})}
 
 
-def _render(template: MailTemplate, variables: dict, key: str) -> Rendered:
+def _render(
+    template: MailTemplate, variables: dict, key: str, secret: Collection[str]
+) -> tuple[Rendered, Rendered | None]:
     try:
-        return template.render(variables)
+        return template.render_redacted(variables, secret)
     except MissingVariables as exc:
         raise InvalidInput(
             f"Template {exc.template!r} needs {', '.join(exc.names)}.",
@@ -162,7 +183,11 @@ def _render(template: MailTemplate, variables: dict, key: str) -> Rendered:
 
 
 def _queue(
-    tenant: Tenant, pairs: list[tuple[Recipient, Rendered]], *, template: str, batch: str = ""
+    tenant: Tenant,
+    pairs: list[tuple[Recipient, tuple[Rendered, Rendered | None]]],
+    *,
+    template: str,
+    batch: str = "",
 ) -> list[OutboxMessage]:
     now = timezone.now()
     sender = mail_settings(tenant).transport.from_email
@@ -174,13 +199,15 @@ def _queue(
             to_email=recipient.email,
             to_name=recipient.name,
             from_email=sender,
-            subject=rendered.subject,
-            body_text=rendered.body,
-            body_html=rendered.body_html,
+            subject=shown.subject,
+            body_text=shown.body,
+            body_html=shown.body_html,
+            redacted=real is not None,
+            sealed=seal(real) if real is not None else "",
             max_attempts=settings.SOGOMS_MAIL_MAX_ATTEMPTS,
             next_attempt_at=now,
         )
-        for recipient, rendered in pairs
+        for recipient, (shown, real) in pairs
     ]
     with transaction.atomic(using="default"):
         if len(rows) == 1:

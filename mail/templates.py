@@ -4,16 +4,22 @@ A template has `subject`, `body` (text) and `body_html`, in Django template synt
 Go system's `{{.Name}}` is read as `{{ Name }}`. Only the HTML part escapes variables.
 A variable the template uses but the caller did not give is an error at send time (a
 blank greeting is worse than no e-mail); guard optional parts with `{% if name %}`.
+
+`secret: [code, ...]` names variables holding one-time secrets (reset codes, verification
+links): the outbox keeps the message with `[redacted]` in their place and the real text
+sealed until delivery (see `mail.sealing`). A sending flow can name more (`render_redacted`).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 from django.template import Context, Engine, Template, TemplateSyntaxError
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from django.utils.html import escape
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 GO_FIELD = re.compile(r"\{\{\s*\.([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\}\}")
 # Django puts this in place of a variable it cannot resolve; NUL never occurs in text
@@ -21,6 +27,11 @@ GO_FIELD = re.compile(r"\{\{\s*\.([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9
 _MISSING = "\x00sogoms-missing:%s\x00"
 _MISSING_FOUND = re.compile("\x00sogoms-missing:([^\x00]*)\x00")
 PARTS = ("subject", "body", "body_html")
+REDACTED = "[redacted]"
+VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Shorter secret values are not searched for in the rest of the text: a one-character
+# value would blank every occurrence of that character. One-time secrets are long.
+MIN_SEARCHED_SECRET = 6
 
 ENGINE = Engine(string_if_invalid=_MISSING)
 
@@ -41,6 +52,15 @@ class TemplateFile(BaseModel):
     body: str | None = None
     body_html: str | None = None
     description: str = ""
+    secret: list[str] = Field(default_factory=list)
+
+    @field_validator("secret")
+    @classmethod
+    def _variable_names(cls, names: list[str]) -> list[str]:
+        bad = [name for name in names if not VARIABLE_NAME.match(name)]
+        if bad:
+            raise ValueError(f"{', '.join(repr(name) for name in bad)}: not variable names")
+        return names
 
     @model_validator(mode="after")
     def _has_a_body(self) -> TemplateFile:
@@ -61,6 +81,7 @@ class MailTemplate:
     name: str
     description: str
     parts: dict  # part name -> compiled Template (or None)
+    secret: frozenset[str] = frozenset()  # variables whose values the outbox never keeps in clear
 
     @property
     def part_names(self) -> list[str]:
@@ -84,6 +105,36 @@ class MailTemplate:
         subject = " ".join(out["subject"].split())
         return Rendered(subject=subject, body=out["body"], body_html=out["body_html"])
 
+    def render_redacted(
+        self, variables: dict[str, Any], secret: Collection[str] = ()
+    ) -> tuple[Rendered, Rendered | None]:
+        """(what may be stored and shown, the real message or None when nothing is secret).
+
+        The secret variables are this template's and the caller's `secret`; one whose value
+        is empty hides nothing. The shown text renders `[redacted]` in their place, and any
+        secret value still found in it (inside another variable, such as a link carrying a
+        code) is blanked too."""
+        real = self.render(variables)
+        hidden = {
+            name: str(variables[name])
+            for name in sorted(self.secret | set(secret))
+            if name in variables and variables[name] not in (None, "")
+        }
+        if not hidden:
+            return real, None
+        shown = self.render({**variables, **dict.fromkeys(hidden, REDACTED)})
+        values = sorted({v for v in hidden.values() if len(v) >= MIN_SEARCHED_SECRET}, key=len, reverse=True)
+
+        def scrub(text: str) -> str:
+            for value in values:
+                text = text.replace(value, REDACTED).replace(escape(value), REDACTED)
+            return text
+
+        shown = Rendered(
+            subject=scrub(shown.subject), body=scrub(shown.body), body_html=scrub(shown.body_html)
+        )
+        return shown, real
+
 
 def from_go_syntax(text: str) -> str:
     """`{{.Name}}` and `{{ .User.Name }}` as Django variables."""
@@ -105,4 +156,6 @@ def compile_template(name: str, spec: TemplateFile) -> tuple[MailTemplate | None
             problems.append((part, f"template syntax: {exc}"))
     if problems:
         return None, problems
-    return MailTemplate(name=name, description=spec.description, parts=parts), []
+    return MailTemplate(
+        name=name, description=spec.description, parts=parts, secret=frozenset(spec.secret)
+    ), []

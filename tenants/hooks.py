@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
@@ -20,9 +20,16 @@ if TYPE_CHECKING:
 class AccountMailer(Protocol):
     def has_template(self, tenant: Tenant, name: str) -> bool: ...
 
-    # Called inside the caller's control-database transaction.
+    # Called inside the caller's control-database transaction. `secret` names the variables
+    # holding one-time secrets (codes, links): they are never stored in clear.
     def send(
-        self, *, tenant: Tenant, template: str, user: TenantUserBase, variables: dict[str, Any]
+        self,
+        *,
+        tenant: Tenant,
+        template: str,
+        user: TenantUserBase,
+        variables: dict[str, Any],
+        secret: Collection[str] = (),
     ) -> None: ...
 
 

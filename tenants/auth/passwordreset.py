@@ -24,6 +24,8 @@ from tenants.logs import log_event
 from tenants.models import PasswordResetToken
 
 TEMPLATE = "password_reset"
+# Never stored in clear: the outbox keeps `[redacted]` and seals the real text until delivery.
+SECRET_VARIABLES = ("token", "reset_url")
 INVALID_TOKEN = "The reset token is invalid, used or expired."  # noqa: S105  (a message)
 
 
@@ -68,6 +70,7 @@ def password_forgot(*, tenant: Tenant, email: str, client_ip: str) -> None:
                 "reset_url": tenant.password_reset_url.replace("{token}", token),
                 "expires_minutes": int(expiry.total_seconds() // 60),
             },
+            secret=SECRET_VARIABLES,
         )
     log_event(tenant.app, "password_forgot", user_id=user.id, details={"ip": client_ip})
 
