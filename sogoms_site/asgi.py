@@ -23,13 +23,15 @@ from realtime.routing import websocket_application  # noqa: E402
 from sogoms_site.bodylimit import AsgiBodyLimit  # noqa: E402
 from sogoms_site.embedded import start_background_work  # noqa: E402
 from tenants.registry import registry  # noqa: E402
-from tenants.reload import install_sighup_handler  # noqa: E402
+from tenants.reload import ReloadingApplication, install_sighup_handler  # noqa: E402
 
 # HTTP bodies are bounded before Django reads them (it would spool any size to a temp file).
 # No origin check on the socket: it authenticates by token, never by cookie, so a
 # foreign page cannot ride on a user's session.
 application = LoopRecorder(
-    ProtocolTypeRouter({"http": AsgiBodyLimit(http_application), "websocket": websocket_application()})
+    ProtocolTypeRouter(
+        {"http": AsgiBodyLimit(http_application), "websocket": ReloadingApplication(websocket_application())}
+    )
 )
 
 registry()
