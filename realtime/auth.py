@@ -3,7 +3,8 @@
 The token comes from `Sec-WebSocket-Protocol: bearer, <token>` (browsers cannot set an
 Authorization header on a WebSocket) or from `?token=`. It is checked by the one HTTP
 path, `principal_from_token`, so a socket accepts exactly the tokens the API accepts.
-A refusal carries the close code the client sees.
+A refusal carries the close code the client sees. Every later frame asks `recheck` for the
+principal as it is now (current role; refused once the session or the user is over).
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 import jwt
+from channels.db import database_sync_to_async
 from rest_framework_simplejwt.exceptions import TokenError
 
 from sogoms_site.errors import DomainError, ExpiredToken
+from tenants.auth import current
 from tenants.auth.authentication import principal_from_token
 from tenants.auth.principal import TenantPrincipal
 from tenants.auth.tokens import TenantAccessToken
@@ -59,6 +62,17 @@ def authenticate(raw: str | None, tenant: Tenant) -> TenantPrincipal | Refusal:
         if _valid_for_another_app(raw, tenant):
             return Refusal(CLOSE_FORBIDDEN, "the token belongs to another app")
         return Refusal(CLOSE_UNAUTHORIZED, exc.message[:120])
+
+
+async def recheck(principal: TenantPrincipal, tenant: Tenant) -> TenantPrincipal | Refusal:
+    """The socket's principal as it is now: from the process's cache, else from the database."""
+    try:
+        fresh = current.refreshed_from_cache(principal, tenant)
+        if fresh is None:
+            fresh = await database_sync_to_async(current.refreshed)(principal, tenant)
+    except DomainError as exc:
+        return Refusal(CLOSE_UNAUTHORIZED, exc.message[:120])
+    return fresh
 
 
 def _valid_for_another_app(raw: str, tenant: Tenant) -> bool:

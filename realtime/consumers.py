@@ -2,8 +2,9 @@
 
 Thin on purpose: the tenant and the principal come from TenantSocketMiddleware, the
 database is read only by `realtime.auth` and `realtime.watch`, and each client frame
-type has its handler (`on_<type>`). A socket lives no longer than its token: it is closed at `exp`,
-and when the process's revocation watch (realtime.watch) finds it revoked (logout).
+type has its handler (`on_<type>`). A socket lives no longer than its token and its session:
+it is closed at `exp`, when the process's watch (realtime.watch) finds its session ended,
+and at the first frame after its user was disabled; each frame sees the user's current role.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from typing_extensions import override
 
 from realtime import watch
-from realtime.auth import CLOSE_UNAUTHORIZED, SUBPROTOCOL
+from realtime.auth import CLOSE_UNAUTHORIZED, SUBPROTOCOL, Refusal, recheck
 from realtime.config import push_settings
 from realtime.topics import Topic, TopicError, parse_topic
 
@@ -65,6 +66,11 @@ class PushConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.scope["refusal"] is not None:
             return
+        checked = await recheck(self.principal, self.tenant)
+        if isinstance(checked, Refusal):
+            await self.close(code=checked.code, reason=checked.reason)
+            return
+        self.principal = checked
         if text_data is None or len(text_data) > MAX_FRAME_CHARS:
             await self._error("VALIDATION_ERROR", f"frames are JSON text of at most {MAX_FRAME_CHARS} chars")
             return

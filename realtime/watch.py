@@ -1,56 +1,91 @@
-"""Closing sockets whose token was revoked (logout), with one query per process per interval.
+"""Closing sockets whose session ended, with one query per process per check.
 
-Each socket asking on its own would cost a query per socket per interval, all on the one
-thread that also runs the sync views; one watcher per event loop asks for every open
-socket's `jti` at once instead.
+A session ends on logout (one or all), a password change or reset, deactivation or deletion
+of its user, or a reused refresh token. One watcher per event loop asks the control database
+which sessions ended lately (an indexed range on `ended_at`, whatever the number of open
+sockets) and closes the sockets of those it holds, with the unauthorized close code.
+
+It checks every SOGOMS_PUSH_REVOCATION_CHECK_SECONDS, and at once when this process hears of
+an auth change (tenants.auth.current: a change made here, or announced through Redis by
+another process), so a socket is closed within moments of the ending, in every process.
+A role change ends nothing: each frame of the socket reads the current role.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from datetime import timedelta
+from typing import Any
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.utils import timezone
 
 from realtime.auth import CLOSE_UNAUTHORIZED
-from tenants.auth.revocation import revoked_among
+from tenants.auth import current
+from tenants.auth.sessions import sessions_ended_since
 
 logger = logging.getLogger("sogoms.push")
-_state: dict = {"sockets": {}, "task": None}  # jti -> set of consumers
+# Endings are looked for this far before the previous check: a commit lands a little after
+# its `ended_at` was taken, and servers' clocks differ a little.
+OVERLAP = timedelta(seconds=15)
+# (app, session id) -> set of consumers; the running task, its loop and its wake-up event.
+_state: dict[str, Any] = {"sockets": {}, "task": None, "loop": None, "wake": None, "since": None}
 
 
-def watch(consumer) -> None:
-    _state["sockets"].setdefault(consumer.principal.jti, set()).add(consumer)
+def _key(consumer: Any) -> tuple[str, str]:
+    return (consumer.tenant.app, consumer.principal.session_id)
+
+
+def watch(consumer: Any) -> None:
+    _state["sockets"].setdefault(_key(consumer), set()).add(consumer)
     task = _state["task"]
     loop = asyncio.get_running_loop()
     if task is None or task.done() or task.get_loop() is not loop:
+        _state["loop"], _state["wake"] = loop, asyncio.Event()
+        _state["since"] = timezone.now() - OVERLAP
         _state["task"] = loop.create_task(_run())
+        current.add_listener(_heard)
 
 
-def unwatch(consumer) -> None:
-    principal = getattr(consumer, "principal", None)
-    if principal is None:
+def unwatch(consumer: Any) -> None:
+    if getattr(consumer, "principal", None) is None or getattr(consumer, "tenant", None) is None:
         return
-    consumers = _state["sockets"].get(principal.jti)
+    key = _key(consumer)
+    consumers = _state["sockets"].get(key)
     if consumers is not None:
         consumers.discard(consumer)
         if not consumers:
-            del _state["sockets"][principal.jti]
+            del _state["sockets"][key]
+
+
+def _heard(_change: current.Change) -> None:
+    """From any thread: a session or user changed somewhere, check now."""
+    loop, wake = _state["loop"], _state["wake"]
+    if loop is None or wake is None or loop.is_closed():
+        return
+    with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+        loop.call_soon_threadsafe(wake.set)
 
 
 async def _run() -> None:
+    wake: asyncio.Event = _state["wake"]
     while _state["sockets"]:
-        await asyncio.sleep(max(1, settings.SOGOMS_PUSH_REVOCATION_CHECK_SECONDS))
-        jtis = list(_state["sockets"])
-        if not jtis:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), timeout=max(1, settings.SOGOMS_PUSH_REVOCATION_CHECK_SECONDS))
+        wake.clear()
+        if not _state["sockets"]:
             break
+        started = timezone.now()
         try:
-            revoked = await database_sync_to_async(revoked_among)(jtis)
+            ended = await database_sync_to_async(sessions_ended_since)(_state["since"])
         except Exception:  # a database hiccup must not end the watch for good
-            logger.exception("the revocation check of the push sockets failed")
+            logger.exception("the session check of the push sockets failed")
             continue
-        for jti in revoked:
-            for consumer in list(_state["sockets"].pop(jti, ())):
-                await consumer.close(code=CLOSE_UNAUTHORIZED, reason="the token has been revoked")
+        _state["since"] = started - OVERLAP
+        for key in ended:
+            for consumer in list(_state["sockets"].pop(key, ())):
+                await consumer.close(code=CLOSE_UNAUTHORIZED, reason="the session has ended")
     _state["task"] = None

@@ -252,8 +252,18 @@ else:
             "CONFIG": {"capacity": env_int("SOGOMS_CHANNEL_CAPACITY", 1000)},
         }
     }
-# How often an open socket asks whether its token was revoked (logout), in seconds.
-SOGOMS_PUSH_REVOCATION_CHECK_SECONDS = env_int("SOGOMS_PUSH_REVOCATION_CHECK_SECONDS", 30)
+# How often a process asks, in one query, which sessions of its open sockets ended (in
+# seconds). An ending announced through tenants.auth.current wakes the check at once; this
+# is the fallback for endings it did not hear of (another process without Redis).
+SOGOMS_PUSH_REVOCATION_CHECK_SECONDS = env_int("SOGOMS_PUSH_REVOCATION_CHECK_SECONDS", 2)
+# How long a process trusts what it read of a user (role, active) and a session (ended?),
+# in seconds; changes made through the services reach every process at once anyway
+# (directly, or through Redis pub/sub with REDIS_URL). 0: read on every request.
+SOGOMS_AUTH_STATE_SECONDS = float(env_str("SOGOMS_AUTH_STATE_SECONDS", "1"))
+# The Redis pub/sub channel those changes travel on (with REDIS_URL).
+SOGOMS_AUTH_CHANGES_CHANNEL = env_str("SOGOMS_CHANNEL_PREFIX", "sogoms") + ":auth-changes"
+# A session's last_used_at is written at most this often (and on every refresh).
+SOGOMS_SESSION_TOUCH_SECONDS = env_int("SOGOMS_SESSION_TOUCH_SECONDS", 60)
 
 AUTH_PASSWORD_VALIDATORS = [
     {

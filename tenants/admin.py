@@ -123,6 +123,37 @@ class TenantUserAdmin(SuperuserOnly):
             self.message_user(request, f"{user.email}: new password {password}", messages.WARNING)
 
     @override
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        from tenants.auth.services import user_state_changed
+
+        super().save_model(request, obj, form, change)
+        changed = set(form.changed_data) if change else set()
+        # A demotion or a deactivation holds at once: the old tokens carry the old role.
+        user_state_changed(
+            tenant=self.sogoms_tenant,
+            user=obj,
+            role_changed="role" in changed,
+            active_changed="is_active" in changed,
+        )
+
+    @override
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        from tenants.auth.services import user_deleted
+
+        user_id = obj.pk
+        super().delete_model(request, obj)
+        user_deleted(tenant=self.sogoms_tenant, user_id=user_id)
+
+    @override
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        from tenants.auth.services import user_deleted
+
+        user_ids = list(queryset.values_list("pk", flat=True))
+        super().delete_queryset(request, queryset)
+        for user_id in user_ids:
+            user_deleted(tenant=self.sogoms_tenant, user_id=user_id)
+
+    @override
     def get_actions(self, request: HttpRequest) -> dict[str, tuple[Callable[..., str], str, str] | None]:
         actions = super().get_actions(request)
         if self.sogoms_tenant.admin_read_only:

@@ -41,6 +41,7 @@ class IssuedRefreshToken(models.Model):
     expires_at = models.DateTimeField(db_index=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     replaced_by = models.CharField(max_length=64, blank=True, default="")
+    session_id = models.CharField(max_length=64, blank=True, default="", db_index=True)
 
     class Meta:
         indexes = [models.Index(fields=["app", "user_id"])]
@@ -75,3 +76,49 @@ class PasswordResetToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.app}:{self.user_id}:{self.token_hash[:8]}"
+
+
+class AuthSession(models.Model):
+    """One signed-in client of a tenant user: every access and refresh token names it (`sid`).
+
+    Login and register open one, refresh keeps it, and logout, "log out everywhere", a
+    password change or reset, deactivation and a reused refresh token end it (`ended_at`).
+    """
+
+    id = models.CharField(primary_key=True, max_length=64)
+    app = models.CharField(max_length=40)
+    user_id = models.BigIntegerField()
+    created_at = models.DateTimeField()
+    # Written at most once a minute per session (see tenants.auth.current), and on refresh.
+    last_used_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True, help_text="When its newest refresh token expires.")
+    ip = models.CharField(max_length=64, blank=True, default="")
+    user_agent = models.CharField(max_length=255, blank=True, default="")
+    ended_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    end_reason = models.CharField(max_length=40, blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["app", "user_id"])]
+        verbose_name = "session"
+
+    def __str__(self) -> str:
+        return f"{self.app}:{self.user_id}:{self.id}"
+
+
+class UserTokensCutoff(models.Model):
+    """Per tenant user, the moment before which every session is over, whatever its row says.
+
+    Moved forward by a password change or reset, deactivation and "log out everywhere", in
+    the same transaction that ends the sessions: a session opened concurrently with it, and
+    thus missed by that update, is still refused.
+    """
+
+    app = models.CharField(max_length=40)
+    user_id = models.BigIntegerField()
+    tokens_valid_after = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["app", "user_id"], name="one_cutoff_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.app}:{self.user_id}:{self.tokens_valid_after:%Y-%m-%dT%H:%M:%S}"

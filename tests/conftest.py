@@ -43,11 +43,16 @@ def pytest_sessionstart(session) -> None:
 
 @pytest.fixture(autouse=True)
 def _isolated(settings, tmp_path):
-    """Every test gets its own log directory and an empty cache (rate-limit counters)."""
+    """Every test gets its own log directory and empty caches (rate-limit counters, the
+    auth state a process remembers: user ids are reused from one test to the next)."""
+    from tenants.auth import current
+
     settings.SOGOMS_LOG_DIR = tmp_path / "log"
     cache.clear()
+    current.forget_all()
     yield
     cache.clear()
+    current.forget_all()
 
 
 @pytest.fixture

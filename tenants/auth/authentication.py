@@ -1,6 +1,9 @@
 """DRF authentication: `Authorization: Bearer <jwt>` checked against the request's tenant.
 
-Token checking (`principal_from_token`, shared with the socket) raises domain errors;
+Token checking (`principal_from_token`, shared with the socket) verifies the signature and
+claims, then reads the token's session and user as they are now (tenants.auth.current): the
+principal carries the user's current role, and an ended session or a disabled user is
+refused whatever the token says. It raises domain errors;
 the DRF class turns them into contract errors at once, as DRF expects an APIException
 from `authenticate` to mark the request unauthenticated.
 """
@@ -18,8 +21,9 @@ from typing_extensions import override
 
 from sogoms_site.api.errors import from_domain
 from sogoms_site.errors import DomainError, ExpiredToken, InvalidToken
+from tenants.auth import current
 from tenants.auth.principal import TenantPrincipal
-from tenants.auth.revocation import access_token_revoked, epoch_to_datetime
+from tenants.auth.revocation import epoch_to_datetime
 from tenants.auth.tokens import TenantAccessToken
 from tenants.config import Tenant
 
@@ -51,20 +55,16 @@ def principal_from_token(raw: str, tenant: Tenant) -> TenantPrincipal:
         raise InvalidToken(f"The token is not valid: {exc}.") from None
     if payload["exp"] <= time.time():  # expired since it was first checked
         raise ExpiredToken()
-    if access_token_revoked(payload["jti"]):
-        raise InvalidToken("The token has been revoked.")
     try:
         user_id = int(payload["sub"])
     except (TypeError, ValueError):
         raise InvalidToken("The token is not valid: bad subject.") from None
-    return TenantPrincipal(
-        id=user_id,
-        email=str(payload.get("email", "")),
-        name=str(payload.get("name", "")),
-        role=str(payload.get("role", "default")),
-        app=tenant.app,
-        jti=payload["jti"],
-        session_id=str(payload.get("sid", "")),
+    session_id = payload.get("sid")
+    return current.principal_for(
+        tenant=tenant,
+        user_id=user_id,
+        session_id=session_id if isinstance(session_id, str) else "",
+        jti=str(payload["jti"]),
         expires_at=epoch_to_datetime(payload["exp"]),
     )
 

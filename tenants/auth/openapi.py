@@ -1,4 +1,5 @@
-"""The OpenAPI description of `<base>/auth/*`: register, login, refresh, me, logout, password reset.
+"""The OpenAPI description of `<base>/auth/*`: register, login, refresh, me, logout, sessions,
+password reset.
 
 Registered by TenantsConfig.ready() as a provider of the tenant's OpenAPI document
 (sogoms_site.api.openapi). The password forgot/reset paths are described only for a
@@ -50,6 +51,11 @@ def _session_paths(tenant: Tenant) -> dict[str, Any]:
         },
         "additionalProperties": False,
     }
+    logout = {
+        "type": "object",
+        "properties": {"all": {"type": "boolean", "default": False}},
+        "additionalProperties": False,
+    }
     refresh = {
         "type": "object",
         "required": ["refresh_token"],
@@ -87,7 +93,7 @@ def _session_paths(tenant: Tenant) -> dict[str, Any]:
                 "security": [],  # public
                 "tags": ["auth"],
                 "operationId": "auth_refresh",
-                "summary": "Rotate the refresh token",
+                "summary": "Rotate the refresh token (the session goes on)",
                 "requestBody": json_body(refresh),
                 "responses": responses(
                     "200", envelope(ref("Session")), "a new session", ("400", "401", "413", "415", "500")
@@ -111,8 +117,38 @@ def _session_paths(tenant: Tenant) -> dict[str, Any]:
             "post": {
                 "tags": ["auth"],
                 "operationId": "auth_logout",
-                "summary": "Revoke this token",
-                "responses": responses("200", no_data(), "logged out", ("401", "500")),
+                "summary": "End this session, or with `all` every session of the caller",
+                "requestBody": {**json_body(logout), "required": False},
+                "responses": responses("200", no_data(), "logged out", ("400", "401", "413", "415", "500")),
+            }
+        },
+        "/auth/sessions": {
+            "get": {
+                "tags": ["auth"],
+                "operationId": "auth_sessions",
+                "summary": "The caller's sessions that are on, the most recently used first",
+                "responses": responses(
+                    "200",
+                    envelope({"type": "array", "items": ref("SessionInfo")}),
+                    "the sessions",
+                    ("401", "500"),
+                ),
+            }
+        },
+        "/auth/sessions/{session_id}": {
+            "delete": {
+                "tags": ["auth"],
+                "operationId": "auth_session_end",
+                "summary": "End one of the caller's sessions (its tokens are refused, its sockets closed)",
+                "parameters": [
+                    {
+                        "name": "session_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "minLength": 1},
+                    }
+                ],
+                "responses": responses("200", no_data(), "the session ended", ("401", "404", "500")),
             }
         },
     }
@@ -151,7 +187,7 @@ def _password_reset_paths() -> dict[str, Any]:
                 "security": [],  # public
                 "tags": ["auth"],
                 "operationId": "auth_password_reset",
-                "summary": "Set a new password with a reset token; every refresh token is revoked",
+                "summary": "Set a new password with a reset token; every session of the user ends",
                 "requestBody": json_body(reset),
                 "responses": responses("200", no_data(), "password changed", ("400", "413", "415", "500")),
             }
@@ -183,4 +219,16 @@ def _schemas() -> dict[str, Any]:
         },
         "additionalProperties": True,
     }
-    return {"User": user, "Session": session}
+    session_info = {
+        "type": "object",
+        "required": ["id", "created_at", "last_used_at", "ip", "user_agent", "current"],
+        "properties": {
+            "id": {"type": "string"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "last_used_at": {"type": "string", "format": "date-time"},
+            "ip": {"type": "string"},
+            "user_agent": {"type": "string"},
+            "current": {"type": "boolean", "description": "the session of the token asking"},
+        },
+    }
+    return {"User": user, "Session": session, "SessionInfo": session_info}

@@ -3,7 +3,8 @@
 `password_forgot` answers the same whether or not the address has an account, so it tells
 nobody who is registered; it sends at most the tenant's per-e-mail login rate of reset
 mails, silently beyond it. `password_reset` spends the token once, sets the password and
-revokes every refresh token of the user, so a stolen session ends with the reset.
+ends every session of the user (their access and refresh tokens are refused at once), so a
+stolen session ends with the reset.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from django.utils import timezone
 
 from sogoms_site.errors import InvalidInput, NotFoundError
 from tenants import hooks
-from tenants.auth import ratelimit, revocation
+from tenants.auth import ratelimit, sessions
 from tenants.auth.passwords import hash_password
 from tenants.auth.selectors import normalize_email, user_by_email, user_by_id
 from tenants.config import Tenant
@@ -92,5 +93,5 @@ def password_reset(*, tenant: Tenant, token: str, password: str) -> None:
         )
         user.password = hash_password(password)
         user.save(update_fields=["password", "updated_at"])
-        revoked = revocation.revoke_user_refresh_tokens(app=tenant.app, user_id=user.id)
-    log_event(tenant.app, "password_reset", user_id=user.id, details={"revoked_refresh_tokens": revoked})
+        ended = sessions.sessions_end_all(app=tenant.app, user_id=user.id, reason="password_reset")
+    log_event(tenant.app, "password_reset", user_id=user.id, details={"ended_sessions": ended})

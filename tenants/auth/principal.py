@@ -1,4 +1,5 @@
-"""The authenticated caller of a tenant API: read from the token, no database hit."""
+"""The authenticated caller of a tenant API: the token's user and session, with the user's
+role, name and e-mail as they are now (tenants.auth.current), never the token's claims."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tenants.config import Tenant
+from tenants.models import AuthSession
 from tenants.usermodel import TenantUserBase, user_model
 
 
@@ -26,4 +27,16 @@ def user_public(user: TenantUserBase) -> dict:
         "name": user.name,
         "role": user.role,
         "created_at": user.created_at,
+    }
+
+
+def session_public(session: AuthSession, *, current_id: str) -> dict:
+    """A session as its owner sees it; `current` marks the one of the token asking."""
+    return {
+        "id": session.id,
+        "created_at": session.created_at,
+        "last_used_at": session.last_used_at,
+        "ip": session.ip,
+        "user_agent": session.user_agent,
+        "current": session.id == current_id,
     }

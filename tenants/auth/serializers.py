@@ -42,3 +42,9 @@ class LoginInput(StrictInput):
 
 class RefreshInput(StrictInput):
     refresh_token = serializers.CharField(max_length=4096)
+
+
+class LogoutInput(StrictInput):
+    """`{"all": true}` ends every session of the caller; without it, only this one."""
+
+    all = serializers.BooleanField(required=False, default=False)

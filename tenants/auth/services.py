@@ -1,4 +1,4 @@
-"""Auth actions of a tenant: register, login, refresh, logout, role changes.
+"""Auth actions of a tenant: register, login, refresh, logout, sessions, role and state changes.
 
 Functions take keyword-only arguments and raise domain errors (`sogoms_site.errors`); views only
 translate HTTP to calls. Every action is written to the tenant's event log.
@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 
 from sogoms_site.errors import (
@@ -21,13 +22,14 @@ from sogoms_site.errors import (
     NotFoundError,
 )
 from tenants import hooks
-from tenants.auth import ratelimit, revocation
+from tenants.auth import current, ratelimit, revocation, sessions
 from tenants.auth.passwords import hash_password, spend_hashing_time, verify_password
 from tenants.auth.principal import TenantPrincipal
 from tenants.auth.selectors import normalize_email, user_by_email, user_by_id, user_public
 from tenants.auth.tokens import TenantAccessToken, TenantRefreshToken
 from tenants.config import Tenant
 from tenants.logs import log_event
+from tenants.models import AuthSession
 from tenants.usermodel import ROLES, TenantUserBase, user_model
 
 
@@ -40,6 +42,7 @@ class Session:
     refresh: str
     refresh_jti: str
     expires_in: int
+    session_id: str
 
     def as_data(self) -> dict:
         return {
@@ -51,27 +54,53 @@ class Session:
         }
 
 
-def session_open(*, tenant: Tenant, user: TenantUserBase) -> Session:
-    """Issue an access/refresh pair; the access token names its refresh token (`sid`)."""
+def session_open(*, tenant: Tenant, user: TenantUserBase, ip: str = "", user_agent: str = "") -> Session:
+    """Open a session (login, register) and issue its first access/refresh pair."""
+    with transaction.atomic(using="default"):
+        record = sessions.session_create(
+            app=tenant.app,
+            user_id=user.id,
+            expires_at=timezone.now() + tenant.refresh_expiry,
+            ip=ip,
+            user_agent=user_agent,
+        )
+        return _issue(tenant=tenant, user=user, session_id=record.id)
+
+
+def _issue(*, tenant: Tenant, user: TenantUserBase, session_id: str) -> Session:
+    """An access/refresh pair of the session; both carry its id as `sid`.
+
+    The role claim is informative only: requests read the user's current role."""
     refresh = TenantRefreshToken(tenant=tenant)
     refresh["sub"] = user.id
+    refresh["sid"] = session_id
     access = TenantAccessToken(tenant=tenant)
     access["sub"] = user.id
     access["email"] = user.email
     access["name"] = user.name
     access["role"] = user.role
-    access["sid"] = refresh["jti"]
+    access["sid"] = session_id
     revocation.record_refresh_token(
         app=tenant.app,
         jti=refresh["jti"],
         user_id=user.id,
+        session_id=session_id,
         issued_at=revocation.epoch_to_datetime(refresh["iat"]),
         expires_at=revocation.epoch_to_datetime(refresh["exp"]),
     )
-    return Session(user, str(access), str(refresh), refresh["jti"], int(tenant.jwt_expiry.total_seconds()))
+    return Session(
+        user,
+        str(access),
+        str(refresh),
+        refresh["jti"],
+        int(tenant.jwt_expiry.total_seconds()),
+        session_id,
+    )
 
 
-def user_register(*, tenant: Tenant, email: str, password: str, name: str) -> Session:
+def user_register(
+    *, tenant: Tenant, email: str, password: str, name: str, ip: str = "", user_agent: str = ""
+) -> Session:
     email = normalize_email(email)
     model = user_model(tenant)
     if model.objects.filter(email=email).exists():
@@ -91,10 +120,10 @@ def user_register(*, tenant: Tenant, email: str, password: str, name: str) -> Se
             "An account with this e-mail already exists.", details={"email": ["already registered"]}
         ) from None
     log_event(tenant.app, "register", user_id=user.id, details={"email": email})
-    return session_open(tenant=tenant, user=user)
+    return session_open(tenant=tenant, user=user, ip=ip, user_agent=user_agent)
 
 
-def user_login(*, tenant: Tenant, email: str, password: str, client_ip: str) -> Session:
+def user_login(*, tenant: Tenant, email: str, password: str, client_ip: str, user_agent: str = "") -> Session:
     email = normalize_email(email)
     ip_count = ratelimit.hit("login-ip", f"{tenant.app}|{client_ip}", tenant.login_rate_per_ip)
     ratelimit.refuse_over(tenant.login_rate_per_ip, ip_count)
@@ -121,7 +150,7 @@ def user_login(*, tenant: Tenant, email: str, password: str, client_ip: str) -> 
         user.password = hash_password(password)
         user.save(update_fields=["password", "updated_at"])
     log_event(tenant.app, "login", user_id=user.id, details={"ip": client_ip, "rehashed": needs_rehash})
-    return session_open(tenant=tenant, user=user)
+    return session_open(tenant=tenant, user=user, ip=client_ip, user_agent=user_agent)
 
 
 def login_extras(*, tenant: Tenant, user: TenantUserBase) -> dict:
@@ -133,45 +162,83 @@ def login_extras(*, tenant: Tenant, user: TenantUserBase) -> dict:
 
 
 def session_refresh(*, tenant: Tenant, refresh_token: str) -> Session:
-    """Rotate: the old refresh token is spent; reusing a spent one ends the whole family."""
+    """Rotate within the session: the old refresh token is spent, the session goes on.
+
+    Reusing a spent refresh token means it leaked: every refresh token of the user is
+    revoked and every session of theirs ends."""
     try:
         old = TenantRefreshToken(refresh_token, tenant=tenant)
     except ExpiredTokenError:
         raise ExpiredToken("The refresh token has expired.") from None
     except TokenError as exc:
         raise InvalidToken(f"The refresh token is not valid: {exc}.") from None
-    user = user_by_id(tenant=tenant, user_id=int(old["sub"]))
+    try:
+        user_id = int(old["sub"])
+    except (TypeError, ValueError):
+        raise InvalidToken("The refresh token is not valid: bad subject.") from None
+    user = user_by_id(tenant=tenant, user_id=user_id)
     if user is None or not user.is_active:
         raise InvalidToken("The refresh token is not valid: no such user.")
+    # Refresh tokens issued before sessions existed named none: their session has their id.
+    session_id = str(old.get("sid") or old["jti"])
     with transaction.atomic(using="default"):
-        session = session_open(tenant=tenant, user=user)
-        outcome = revocation.consume_refresh_token(
-            app=tenant.app, jti=old["jti"], replaced_by=session.refresh_jti
-        )
-        if outcome != "ok":
-            transaction.set_rollback(True, using="default")
+        record = sessions.session_for_refresh(app=tenant.app, user_id=user.id, session_id=session_id)
+        if record is None:
+            outcome = "ended"
+        else:
+            issued = _issue(tenant=tenant, user=user, session_id=session_id)
+            outcome = revocation.consume_refresh_token(
+                app=tenant.app, jti=old["jti"], replaced_by=issued.refresh_jti
+            )
+            if outcome == "ok":
+                sessions.session_renewed(session=record, expires_at=timezone.now() + tenant.refresh_expiry)
+            else:
+                transaction.set_rollback(True, using="default")
     if outcome == "reused":
-        revoked = revocation.revoke_user_refresh_tokens(app=tenant.app, user_id=user.id)
-        log_event(
-            tenant.app,
-            "refresh_reused",
-            user_id=user.id,
-            details={"revoked_refresh_tokens": revoked},
-        )
+        ended = sessions.sessions_end_all(app=tenant.app, user_id=user.id, reason="refresh_reused")
+        log_event(tenant.app, "refresh_reused", user_id=user.id, details={"ended_sessions": ended})
+    if outcome == "ended":
+        raise InvalidToken("The session has ended.")
     if outcome != "ok":
         raise InvalidToken("The refresh token has been revoked.")
     log_event(tenant.app, "refresh", user_id=user.id)
-    return session
+    return issued
 
 
-def session_logout(*, tenant: Tenant, principal: TenantPrincipal) -> None:
-    """Revoke this access token until it expires, and the refresh token it was issued with."""
+def session_logout(*, tenant: Tenant, principal: TenantPrincipal, everywhere: bool = False) -> int:
+    """End the caller's session (its access and refresh tokens), or with `everywhere` every
+    session of the caller; returns how many sessions ended."""
     if principal.expires_at is None:
         raise ValueError("only the principal of an access token can log out (it has no expiry)")
+    # Kept for the record of logged-out tokens; the ended session is what refuses them.
     revocation.revoke_access_token(app=tenant.app, jti=principal.jti, expires_at=principal.expires_at)
-    if principal.session_id:
-        revocation.revoke_refresh_token(app=tenant.app, jti=principal.session_id)
-    log_event(tenant.app, "logout", user_id=principal.id)
+    if everywhere:
+        ended = sessions.sessions_end_all(app=tenant.app, user_id=principal.id, reason="logout_all")
+    else:
+        ended = int(
+            sessions.session_end(
+                app=tenant.app, user_id=principal.id, session_id=principal.session_id, reason="logout"
+            )
+        )
+    log_event(
+        tenant.app, "logout", user_id=principal.id, details={"all": everywhere, "ended_sessions": ended}
+    )
+    return ended
+
+
+def user_sessions(*, tenant: Tenant, principal: TenantPrincipal) -> list[AuthSession]:
+    """The caller's sessions that are on, the most recently used first."""
+    return sessions.sessions_live(app=tenant.app, user_id=principal.id)
+
+
+def session_revoke(*, tenant: Tenant, principal: TenantPrincipal, session_id: str) -> None:
+    """End one of the caller's sessions; another user's, or an ended one, is not found."""
+    ended = sessions.session_end(
+        app=tenant.app, user_id=principal.id, session_id=session_id, reason="revoked"
+    )
+    if not ended:
+        raise NotFoundError("No such session.")
+    log_event(tenant.app, "session_revoked", user_id=principal.id, details={"session": session_id})
 
 
 def user_current(*, tenant: Tenant, principal: TenantPrincipal) -> TenantUserBase:
@@ -188,8 +255,8 @@ def user_password_reset_by_operator(*, tenant: Tenant, user: TenantUserBase) -> 
     password = secrets.token_urlsafe(12)
     user.password = hash_password(password)
     user.save(update_fields=["password", "updated_at"])
-    revocation.revoke_user_refresh_tokens(app=tenant.app, user_id=user.id)
-    log_event(tenant.app, "password_reset_by_operator", user_id=user.id)
+    ended = sessions.sessions_end_all(app=tenant.app, user_id=user.id, reason="password_reset")
+    log_event(tenant.app, "password_reset_by_operator", user_id=user.id, details={"ended_sessions": ended})
     return password
 
 
@@ -203,5 +270,34 @@ def user_set_role(*, tenant: Tenant, email: str, role: str) -> TenantUserBase:
         raise NotFoundError(f"No user {normalize_email(email)!r} in {tenant.app}.")
     user.role = role
     user.save(update_fields=["role", "updated_at"])
+    user_state_changed(tenant=tenant, user=user, role_changed=True)
     log_event(tenant.app, "role_changed", user_id=user.id, details={"role": role})
     return user
+
+
+def user_set_active(*, tenant: Tenant, email: str, active: bool) -> TenantUserBase:
+    """Enable or disable an account; disabling ends every session of the user."""
+    user = user_by_email(tenant=tenant, email=email)
+    if user is None:
+        raise NotFoundError(f"No user {normalize_email(email)!r} in {tenant.app}.")
+    user.is_active = active
+    user.save(update_fields=["is_active", "updated_at"])
+    user_state_changed(tenant=tenant, user=user, active_changed=True)
+    log_event(tenant.app, "activated" if active else "deactivated", user_id=user.id)
+    return user
+
+
+def user_state_changed(
+    *, tenant: Tenant, user: TenantUserBase, role_changed: bool = False, active_changed: bool = False
+) -> None:
+    """After a saved change of a user's role or active flag (here, or by the operators' admin):
+    every process reads the new state at once, and a disabled user's sessions end."""
+    if active_changed and not user.is_active:
+        sessions.sessions_end_all(app=tenant.app, user_id=user.id, reason="deactivated")
+    elif role_changed or active_changed:
+        current.user_changed(app=tenant.app, user_id=user.id, using=tenant.db_alias)
+
+
+def user_deleted(*, tenant: Tenant, user_id: int) -> None:
+    """After a user's row is deleted: their sessions end with it."""
+    sessions.sessions_end_all(app=tenant.app, user_id=user_id, reason="deleted")

@@ -10,6 +10,8 @@ urlpatterns = [
     path("auth/refresh", views.RefreshView.as_view()),
     path("auth/me", views.MeView.as_view()),
     path("auth/logout", views.LogoutView.as_view()),
+    path("auth/sessions", views.SessionsView.as_view()),
+    path("auth/sessions/<str:session_id>", views.SessionView.as_view()),
     path("auth/password/forgot", views.PasswordForgotView.as_view()),
     path("auth/password/reset", views.PasswordResetView.as_view()),
 ]

@@ -12,9 +12,10 @@ from rest_framework.views import APIView
 from sogoms_site.api.envelope import ok
 from sogoms_site.clientip import client_ip
 from tenants.auth import passwordreset, services
-from tenants.auth.selectors import user_public
+from tenants.auth.selectors import session_public, user_public
 from tenants.auth.serializers import (
     LoginInput,
+    LogoutInput,
     PasswordForgotInput,
     PasswordResetInput,
     RefreshInput,
@@ -39,14 +40,18 @@ class PublicAuthView(APIView):
 class RegisterView(PublicAuthView):
     def post(self, request: TenantRequest) -> Response:
         data = _valid(RegisterInput, request)
-        session = services.user_register(tenant=request.tenant, **data)
+        session = services.user_register(
+            tenant=request.tenant, ip=client_ip(request), user_agent=_user_agent(request), **data
+        )
         return ok(session.as_data(), "Account created", status=201)
 
 
 class LoginView(PublicAuthView):
     def post(self, request: TenantRequest) -> Response:
         data = _valid(LoginInput, request)
-        session = services.user_login(tenant=request.tenant, client_ip=client_ip(request), **data)
+        session = services.user_login(
+            tenant=request.tenant, client_ip=client_ip(request), user_agent=_user_agent(request), **data
+        )
         extras = services.login_extras(tenant=request.tenant, user=session.user)
         return ok({**session.as_data(), **extras}, "Logged in")
 
@@ -66,8 +71,9 @@ class MeView(APIView):
 
 class LogoutView(APIView):
     def post(self, request: TenantRequest) -> Response:
-        services.session_logout(tenant=request.tenant, principal=caller(request))
-        return ok(None, "Logged out")
+        data = _valid(LogoutInput, request)
+        services.session_logout(tenant=request.tenant, principal=caller(request), everywhere=data["all"])
+        return ok(None, "Logged out everywhere" if data["all"] else "Logged out")
 
 
 class PasswordForgotView(PublicAuthView):
@@ -82,3 +88,20 @@ class PasswordResetView(PublicAuthView):
         data = _valid(PasswordResetInput, request)
         passwordreset.password_reset(tenant=request.tenant, **data)
         return ok(None, "Password changed; sign in again on every device.")
+
+
+def _user_agent(request: TenantRequest) -> str:
+    return str(request.META.get("HTTP_USER_AGENT", ""))
+
+
+class SessionsView(APIView):
+    def get(self, request: TenantRequest) -> Response:
+        principal = caller(request)
+        found = services.user_sessions(tenant=request.tenant, principal=principal)
+        return ok([session_public(s, current_id=principal.session_id) for s in found])
+
+
+class SessionView(APIView):
+    def delete(self, request: TenantRequest, session_id: str) -> Response:
+        services.session_revoke(tenant=request.tenant, principal=caller(request), session_id=session_id)
+        return ok(None, "Session ended")

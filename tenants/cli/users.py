@@ -1,10 +1,16 @@
-"""`sogoms users list|role`: a tenant's users, and the operator's way to set a role."""
+"""`sogoms users list|role|disable|enable|logout`: a tenant's users, their role and state.
+
+A role change holds at once for the user's existing tokens (requests read the current role);
+disable and logout end every session of the user, in every process within seconds.
+"""
 
 from __future__ import annotations
 
 from sogoms_site.commands import Options, Out, Subparsers
 from sogoms_site.errors import DomainError
-from tenants.auth.services import user_set_role
+from tenants.auth.selectors import user_by_email
+from tenants.auth.services import user_set_active, user_set_role
+from tenants.auth.sessions import sessions_end_all
 from tenants.cli import tenant_or_report
 from tenants.usermodel import ROLES, user_model
 
@@ -20,6 +26,15 @@ def register(subparsers: Subparsers) -> None:
     role.add_argument("email")
     role.add_argument("role", choices=ROLES)
     role.set_defaults(handler=run_role)
+    for name, handler, text in (
+        ("disable", run_disable, "disable a user: no login, every session ends"),
+        ("enable", run_enable, "enable a disabled user again"),
+        ("logout", run_logout, "end every session of a user (log out everywhere)"),
+    ):
+        action = actions.add_parser(name, help=text)
+        action.add_argument("app")
+        action.add_argument("email")
+        action.set_defaults(handler=handler)
 
 
 def run_list(options: Options, out: Out) -> int:
@@ -42,4 +57,38 @@ def run_role(options: Options, out: Out) -> int:
         out.write(exc.message)
         return 1
     out.write(f"{tenant.app}: {user.email} is now {user.role}")
+    return 0
+
+
+def run_disable(options: Options, out: Out) -> int:
+    return _set_active(options, out, active=False)
+
+
+def run_enable(options: Options, out: Out) -> int:
+    return _set_active(options, out, active=True)
+
+
+def _set_active(options: Options, out: Out, *, active: bool) -> int:
+    tenant = tenant_or_report(options["app"], out)
+    if tenant is None:
+        return 2
+    try:
+        user = user_set_active(tenant=tenant, email=options["email"], active=active)
+    except DomainError as exc:
+        out.write(exc.message)
+        return 1
+    out.write(f"{tenant.app}: {user.email} is now {'enabled' if active else 'disabled'}")
+    return 0
+
+
+def run_logout(options: Options, out: Out) -> int:
+    tenant = tenant_or_report(options["app"], out)
+    if tenant is None:
+        return 2
+    user = user_by_email(tenant=tenant, email=options["email"])
+    if user is None:
+        out.write(f"No user {options['email']!r} in {tenant.app}.")
+        return 1
+    ended = sessions_end_all(app=tenant.app, user_id=user.id, reason="logout_all")
+    out.write(f"{tenant.app}: {user.email}: {ended} session(s) ended")
     return 0

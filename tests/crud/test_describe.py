@@ -372,6 +372,7 @@ def test_the_openapi_document_is_public_raw_json_and_valid(alpha_api, alpha):
 
 def test_the_openapi_document_has_the_auth_paths_and_a_path_per_resource(openapi):
     expected = {"/auth/register", "/auth/login", "/auth/refresh", "/auth/me", "/auth/logout"}
+    expected |= {"/auth/sessions", "/auth/sessions/{session_id}"}
     expected |= {"/auth/password/forgot", "/auth/password/reset"}  # alpha has a password_reset template
     for table in ALPHA_TABLES:
         expected |= {f"/{table}", f"/{table}/{{id}}"}

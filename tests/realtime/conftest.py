@@ -65,12 +65,48 @@ def run(coroutine):
 
 
 def access_token(tenant, user, *, role: str = "default", lifetime: timedelta | None = None) -> str:
+    """An access token of a new session of `user` (the role claim is not what counts)."""
+    from django.utils import timezone
+
+    from tenants.auth.sessions import session_create
+
+    user_id = user.id if hasattr(user, "id") else int(user)
+
+    def create():
+        return session_create(app=tenant.app, user_id=user_id, expires_at=timezone.now() + timedelta(days=1))
+
+    session = create() if not _in_event_loop() else _in_a_thread(create)
     token = TenantAccessToken(tenant=tenant)
-    token["sub"] = user.id if hasattr(user, "id") else int(user)
+    token["sub"] = user_id
+    token["sid"] = session.id
     token["role"] = role
     if lifetime is not None:
         token.set_exp(lifetime=lifetime)
     return str(token)
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _in_a_thread(function):
+    """Database work asked for from a coroutine (the socket tests are transactional)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    def work():
+        try:
+            return function()
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(work).result()
 
 
 def communicator(host: str, *, token: str | None = None, path: str = "/api/ws", query: bool = False):
