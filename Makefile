@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format clean-venv
+.PHONY: run serve-prod test lint format clean-venv
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@bash scripts/bootstrap.sh "$(PYTHON)" "$(VENV)"
@@ -17,6 +17,15 @@ run: $(VENV)/.installed
 	$(PY) manage.py sogoms migrate
 	@echo "SOGOMS on http://$(HOST):$(PORT)/  (demo tenant prokov: curl http://$(HOST):$(PORT)/api/auth/me)"
 	$(VENV)/bin/uvicorn sogoms_site.asgi:application --host $(HOST) --port $(PORT)
+
+# The production HTTP set-up of docs/operations.md (gunicorn's WSGI workers) on this checkout;
+# what the speed checks measure. WORKERS=3 by default.
+WORKERS ?= 3
+serve-prod: $(VENV)/.installed
+	$(PY) manage.py sogoms devsecrets
+	$(PY) manage.py sogoms check
+	$(PY) manage.py sogoms migrate
+	$(VENV)/bin/gunicorn sogoms_site.wsgi:application -w $(WORKERS) -b $(HOST):$(PORT)
 
 test: $(VENV)/.installed
 	$(VENV)/bin/pytest -n 2 $(PYTEST_ARGS)
