@@ -71,7 +71,7 @@ def _session_paths(tenant: Tenant) -> dict[str, Any]:
                 "summary": "Create an account",
                 "requestBody": json_body(register),
                 "responses": responses(
-                    "201", envelope(ref("Session")), "a session", ("400", "409", "413", "415", "500")
+                    "201", envelope(ref("Session")), "a session", ("400", "409", "413", "415", "429", "500")
                 ),
             }
         },

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from sogoms_site.api.envelope import ok
 from sogoms_site.clientip import client_ip
-from tenants.auth import passwordreset, services
+from tenants.auth import passwordreset, ratelimit, services
 from tenants.auth.selectors import session_public, user_public
 from tenants.auth.serializers import (
     LoginInput,
@@ -30,6 +30,12 @@ def _valid(serializer_class: type[Serializer], request: TenantRequest) -> dict[s
     return serializer.validated_data
 
 
+def _count_per_ip(request: TenantRequest, scope: str) -> None:
+    """Count one attempt from the client's IP; TooManyAttempts (429) past the tenant's rate."""
+    rate = request.tenant.login_rate_per_ip
+    ratelimit.refuse_over(rate, ratelimit.hit(scope, f"{request.tenant.app}|{client_ip(request)}", rate))
+
+
 class PublicAuthView(APIView):
     """Endpoints reached without a token (a stray Authorization header is ignored)."""
 
@@ -39,6 +45,7 @@ class PublicAuthView(APIView):
 
 class RegisterView(PublicAuthView):
     def post(self, request: TenantRequest) -> Response:
+        _count_per_ip(request, "register-ip")
         data = _valid(RegisterInput, request)
         session = services.user_register(
             tenant=request.tenant, ip=client_ip(request), user_agent=_user_agent(request), **data
