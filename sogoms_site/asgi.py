@@ -20,6 +20,7 @@ from channels.routing import ProtocolTypeRouter  # noqa: E402  (needs Django set
 
 from realtime.layer import LoopRecorder  # noqa: E402
 from realtime.routing import websocket_application  # noqa: E402
+from sogoms_site import logredact  # noqa: E402
 from sogoms_site.bodylimit import AsgiBodyLimit  # noqa: E402
 from sogoms_site.embedded import start_background_work  # noqa: E402
 from tenants.registry import registry  # noqa: E402
@@ -34,6 +35,7 @@ application = LoopRecorder(
     )
 )
 
+logredact.install()
 registry()
 install_sighup_handler()
 start_background_work()

@@ -309,11 +309,16 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # `?token=` values become [redacted] in every line; the servers' own loggers get the
+    # same filter from sogoms_site.logredact.install() (asgi.py, wsgi.py).
+    "filters": {"redact_tokens": {"()": "sogoms_site.logredact.RedactTokens"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_tokens"]}
+    },
     "root": {"handlers": ["console"], "level": env_str("SOGOMS_LOG_LEVEL", "INFO")},
     "loggers": {
         # Error responses are logged by SOGOMS itself, with the request id, in the
         # tenant's error log; Django's own request logger would print them twice.
-        "django.request": {"level": "CRITICAL"},
+        "django.request": {"level": "CRITICAL", "filters": ["redact_tokens"]},
     },
 }
