@@ -51,6 +51,9 @@ SOGOMS_SITE_PATH_PREFIXES = ("/static/",)
 SOGOMS_OPERATOR_HOSTS = env_list("SOGOMS_OPERATOR_HOSTS", ["localhost", "127.0.0.1"])
 SOGOMS_OPERATOR_PATHS = ("/ready", "/metrics")
 SOGOMS_OPERATOR_PATH_PREFIXES = ("/admin/",)
+# Failed admin sign-ins allowed per client IP and per username in the window (then 429).
+SOGOMS_ADMIN_LOGIN_ATTEMPTS = env_int("SOGOMS_ADMIN_LOGIN_ATTEMPTS", 10)
+SOGOMS_ADMIN_LOGIN_WINDOW_SECONDS = env_int("SOGOMS_ADMIN_LOGIN_WINDOW_SECONDS", 900)
 # `(base_path) -> URL conf` of a tenant's API, which the tenant middleware sets per request.
 SOGOMS_TENANT_URLCONF = "sogoms_site.urls.tenant_urlconf"
 

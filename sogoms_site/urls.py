@@ -11,18 +11,58 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
 
+from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver, include, path
 
 from sogoms_site import health
 from sogoms_site.api.envelope import error_response
+from sogoms_site.clientip import client_ip
+from sogoms_site.errors import TooManyAttempts
+
+
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """The admin's sign-in, with failed attempts limited per client IP and per username.
+
+    Past `SOGOMS_ADMIN_LOGIN_ATTEMPTS` failures in `SOGOMS_ADMIN_LOGIN_WINDOW_SECONDS` from
+    one IP, or for one username from anywhere, the form answers 429 with Retry-After
+    until the window ends, without checking the password.
+    """
+    from tenants.auth import ratelimit
+    from tenants.config import RateLimit
+
+    if request.method != "POST":
+        return admin.site.login(request)
+    rate = RateLimit(
+        settings.SOGOMS_ADMIN_LOGIN_ATTEMPTS, timedelta(seconds=settings.SOGOMS_ADMIN_LOGIN_WINDOW_SECONDS)
+    )
+    username = str(request.POST.get("username", "")).strip().lower()[:150]
+    subjects = [("admin-login-ip", client_ip(request)), ("admin-login-user", username)]
+    try:
+        for scope, subject in subjects:
+            ratelimit.refuse_over(rate, ratelimit.count(scope, subject, rate) + 1)
+    except TooManyAttempts as exc:
+        return HttpResponse(
+            "Too many failed sign-ins; try again later.\n",
+            status=429,
+            content_type="text/plain",
+            headers={"Retry-After": str(exc.retry_after)},
+        )
+    response = admin.site.login(request)
+    if response.status_code == 200:  # the form again: the attempt failed
+        for scope, subject in subjects:
+            ratelimit.hit(scope, subject, rate)
+    return response
+
 
 site_urlpatterns: list[URLPattern | URLResolver] = [
     path("health", health.health),
     path("ready", health.ready),
+    path("admin/login/", admin_login),  # before the admin's own, which it wraps
     path("admin/", admin.site.urls),
 ]
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 from typing_extensions import override
 
@@ -111,16 +113,32 @@ class TenantUserAdmin(SuperuserOnly):
     sogoms_tenant: Tenant  # set by each tenant's subclass
 
     @admin.action(description="Reset the password (a new one is shown once; sessions end)")
-    def reset_password(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+    def reset_password(self, request: HttpRequest, queryset: QuerySet[Any]) -> TemplateResponse:
+        """New passwords on the page this answer renders, never in a message.
+
+        A message would travel in the messages cookie (or sit in the session), readable
+        after the page is gone; this page is not cached and is the only place they show.
+        """
         from tenants.auth.services import user_password_reset_by_operator
 
+        rows: list[dict[str, str]] = []
         for user in queryset:
             try:
                 password = user_password_reset_by_operator(tenant=self.sogoms_tenant, user=user)
             except DomainError as exc:
-                self.message_user(request, f"{user.email}: {exc.message}", messages.ERROR)
+                rows.append({"email": user.email, "error": exc.message})
                 continue
-            self.message_user(request, f"{user.email}: new password {password}", messages.WARNING)
+            rows.append({"email": user.email, "password": password})
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "New passwords",
+            "tenant_app": self.sogoms_tenant.app,
+            "rows": rows,
+            "back_url": request.get_full_path(),
+        }
+        response = TemplateResponse(request, "admin/tenants/passwords_reset.html", context)
+        add_never_cache_headers(response)
+        return response
 
     @override
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
