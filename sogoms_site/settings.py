@@ -74,6 +74,21 @@ DEBUG = env_bool("SOGOMS_DEBUG", False)
 ALLOWED_HOSTS = env_list("SOGOMS_ALLOWED_HOSTS", ["*"])
 CSRF_TRUSTED_ORIGINS = env_list("SOGOMS_CSRF_TRUSTED_ORIGINS", [])
 
+# Behind TLS (docs/operations.md, "Running behind a proxy"). All off by default, so the
+# embedded default keeps working over plain http on 127.0.0.1.
+# The proxy says the client came over https (it must overwrite the header, never pass it on).
+if env_bool("SOGOMS_TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The admin's session and CSRF cookies only travel over https.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SOGOMS_SECURE_COOKIES", False)
+# Strict-Transport-Security on https answers; start small (300), then a year (31536000).
+SECURE_HSTS_SECONDS = env_int("SOGOMS_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SOGOMS_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SOGOMS_HSTS_PRELOAD", False)
+# Plain http is redirected to https, except the probes (load balancers call them directly).
+SECURE_SSL_REDIRECT = env_bool("SOGOMS_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$", r"^metrics$"]
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
