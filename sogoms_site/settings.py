@@ -189,6 +189,8 @@ DATABASES = {"default": _control_database()}
 DATABASE_ROUTERS = ["tenants.databases.TenantRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 SOGOMS_TUNE_DATABASE = _tuned
+# A tenant whose database was found down answers 503 at once, without trying, this long.
+SOGOMS_TENANT_RETRY_SECONDS = env_int("SOGOMS_TENANT_RETRY_SECONDS", 5)
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:

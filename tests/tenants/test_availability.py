@@ -13,6 +13,7 @@ import pytest
 from django.db import OperationalError, connections
 from django.test import RequestFactory
 
+from tenants import availability
 from tenants.availability import TenantAvailabilityMiddleware
 from tests.conftest import data_of, error_of
 
@@ -35,6 +36,18 @@ def unreachable(alias: str, where):
     finally:
         wrapper.close()
         connections[alias] = original
+
+
+@pytest.fixture(autouse=True)
+def _no_tenant_known_down():
+    availability._down_until.clear()
+    yield
+    availability._down_until.clear()
+
+
+def window_over(app: str) -> None:
+    """As if SOGOMS_TENANT_RETRY_SECONDS had passed since the tenant was found down."""
+    availability._down_until[app] = 0.0
 
 
 @pytest.fixture
@@ -62,7 +75,40 @@ def test_a_tenant_whose_database_is_down_answers_503_while_another_serves(
     assert "127.0.0.1" not in down.content.decode()
     assert data_of(up) == []
     error_of(login, 503, "TENANT_UNAVAILABLE")
-    # Back up: served again, with nothing to restart.
+    # Back up: served again once the retry window is over, with nothing to restart.
+    window_over("beta")
+    assert beta_api.get("projects", token=charlie_token).status_code == 200
+
+
+def test_a_tenant_found_down_answers_at_once_until_the_retry_window_is_over(
+    beta_api, alpha_api, alice_token, charlie_token, tmp_path, settings
+):
+    settings.SOGOMS_TENANT_RETRY_SECONDS = 30
+    with unreachable("tenant_beta", tmp_path):
+        first = beta_api.get("projects", token=charlie_token)
+    # The database answers again, but this process does not try it before the window ends:
+    # a dead host must not hold a worker per request for the connect timeout.
+    within = beta_api.get("projects", token=charlie_token)
+    other = alpha_api.get("projects", token=alice_token)
+    window_over("beta")
+    after = beta_api.get("projects", token=charlie_token)
+
+    error_of(first, 503, "TENANT_UNAVAILABLE")
+    assert first["Retry-After"] == "30"
+    error_of(within, 503, "TENANT_UNAVAILABLE")
+    assert other.status_code == 200
+    assert after.status_code == 200
+
+
+def test_a_retry_window_of_zero_tries_the_database_on_every_request(
+    beta_api, charlie_token, tmp_path, settings
+):
+    settings.SOGOMS_TENANT_RETRY_SECONDS = 0
+    with unreachable("tenant_beta", tmp_path):
+        down = beta_api.get("projects", token=charlie_token)
+
+    error_of(down, 503, "TENANT_UNAVAILABLE")
+    assert down["Retry-After"] == "1"
     assert beta_api.get("projects", token=charlie_token).status_code == 200
 
 
@@ -108,4 +154,5 @@ def test_the_mariadb_drill_one_tenant_down_the_other_serving(
 
     error_of(down, 503, "TENANT_UNAVAILABLE")
     assert data_of(up) == []
+    window_over("beta")
     assert beta_api.get("projects", token=charlie_token).status_code == 200
