@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import formataddr, parseaddr
@@ -299,12 +299,24 @@ def batches(ids: list[int]) -> list[list[int]]:
     return [ids[start : start + size] for start in range(0, len(ids), size)]
 
 
+# Steps that bring rows into the outbox, registered by the app's ready() (mail.hooks).
+before_sweep: list[Callable[[], int]] = []
+
+
 def sweep(*, dispatch) -> dict:
-    """Recover stale rows, then hand every due row to `dispatch(ids)` in batches."""
+    """Run the `before_sweep` steps (moving mail from tenants' pending tables to the outbox),
+    recover stale rows, then hand every due row to `dispatch(ids)` in batches."""
+    moved = sum(step() for step in before_sweep)
     put_back, unknown = recover_stale()
     ids = due_ids(settings.SOGOMS_MAIL_SWEEP_LIMIT)
     for batch in batches(ids):
         dispatch(batch)
-    if put_back or unknown or ids:
-        logger.info("mail sweep: %d due, %d put back, %d outcome unknown", len(ids), put_back, unknown)
-    return {"due": len(ids), "put_back": put_back, "outcome_unknown": unknown}
+    if put_back or unknown or ids or moved:
+        logger.info(
+            "mail sweep: %d due, %d put back, %d outcome unknown, %d moved from tenants",
+            len(ids),
+            put_back,
+            unknown,
+            moved,
+        )
+    return {"due": len(ids), "put_back": put_back, "outcome_unknown": unknown, "pending_moved": moved}

@@ -37,6 +37,8 @@ class OutboxMessage(models.Model):
     # message as sent waits in `sealed`, encrypted, and is deleted once sent or dead.
     redacted = models.BooleanField(default=False)
     sealed = models.TextField(blank=True, default="", editable=False)
+    # `<app>:<key>` of a mail moved from a tenant's pending table (mail.pending): queued once.
+    dedupe_key = models.CharField(max_length=80, null=True, blank=True, unique=True, editable=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     attempts = models.PositiveIntegerField(default=0)
     max_attempts = models.PositiveIntegerField(default=6)

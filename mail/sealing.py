@@ -34,6 +34,17 @@ def _fernet() -> Fernet:
     return Fernet(base64.urlsafe_b64encode(key))
 
 
+def seal_text(text: str) -> str:
+    return _fernet().encrypt(text.encode()).decode("ascii")
+
+
+def open_text(sealed: str) -> str:
+    try:
+        return _fernet().decrypt(sealed.encode("ascii")).decode()
+    except (InvalidToken, UnicodeError, ValueError):
+        raise SealError("the sealed text cannot be opened (the outbox key changed?)") from None
+
+
 def seal(rendered: Rendered) -> str:
     parts = {"subject": rendered.subject, "body": rendered.body, "body_html": rendered.body_html}
     return _fernet().encrypt(json.dumps(parts).encode()).decode("ascii")

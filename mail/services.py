@@ -65,14 +65,16 @@ def mail_send_template(
     variables: dict | None = None,
     to_name: str = "",
     secret: Collection[str] = (),
+    dedupe_key: str | None = None,
 ) -> OutboxMessage:
     """Queue one message from a template of the tenant.
 
-    `secret` names variables (beside the template's `secret:`) the outbox keeps only sealed."""
+    `secret` names variables (beside the template's `secret:`) the outbox keeps only sealed;
+    a second message with the same `dedupe_key` raises IntegrityError (mail.pending)."""
     compiled = template_of(tenant, template)
     recipient = Recipient(_address(to, "to"), to_name)
     rendered = _render(compiled, _variables(recipient, variables), "variables", secret)
-    return _queue(tenant, [(recipient, rendered)], template=template)[0]
+    return _queue(tenant, [(recipient, rendered)], template=template, dedupe_key=dedupe_key)[0]
 
 
 def mail_send_bulk(
@@ -188,6 +190,7 @@ def _queue(
     *,
     template: str,
     batch: str = "",
+    dedupe_key: str | None = None,
 ) -> list[OutboxMessage]:
     now = timezone.now()
     sender = mail_settings(tenant).transport.from_email
@@ -202,6 +205,7 @@ def _queue(
             subject=shown.subject,
             body_text=shown.body,
             body_html=shown.body_html,
+            dedupe_key=dedupe_key,
             redacted=real is not None,
             sealed=seal(real) if real is not None else "",
             max_attempts=settings.SOGOMS_MAIL_MAX_ATTEMPTS,

@@ -32,6 +32,18 @@ class AccountMailer(Protocol):
         secret: Collection[str] = (),
     ) -> None: ...
 
+    # Called inside the caller's transaction on the tenant's database: the mail is recorded
+    # there, beside the change, and reaches the outbox once it commits (or with the sweep).
+    def queue_in_tenant(
+        self,
+        *,
+        tenant: Tenant,
+        template: str,
+        user: TenantUserBase,
+        variables: dict[str, Any],
+        secret: Collection[str] = (),
+    ) -> None: ...
+
 
 TableProvider = Callable[["Tenant"], Iterable[type["Model"]]]  # the models of more tables
 LoginEnricher = Callable[["Tenant", "TenantUserBase"], Mapping[str, Any]]  # extra login data

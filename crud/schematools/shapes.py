@@ -17,6 +17,8 @@ from crud.dynamic import concrete_field
 from crud.fieldtypes import column_kind, field_type, kind_of_django_type, normalize_default
 
 IGNORED_TABLES = ("django_migrations", "sqlite_sequence")
+# Tables the platform keeps in a tenant's database (e.g. mail.pending's): not the schema's.
+PLATFORM_TABLE_PREFIX = "sogoms_"
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ def database_shapes(connection: Any) -> dict[str, TableShape]:
     shapes = {}
     with connection.cursor() as cursor:
         for table in connection.introspection.table_names(cursor):
-            if table in IGNORED_TABLES:
+            if table in IGNORED_TABLES or table.startswith(PLATFORM_TABLE_PREFIX):
                 continue
             shapes[table] = _table_shape(connection, cursor, table)
     return shapes

@@ -109,12 +109,12 @@ def user_register(
         )
     welcome = hooks.account_mailer(tenant, "welcome")
     try:
-        # The welcome e-mail is queued in the control database's transaction, which
-        # commits only after the user's row has: no account, no e-mail.
-        with transaction.atomic(using="default"), transaction.atomic(using=tenant.db_alias):
+        # The welcome e-mail is recorded in the tenant's transaction, beside the user: both
+        # or neither. It reaches the control outbox after commit, or with the mail sweep.
+        with transaction.atomic(using=tenant.db_alias):
             user = model.objects.create(email=email, password=hash_password(password), name=name)
             if welcome is not None:
-                welcome.send(tenant=tenant, template="welcome", user=user, variables={})
+                welcome.queue_in_tenant(tenant=tenant, template="welcome", user=user, variables={})
     except IntegrityError:  # a concurrent registration won the race
         raise AlreadyExists(
             "An account with this e-mail already exists.", details={"email": ["already registered"]}
