@@ -64,9 +64,11 @@ def _declared_length(values: list[str], limit: int, request_id: str | None) -> R
     """The refusal a Content-Length header earns, if any (an absent one earns none)."""
     if not values:
         return None
-    if len(set(values)) > 1 or not values[0].strip().isdigit():
+    declared = values[0].strip()
+    # ASCII digits only: str.isdigit() also takes "²" and other scripts' digits, which int() refuses.
+    if len(set(values)) > 1 or not (declared.isascii() and declared.isdigit()):
         return Refusal(400, "VALIDATION_ERROR", "Content-Length is not a number.", request_id)
-    if int(values[0]) > limit:
+    if int(declared) > limit:
         return _too_large(limit, request_id)
     return None
 

@@ -41,7 +41,7 @@ class ApiErrorMiddleware:
         if getattr(request, "tenant", None) is not None:
             length = request.META.get("CONTENT_LENGTH") or "0"
             limit = settings.SOGOMS_MAX_BODY_BYTES
-            if not length.isdigit():
+            if not (length.isascii() and length.isdigit()):  # isdigit() alone takes "²"
                 return error_response(400, "VALIDATION_ERROR", "Content-Length is not a number.")
             if int(length) > limit:
                 return error_response(

@@ -226,3 +226,24 @@ def test_the_wsgi_wrapper_hands_a_small_chunked_body_on_with_its_length(settings
     WsgiBodyLimit(app)(environ, lambda status, headers: None)
 
     assert seen == {"length": str(len(BODY)), "body": BODY}
+
+
+@pytest.mark.parametrize("length", ["²", "١٢", "+5", " "])
+@pytest.mark.django_db
+def test_a_content_length_that_is_not_ascii_digits_is_a_400_at_the_edge_and_in_django(length, client):
+    statuses: list[str] = []
+    environ = {"CONTENT_LENGTH": length, "wsgi.input": EndlessInput(), "REQUEST_METHOD": "POST"}
+    body = b"".join(
+        WsgiBodyLimit(lambda environ, start_response: [])(environ, lambda s, h: statuses.append(s))
+    )
+    assert statuses == ["400 Bad Request"] and json.loads(body)["error"]["code"] == "VALIDATION_ERROR"
+
+    # The test client has no edge wrapper: the middleware answers the same.
+    response = client.post(
+        "/api/auth/login",
+        b"{}",
+        content_type="application/json",
+        HTTP_HOST="alpha.test",
+        CONTENT_LENGTH=length,
+    )
+    assert response.status_code == 400 and response.json()["error"]["code"] == "VALIDATION_ERROR"
