@@ -14,8 +14,9 @@ throw-away var directory, opens N WebSocket clients (each user N subscribes to i
 
 Then, unless `--capacity-max 0`, it opens clients in steps until a step fails (or the
 maximum is reached) and reports the most clients that were all connected and answered
-a ping. Tokens are minted with the tenant's development secret (users need no rows:
-tokens are stateless). Every wait has a timeout; traffic stays on 127.0.0.1.
+a ping. Tokens are minted with the tenant's development secret, for users and sessions
+the bench writes into the server's database first (a token is good only while its session
+and user are). Every wait has a timeout; traffic stays on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from websockets.asyncio.client import connect
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 APP = "prokov"
+ADMIN_ID = 999_999  # the publisher: a user of role admin (capacity runs use ids from 100,000)
 
 
 def log(message: str) -> None:
@@ -96,6 +98,11 @@ class Server:
                     raise RuntimeError("the server did not start") from None
                 time.sleep(0.2)
 
+    def seed(self, first: int, count: int, role: str = "default") -> None:
+        """Users first..first+count-1 of the demo tenant, each with the session `bench-<id>`."""
+        command = [sys.executable, "-c", SEED, str(first), str(count), role]
+        subprocess.run(command, env=self.env, cwd=REPO, check=True, capture_output=True, timeout=600)
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -105,11 +112,46 @@ class Server:
             self.process.wait(timeout=15)
 
 
+SEED = f"""
+import sys
+from datetime import timedelta
+
+import django
+
+django.setup()
+from django.utils import timezone
+
+from tenants.models import AuthSession
+from tenants.registry import registry
+from tenants.usermodel import user_model
+
+first, count, role = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+model = user_model(registry().get("{APP}"))
+ids = range(first, first + count)
+model.objects.bulk_create(
+    [model(id=n, email=f"bench{{n}}@example.com", password="!", name="bench", role=role) for n in ids],
+    ignore_conflicts=True,
+)
+now = timezone.now()
+AuthSession.objects.bulk_create(
+    [
+        AuthSession(
+            id=f"bench-{{n}}", app="{APP}", user_id=n, created_at=now, last_used_at=now,
+            expires_at=now + timedelta(days=1),
+        )
+        for n in ids
+    ],
+    ignore_conflicts=True,
+)
+"""
+
+
 def token_maker(secret: str):
     now = int(time.time())
 
     def token(user_id: int, role: str = "default") -> str:
         claims = {"sub": user_id, "app": APP, "type": "access", "jti": uuid.uuid4().hex, "iat": now}
+        claims["sid"] = f"bench-{user_id}"
         claims.update(exp=now + 3600, role=role)
         return jwt.encode(claims, secret, algorithm="HS256")
 
@@ -200,6 +242,8 @@ def percentile(values: list[float], q: float) -> float:
 async def latency_run(server: Server, token, clients: int, args) -> dict:
     rate, threads, timeout = args.rate, args.threads, args.timeout
     url = f"ws://{HOST}:{server.port}/api/ws"
+    await asyncio.to_thread(server.seed, 1, clients)
+    await asyncio.to_thread(server.seed, ADMIN_ID, 1, "admin")
     sockets = await open_clients(url, token, 1, clients, timeout)
     user_ids = list(range(1, clients + 1))
     sent: dict[int, float] = {}
@@ -222,7 +266,7 @@ async def latency_run(server: Server, token, clients: int, args) -> dict:
         await layer_publisher(server.env, user_ids, sent)
     else:
         await asyncio.to_thread(
-            publisher, server.port, token(0, "admin"), user_ids, rate, sent, threads, errors
+            publisher, server.port, token(ADMIN_ID), user_ids, rate, sent, threads, errors
         )
     publish_seconds = time.perf_counter() - started
     results = await asyncio.gather(*receivers, return_exceptions=True)
@@ -254,6 +298,7 @@ async def capacity_run(server: Server, token, step: int, maximum: int, timeout: 
     try:
         while len(held) + step <= maximum:
             try:
+                await asyncio.to_thread(server.seed, 100_000 + len(held), step)
                 held += await open_clients(url, token, 100_000 + len(held), step, timeout)
                 pings = [socket_.ping() for socket_ in held]
                 waiters = await asyncio.gather(*pings)

@@ -298,6 +298,16 @@ def user_state_changed(
         current.user_changed(app=tenant.app, user_id=user.id, using=tenant.db_alias)
 
 
+def user_logout_everywhere(*, tenant: Tenant, email: str) -> int:
+    """The operator's "log out everywhere": every session of the user ends; how many did."""
+    user = user_by_email(tenant=tenant, email=email)
+    if user is None:
+        raise NotFoundError(f"No user {normalize_email(email)!r} in {tenant.app}.")
+    ended = sessions.sessions_end_all(app=tenant.app, user_id=user.id, reason="logout_all")
+    log_event(tenant.app, "logout_by_operator", user_id=user.id, details={"ended_sessions": ended})
+    return ended
+
+
 def user_deleted(*, tenant: Tenant, user_id: int) -> None:
     """After a user's row is deleted: their sessions end with it."""
     sessions.sessions_end_all(app=tenant.app, user_id=user_id, reason="deleted")

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from sogoms_site.commands import Options, Out, Subparsers
 from sogoms_site.errors import DomainError
-from tenants.auth.selectors import user_by_email
-from tenants.auth.services import user_set_active, user_set_role
-from tenants.auth.sessions import sessions_end_all
+from tenants.auth.services import user_logout_everywhere, user_set_active, user_set_role
 from tenants.cli import tenant_or_report
 from tenants.usermodel import ROLES, user_model
 
@@ -85,10 +83,10 @@ def run_logout(options: Options, out: Out) -> int:
     tenant = tenant_or_report(options["app"], out)
     if tenant is None:
         return 2
-    user = user_by_email(tenant=tenant, email=options["email"])
-    if user is None:
-        out.write(f"No user {options['email']!r} in {tenant.app}.")
+    try:
+        ended = user_logout_everywhere(tenant=tenant, email=options["email"])
+    except DomainError as exc:
+        out.write(exc.message)
         return 1
-    ended = sessions_end_all(app=tenant.app, user_id=user.id, reason="logout_all")
-    out.write(f"{tenant.app}: {user.email}: {ended} session(s) ended")
+    out.write(f"{tenant.app}: {options['email']}: {ended} session(s) ended")
     return 0
