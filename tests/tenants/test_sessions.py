@@ -355,7 +355,7 @@ def test_a_burst_of_requests_reads_the_session_and_the_user_once(alpha_api, alph
         for _ in range(5):
             assert alpha_api.get("projects", token=token).status_code == 200
     assert not [q for q in control.captured_queries if "tenants_authsession" in q["sql"]]
-    assert not [q for q in tenant.captured_queries if 'FROM "users"' in q["sql"] and "is_active" in q["sql"]]
+    assert not [q for q in tenant.captured_queries if "users" in q["sql"] and "is_active" in q["sql"]]
 
 
 def test_a_change_heard_from_another_process_is_forgotten_here(alpha_api, alice):
