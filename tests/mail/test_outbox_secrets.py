@@ -201,3 +201,18 @@ def test_a_message_without_secrets_is_stored_as_sent(alpha):
 def test_secret_names_in_a_template_file_must_be_variable_names():
     with pytest.raises(ValueError, match="'not a name': not variable names"):
         TemplateFile(subject="s", body="b", secret=["code", "not a name"])
+
+
+def test_a_bulk_send_seals_each_recipients_secret(alpha):
+    codes = {"a@example.com": "first-code-0123456789", "b@example.com": "second-code-0123456789"}
+    recipients = [services.Recipient(email, variables={"token": code}) for email, code in codes.items()]
+    bulk = services.mail_send_bulk(
+        tenant=alpha, template="password_reset", recipients=recipients, variables={"expires_minutes": 5}
+    )
+    rows = list(OutboxMessage.objects.filter(batch=bulk.batch))
+    assert [row.body_text for row in rows] == [f"Code: {REDACTED} (5 minutes)."] * 2
+    assert all(row.redacted and row.sealed for row in rows)
+    assert not any(code in row_text(row) for row in rows for code in codes.values())
+    assert deliver_due().sent == 2
+    written = delivered_files()
+    assert all(f"Code: {code} (5 minutes)." in written for code in codes.values())
