@@ -188,6 +188,25 @@ def test_a_deactivation_in_the_operators_admin_ends_the_sessions(operator, alpha
     assert AuthSession.objects.get(pk=claims(token)["sid"]).end_reason == "deactivated"
 
 
+def test_deleting_a_user_in_the_operators_admin_ends_their_sessions(operator, alpha_api, alice):
+    token = alpha_api.token_for(alice.email)
+    url = reverse("admin:tenants_user_alpha_delete", args=[alice.pk])
+    assert operator.post(url, {"post": "yes"}, HTTP_HOST="admin.example").status_code == 302
+
+    error_of(alpha_api.get("auth/me", token=token), 401, "UNAUTHORIZED")
+    assert AuthSession.objects.get(pk=claims(token)["sid"]).end_reason == "deleted"
+
+
+@pytest.mark.parametrize("action", ["disable", "enable", "logout"])
+def test_the_user_commands_refuse_an_unknown_email(alice, action):
+    from django.core.management import CommandError
+
+    out = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("sogoms", "users", action, "alpha", "ghost@example.com", stdout=out)
+    assert "No user 'ghost@example.com' in alpha." in out.getvalue()
+
+
 def test_re_enabling_a_user_does_not_bring_old_tokens_back(alpha_api, alice):
     token = alpha_api.token_for(alice.email)
     sogoms("users", "disable", "alpha", alice.email)
