@@ -113,3 +113,18 @@ def forget_unacked(queue: str) -> int:
             client.zrem("unacked_index", tag)
             dropped += 1
     return dropped
+
+
+def sweep_until_settled(timeout: float) -> bool:
+    """Play beat: ask the workers for a `mail.sweep` every second or so until no outbox row
+    waits or is being sent."""
+    from mail.models import PENDING, OutboxMessage, Status
+    from sogoms_site.celery import app as celery_app
+
+    def settled() -> bool:
+        celery_app.send_task("mail.sweep")
+        return wait_until(
+            lambda: not OutboxMessage.objects.filter(status__in=[*PENDING, Status.SENDING]).exists(), 1, 0.2
+        )
+
+    return wait_until(settled, timeout, 0)

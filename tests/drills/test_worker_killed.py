@@ -24,13 +24,14 @@ from django.conf import settings
 
 from mail import services
 from mail.delivery import UNKNOWN_OUTCOME
-from mail.models import PENDING, OutboxMessage, Status
+from mail.models import OutboxMessage, Status
 from mail.services import Recipient
 from sogoms_site.celery import app as celery_app
 from tests.drills.support import (
     forget_unacked,
     require_services,
     smtp_config,
+    sweep_until_settled,
     wait_until,
     worker_env,
     worker_process,
@@ -79,16 +80,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_unknown_and_sends_nothing_twice
 
         time.sleep(LEASE + 0.5)  # the dead worker's lease runs out
         with worker_process(worker_env(config), log):
-
-            def settled() -> bool:
-                celery_app.send_task("mail.sweep")
-                return wait_until(
-                    lambda: not OutboxMessage.objects.filter(status__in=[*PENDING, Status.SENDING]).exists(),
-                    2,
-                    0.2,
-                )
-
-            assert wait_until(settled, 40, 0), log.read_text()[-3000:]
+            assert sweep_until_settled(40), log.read_text()[-3000:]
     finally:
         server.stop()
         celery_app.control.purge()
