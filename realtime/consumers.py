@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 
+import redis
 from channels.generic.websocket import AsyncWebsocketConsumer
 from typing_extensions import override
 
@@ -21,7 +23,11 @@ from realtime.auth import CLOSE_UNAUTHORIZED, SUBPROTOCOL, Refusal, recheck
 from realtime.config import push_settings
 from realtime.topics import Topic, TopicError, parse_topic
 
+logger = logging.getLogger("sogoms.push")
 MAX_FRAME_CHARS = 8192
+# The channel layer lost Redis (a restart): this socket's subscriptions may be gone with it,
+# so it is closed with "try again later" (RFC 6455) for the client to reconnect and subscribe.
+CLOSE_TRY_AGAIN = 1013
 MAX_SUBSCRIPTIONS = 200
 # Group changes in flight per event loop: thousands of sockets closing at once (a restart,
 # a network blip) must queue here, not exhaust the Redis layer's connection pool.
@@ -39,6 +45,18 @@ def _gate() -> asyncio.Semaphore:
 
 
 class PushConsumer(AsyncWebsocketConsumer):
+    @override
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            logger.warning("a socket lost the channel layer (%s); closing it with %d", exc, CLOSE_TRY_AGAIN)
+            await self._forget()
+            try:
+                await self.close(code=CLOSE_TRY_AGAIN, reason="the server lost its channel layer; reconnect")
+            except Exception:  # the client may be gone already
+                logger.debug("the socket was closed already")
+
     async def connect(self) -> None:
         refusal = self.scope["refusal"]
         # Accept first: a code sent before the handshake completes never reaches the client.
@@ -52,12 +70,15 @@ class PushConsumer(AsyncWebsocketConsumer):
         self.expiry = asyncio.create_task(self._close_at_expiry())
         watch.watch(self)
 
-    @override
-    async def disconnect(self, code: int) -> None:
+    async def _forget(self) -> None:
         expiry = getattr(self, "expiry", None)
         if expiry is not None:
             expiry.cancel()
         watch.unwatch(self)
+
+    @override
+    async def disconnect(self, code: int) -> None:
+        await self._forget()
         for topic in getattr(self, "topics", {}).values():
             async with _gate():
                 await self.channel_layer.group_discard(topic.group, self.channel_name)

@@ -248,6 +248,9 @@ SOGOMS_MAIL_MAX_BULK = env_int("SOGOMS_MAIL_MAX_BULK", 10000)  # recipients in o
 # Push events between processes go through Redis; without it, the in-memory layer
 # reaches the sockets of this one process (the embedded default).
 if REDIS_URL:
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -258,6 +261,10 @@ if REDIS_URL:
                     {
                         "address": REDIS_URL,
                         "max_connections": env_int("SOGOMS_CHANNEL_REDIS_CONNECTIONS", 1000),
+                        # A pooled connection idle for a second is pinged before use and,
+                        # if Redis restarted meanwhile, reconnected once instead of failing.
+                        "health_check_interval": 1,
+                        "retry": Retry(NoBackoff(), 1),
                     }
                 ],
                 "prefix": env_str("SOGOMS_CHANNEL_PREFIX", "sogoms"),

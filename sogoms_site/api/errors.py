@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
@@ -182,6 +183,12 @@ def _from_framework(exc: Exception) -> ApiError | None:
         return RateLimited(headers={"Retry-After": str(wait)})
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge()
+    if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+        # Redis (cache, rate-limit counters) restarting: the request changed nothing it
+        # could not finish, so the client is told to try again, not that we broke.
+        return ServiceUnavailable(
+            "A service this app needs is briefly unavailable; try again later.", headers={"Retry-After": "1"}
+        )
     return None
 
 

@@ -310,3 +310,12 @@ def test_it_flattens_validation_details_into_strings_by_field():
 
     assert details == {"email": ["Enter a valid e-mail."], "_body": ["Bad body."]}
     assert all(type(item) is str for items in details.values() for item in items)
+
+
+def test_redis_unreachable_is_a_503_to_try_again_not_an_internal_error():
+    import redis
+
+    error = translate(redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379."))
+    assert error is not None
+    assert (error.status_code, error.code, error.headers) == (503, "TENANT_UNAVAILABLE", {"Retry-After": "1"})
+    assert "6379" not in error.message  # nothing of the infrastructure is shown
