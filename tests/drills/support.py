@@ -128,3 +128,12 @@ def sweep_until_settled(timeout: float) -> bool:
         )
 
     return wait_until(settled, timeout, 0)
+
+
+def require_redis_server(binary: str) -> None:
+    """A drill that starts a Redis of its own needs the redis-server binary (CI has it)."""
+    if Path(binary).exists():
+        return
+    if os.environ.get("SOGOMS_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{binary} is required")
+    pytest.skip(f"needs {binary}")
