@@ -387,3 +387,19 @@ def test_a_change_heard_from_another_process_is_forgotten_here(alpha_api, alice)
     current._received({"app": "alpha", "user_id": alice.id, "session_id": None})
 
     assert alpha_api.get("_mail/templates", token=token).status_code == 200
+
+
+def test_the_daily_purge_drops_expired_sessions_and_keeps_live_and_recently_ended_ones():
+    from tenants.auth.revocation import purge_expired
+    from tenants.auth.sessions import session_create
+
+    now = timezone.now()
+    expired = session_create(app="alpha", user_id=1, expires_at=now - timedelta(minutes=1))
+    live = session_create(app="alpha", user_id=1, expires_at=now + timedelta(days=1))
+    ended = session_create(app="alpha", user_id=2, expires_at=now + timedelta(days=1))
+    AuthSession.objects.filter(pk=ended.pk).update(ended_at=now)
+
+    purge_expired()
+
+    assert set(AuthSession.objects.values_list("id", flat=True)) == {live.id, ended.id}
+    assert not AuthSession.objects.filter(pk=expired.pk).exists()
