@@ -11,7 +11,7 @@ from typing import Any
 
 from crud.frontends.queries import QueryFile, compile_queries
 from crud.frontends.schema import BUILTIN_USER_FIELDS, IDENTIFIER, SchemaFile, compile_schema
-from crud.resource import Resource
+from crud.resource import PLATFORM_TABLE_PREFIX, Resource
 from tenants.config import Tenant
 from tenants.config.loader import ConfigProblem, LoadOptions, read_yaml, validate_model
 
@@ -73,6 +73,11 @@ def _schema_resources(app: str, path: Path, problems: list[ConfigProblem]) -> di
     for name in resources:
         if name in RESERVED_NAMES:
             problem(f"tables.{name}", f"{name!r} is a reserved route name")
+        elif name.startswith(PLATFORM_TABLE_PREFIX):
+            problem(
+                f"tables.{name}",
+                f"names starting with {PLATFORM_TABLE_PREFIX!r} are the platform's own tables",
+            )
     return resources if len(problems) == before else {}
 
 

@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# Tables of the platform itself in a tenant database (e.g. the pending mail): no schema may
+# declare one, and the schema tools leave them alone.
+PLATFORM_TABLE_PREFIX = "sogoms_"
+
 OPERATIONS = ("list", "show", "create", "update", "delete")
 MISSING = object()
 

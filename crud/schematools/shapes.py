@@ -15,10 +15,9 @@ from crud.dynamic import concrete_field
 
 # one reading of column types, sizes and defaults, shared with crud.introspect
 from crud.fieldtypes import column_kind, field_type, kind_of_django_type, normalize_default
+from crud.resource import PLATFORM_TABLE_PREFIX
 
 IGNORED_TABLES = ("django_migrations", "sqlite_sequence")
-# Tables the platform keeps in a tenant's database (e.g. mail.pending's): not the schema's.
-PLATFORM_TABLE_PREFIX = "sogoms_"
 
 
 @dataclass(frozen=True)

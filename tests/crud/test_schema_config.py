@@ -544,3 +544,15 @@ def test_the_go_auth_query_file_is_ignored(site):
     site.query_file("projects.yaml", GOOD_QUERIES)
 
     assert set(resources(site.load())) == {"projects"}
+
+
+def test_a_table_name_in_the_platform_prefix_is_refused(site):
+    # sogoms_* tables are the platform's own in a tenant database (the pending mail), which the
+    # schema tools leave alone: a tenant table there would be neither migrated nor diffed.
+    site.schema(
+        schema_with("sogoms_notes:\n  fields:\n    id: { type: int, primary: true }\n  crud: [list]\n")
+    )
+
+    problems = problems_at(site.load(), SCHEMA_FILE, "tables.sogoms_notes")
+
+    assert any("sogoms_" in problem.message for problem in problems)
