@@ -53,9 +53,8 @@ def prepare_site(root: Path, *, redis_url: str = "", channel_prefix: str = "") -
 
 
 @contextmanager
-def uvicorn(env: dict, port: int, *extra: str):
-    command = [sys.executable, "-m", "uvicorn", "sogoms_site.asgi:application", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--no-access-log", *extra]
+def served(command: list[str], env: dict, port: int):
+    """Run a server process of the site until it answers /health; stop it after the block."""
     server = subprocess.Popen(
         command, cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
@@ -79,6 +78,14 @@ def uvicorn(env: dict, port: int, *extra: str):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(timeout=10)
+
+
+@contextmanager
+def uvicorn(env: dict, port: int, *extra: str):
+    command = [sys.executable, "-m", "uvicorn", "sogoms_site.asgi:application", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--no-access-log", *extra]
+    with served(command, env, port) as address:
+        yield address
 
 
 def call(address: str, method: str, path: str, body: dict | None = None, token: str = "") -> tuple[int, dict]:

@@ -10,16 +10,13 @@ from __future__ import annotations
 import io
 import json
 import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from contextlib import contextmanager
 
 import pytest
 
 from sogoms_site.bodylimit import WsgiBodyLimit
-from tests.realtime.servers import BASE_DIR, PASSWORD, free_port, prepare_site, uvicorn
+from tests.realtime.servers import PASSWORD, free_port, prepare_site, served, uvicorn
 
 LIMIT = 4096
 BODY = json.dumps({"email": "edge@example.com", "password": PASSWORD, "name": "Edge"}).encode()
@@ -30,29 +27,8 @@ LOGIN = json.dumps({"email": "edge@example.com", "password": PASSWORD}).encode()
 def gunicorn(env: dict, port: int):
     command = [sys.executable, "-m", "gunicorn", "sogoms_site.wsgi:application"]
     command += ["--bind", f"127.0.0.1:{port}", "--workers", "1", "--timeout", "30"]
-    server = subprocess.Popen(
-        command, cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
-                    break
-            except OSError:
-                if server.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(
-                        f"gunicorn did not start: {server.stderr.read().decode()[-2000:]}"
-                    ) from None
-                time.sleep(0.1)
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
+    with served(command, env, port) as address:
+        yield address
 
 
 @pytest.fixture(scope="module")
