@@ -21,7 +21,7 @@ class TemplateMailer:
             template=template,
             to=user.email,
             to_name=user.name,
-            variables={"app": tenant.app, "user_id": user.id, **variables},
+            variables=_account_variables(tenant, user, variables),
             secret=secret,
         )
 
@@ -33,10 +33,15 @@ class TemplateMailer:
             template=template,
             to=user.email,
             to_name=user.name,
-            variables={"app": tenant.app, "user_id": user.id, **variables},
+            variables=_account_variables(tenant, user, variables),
             secret=secret,
             queue=mail_send_template,
         )
+
+
+def _account_variables(tenant, user, variables: dict) -> dict:
+    """What every account e-mail may use, beside the flow's own variables."""
+    return {"app": tenant.app, "user_id": user.id, **variables}
 
 
 def flush_pending(tenant, keys: list[str] | None = None) -> int:

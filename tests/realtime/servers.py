@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery staple"
@@ -53,11 +54,16 @@ def prepare_site(root: Path, *, redis_url: str = "", channel_prefix: str = "") -
 
 
 @contextmanager
-def served(command: list[str], env: dict, port: int):
-    """Run a server process of the site until it answers /health; stop it after the block."""
-    server = subprocess.Popen(
-        command, cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+def served(command: list[str], env: dict, port: int, *, log: IO[bytes] | None = None):
+    """Run a server process of the site until it answers /health; stop it after the block.
+
+    With `log`, the process's output goes there (a start-up failure is then in that file)."""
+    if log is None:
+        server = subprocess.Popen(
+            command, cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+    else:
+        server = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.time() + 30
         while True:
@@ -66,9 +72,8 @@ def served(command: list[str], env: dict, port: int):
                     break
             except OSError:
                 if server.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(
-                        f"the server did not start: {server.stderr.read().decode()[-2000:]}"
-                    ) from None
+                    output = server.stderr.read().decode()[-2000:] if server.stderr else "see its log"
+                    raise RuntimeError(f"the server did not start: {output}") from None
                 time.sleep(0.1)
         yield f"127.0.0.1:{port}"
     finally:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import subprocess
 import sys
 import time
 import urllib.error
@@ -13,7 +12,7 @@ import urllib.request
 import pytest
 
 from sogoms_site.logredact import RedactTokens, redact
-from tests.realtime.servers import BASE_DIR, free_port, prepare_site
+from tests.realtime.servers import free_port, prepare_site, served
 
 SECRET = "eyJhbGciOiJIUzI1NiJ9.c2VjcmV0LXBheWxvYWQ.S1GNATURE"
 
@@ -53,34 +52,21 @@ def test_a_real_uvicorn_logs_no_token(tmp_path):
     log_path = tmp_path / "server.log"
     command = [sys.executable, "-m", "uvicorn", "sogoms_site.asgi:application", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--log-level", "info"]  # the access log on, as by default
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+    with log_path.open("wb") as log, served(command, env, port, log=log):
         try:
-            deadline = time.time() + 30
-            while True:
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
-                        break
-                except OSError:
-                    assert server.poll() is None and time.time() < deadline, log_path.read_text()
-                    time.sleep(0.1)
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/auth/me?token={SECRET}", timeout=5)
-            except urllib.error.HTTPError as error:
-                assert error.code == 401
-            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-                sock.sendall(
-                    (
-                        f"GET /api/ws?token={SECRET} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                        "Sec-WebSocket-Version: 13\r\n\r\n"
-                    ).encode()
-                )
-                assert sock.recv(1024).startswith(b"HTTP/1.1 ")
-                time.sleep(0.5)
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/auth/me?token={SECRET}", timeout=5)
+        except urllib.error.HTTPError as error:
+            assert error.code == 401
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(
+                (
+                    f"GET /api/ws?token={SECRET} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                    "Sec-WebSocket-Version: 13\r\n\r\n"
+                ).encode()
+            )
+            assert sock.recv(1024).startswith(b"HTTP/1.1 ")
+            time.sleep(0.5)
 
     text = log_path.read_text()
     assert "/api/auth/me?token=[redacted]" in text  # the access line is there, without the value
