@@ -61,7 +61,24 @@ def _empty_tenants(request):
 
 
 def run(coroutine):
-    return asyncio.run(coroutine)
+    """Run a test's scenario on a loop of its own.
+
+    Like asyncio.run, except that tasks left behind (the socket watch of the process) get a
+    bounded time to end once cancelled: asyncio.run waits for them without limit, and one that
+    never finishes its cancellation hung the whole suite."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        left = asyncio.all_tasks(loop)
+        for task in left:
+            task.cancel()
+        if left:
+            loop.run_until_complete(asyncio.wait(left, timeout=5))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        asyncio.set_event_loop(None)
+        loop.close()
 
 
 def access_token(tenant, user, *, role: str = "default", lifetime: timedelta | None = None) -> str:
