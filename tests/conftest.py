@@ -123,7 +123,7 @@ def beta_api(beta):
 def create_user(tenant, email: str, *, password: str = PASSWORD, role: str = "default", **fields):
     return user_model(tenant).objects.create(
         email=email,
-        password=hash_password(password),
+        password=hash_password(password, tenant),
         name=fields.pop("name", email.split("@")[0]),
         role=role,
         **fields,

@@ -91,7 +91,7 @@ def password_reset(*, tenant: Tenant, token: str, password: str) -> None:
         PasswordResetToken.objects.filter(app=tenant.app, user_id=user.id, used_at__isnull=True).update(
             used_at=now
         )
-        user.password = hash_password(password)
+        user.password = hash_password(password, tenant)
         user.save(update_fields=["password", "updated_at"])
         ended = sessions.sessions_end_all(app=tenant.app, user_id=user.id, reason="password_reset")
     log_event(tenant.app, "password_reset", user_id=user.id, details={"ended_sessions": ended})

@@ -108,11 +108,12 @@ def user_register(
             "An account with this e-mail already exists.", details={"email": ["already registered"]}
         )
     welcome = hooks.account_mailer(tenant, "welcome")
+    hashed = hash_password(password, tenant)  # before the transaction: bcrypt takes a while
     try:
         # The welcome e-mail is recorded in the tenant's transaction, beside the user: both
         # or neither. It reaches the control outbox after commit, or with the mail sweep.
         with transaction.atomic(using=tenant.db_alias):
-            user = model.objects.create(email=email, password=hash_password(password), name=name)
+            user = model.objects.create(email=email, password=hashed, name=name)
             if welcome is not None:
                 welcome.queue_in_tenant(tenant=tenant, template="welcome", user=user, variables={})
     except IntegrityError:  # a concurrent registration won the race
@@ -133,10 +134,10 @@ def user_login(*, tenant: Tenant, email: str, password: str, client_ip: str, use
 
     user = user_by_email(tenant=tenant, email=email)
     if user is None:
-        spend_hashing_time(password)
+        spend_hashing_time(password, tenant)
         matches = needs_rehash = False
     else:
-        matches, needs_rehash = verify_password(password, user.password)
+        matches, needs_rehash = verify_password(password, user.password, tenant)
     if user is None or not matches or not user.is_active:
         ratelimit.hit("login-email", email_subject, tenant.login_rate_per_email)
         log_event(
@@ -147,7 +148,7 @@ def user_login(*, tenant: Tenant, email: str, password: str, client_ip: str, use
         )
         raise BadCredentials()
     if needs_rehash:
-        user.password = hash_password(password)
+        user.password = hash_password(password, tenant)
         user.save(update_fields=["password", "updated_at"])
     log_event(tenant.app, "login", user_id=user.id, details={"ip": client_ip, "rehashed": needs_rehash})
     return session_open(tenant=tenant, user=user, ip=client_ip, user_agent=user_agent)
@@ -253,7 +254,7 @@ def user_password_reset_by_operator(*, tenant: Tenant, user: TenantUserBase) -> 
     import secrets
 
     password = secrets.token_urlsafe(12)
-    user.password = hash_password(password)
+    user.password = hash_password(password, tenant)
     user.save(update_fields=["password", "updated_at"])
     ended = sessions.sessions_end_all(app=tenant.app, user_id=user.id, reason="password_reset")
     log_event(tenant.app, "password_reset_by_operator", user_id=user.id, details={"ended_sessions": ended})

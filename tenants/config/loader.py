@@ -134,6 +134,8 @@ def _load_tenant(
         login_includes=tuple(model.auth.login_includes),
         login_rate_per_email=RateLimit(*email_rate),
         login_rate_per_ip=RateLimit(*ip_rate),
+        password_hash=model.auth.password_hash,
+        bcrypt_cost=model.auth.bcrypt_cost,
         log_retention_days=model.logs.retention_days,
         schema_public=model.schema_public,
         admin_read_only=model.admin_read_only,

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
+
+PasswordHash = Literal["django", "bcrypt"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,8 @@ class Tenant:
     login_includes: tuple[str, ...]
     login_rate_per_email: RateLimit
     login_rate_per_ip: RateLimit
+    password_hash: PasswordHash  # how new passwords are stored (tenants.auth.passwords)
+    bcrypt_cost: int
     log_retention_days: int
     schema_public: bool
     admin_read_only: bool

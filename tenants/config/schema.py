@@ -89,6 +89,9 @@ class AuthBlock(Strict):
     # (`{token}` is replaced), e.g. https://app.example.com/reset?token={token}.
     password_reset_expiry: Duration = "1h"  # noqa: S105  (a duration)
     password_reset_url: str | None = None
+    # How new passwords are stored: Django's hasher, or bcrypt as the Go original wrote it.
+    password_hash: Literal["django", "bcrypt"] = "django"  # noqa: S105  (a hasher's name)
+    bcrypt_cost: int = Field(default=10, ge=4, le=16)  # 10 is Go's bcrypt.DefaultCost
 
     @field_validator("jwt_secret")
     @classmethod
