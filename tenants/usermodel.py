@@ -12,6 +12,7 @@ from functools import cache
 from django.apps.registry import Apps
 from django.db import models
 from django.db.migrations.state import AppConfigStub
+from django.db.models.functions import Now
 
 from tenants.config import Tenant
 
@@ -35,16 +36,25 @@ def tenant_apps(_tenant: Tenant) -> Apps:
 
 
 class TenantUserBase(models.Model):
-    """The built-in shape of a tenant's users; compatible with the Go system's table."""
+    """The built-in shape of a tenant's users; compatible with the Go system's table.
+
+    The database defaults (`db_default`) let a table SOGOMS creates take the Go system's
+    own `INSERT INTO users (email, password, name)`; the ORM still fills every column
+    itself (Python defaults, auto timestamps). A Go-era table keeps its own columns:
+    `sogoms migrate` only adds the missing ones (tenants.schema_sync), so `updated_at`
+    may be NULL in rows others inserted on SQLite.
+    """
 
     id = models.AutoField(primary_key=True)
     email = models.CharField(max_length=254, unique=True)
     password = models.CharField(max_length=255)
-    name = models.CharField(max_length=255, blank=True, default="")
-    role = models.CharField(max_length=32, default="default", choices=[(r, r) for r in ROLES])
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    name = models.CharField(max_length=255, blank=True, default="", db_default="")
+    role = models.CharField(
+        max_length=32, default="default", db_default="default", choices=[(r, r) for r in ROLES]
+    )
+    is_active = models.BooleanField(default=True, db_default=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_default=Now())
+    updated_at = models.DateTimeField(auto_now=True, db_default=Now())
 
     sogoms_db_alias: str = ""
     # Declared so that type checkers see it; each tenant's concrete model inherits it.

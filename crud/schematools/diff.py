@@ -1,4 +1,9 @@
-"""The differences between what a tenant's schema declares and its real database."""
+"""The differences between what a tenant's schema declares and its real database.
+
+Missing tables and columns are what `sogoms migrate` would add (one plan, in
+tenants.schema_sync); the rest (types, sizes, extra columns, indexes) is the schema
+CLI's own business, refused when destructive unless asked for.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,11 @@ from crud.dynamic import schema_models
 from crud.fieldtypes import find
 from crud.schematools.shapes import ColumnShape, TableShape, database_shapes, model_shape
 from tenants.config import Tenant
+from tenants.schema_sync import table_changes
+
+# Tables adopted as they are: the built-in users table may be the Go original's, which
+# keeps running beside SOGOMS; its columns are accepted whatever their sizes and defaults.
+ADOPTED_AS_IS = ("users",)
 
 
 @dataclass(frozen=True)
@@ -29,13 +39,31 @@ class Difference:
         return text
 
 
-def expected_shapes(tenant: Tenant) -> dict[str, TableShape]:
-    return {model._meta.db_table: model_shape(model) for model in schema_models(tenant).values()}
-
-
 def diff_tenant(tenant: Tenant, *, foreign_tables: tuple[str, ...] = ()) -> list[Difference]:
-    """Schema against database; `foreign_tables` (v1 query tables) are not called extra."""
-    return diff_shapes(expected_shapes(tenant), database_shapes(connections[tenant.db_alias]), foreign_tables)
+    """Schema against database; `foreign_tables` (v1 query tables) are not called extra.
+
+    A missing column is reported as `sogoms migrate` would add it (tenants.schema_sync's
+    plan, with its database default). The users table is adopted as it is (often the Go
+    original's): only the columns it lacks are differences, never its own columns' shape.
+    """
+    connection = connections[tenant.db_alias]
+    actual = database_shapes(connection)
+    models_by_table = {model._meta.db_table: model for model in schema_models(tenant).values()}
+    found: list[Difference] = []
+    for table, model in models_by_table.items():
+        have = actual.get(table)
+        if have is None:
+            found.append(Difference("missing_table", table))
+            continue
+        found.extend(
+            Difference("missing_column", table, change.column, change.definition(connection))
+            for change in table_changes(connection, model, set(have.columns))
+        )
+        if table not in ADOPTED_AS_IS:
+            found.extend(diff_table(table, model_shape(model), have))
+    for table in sorted(set(actual) - set(models_by_table) - set(foreign_tables)):
+        found.append(Difference("extra_table", table, destructive=True))
+    return found
 
 
 def _narrowing(expected: ColumnShape, actual: ColumnShape) -> bool:
@@ -48,43 +76,33 @@ def _narrowing(expected: ColumnShape, actual: ColumnShape) -> bool:
     return actual.nullable and not expected.nullable
 
 
-def diff_shapes(
-    expected: dict[str, TableShape], actual: dict[str, TableShape], foreign_tables: tuple[str, ...] = ()
-) -> list[Difference]:
+def diff_table(table: str, want: TableShape, have: TableShape) -> list[Difference]:
+    """The differences of the columns both sides have, extra columns, unique and indexes."""
     found: list[Difference] = []
-    for table, want in expected.items():
-        have = actual.get(table)
-        if have is None:
-            found.append(Difference("missing_table", table))
-            continue
-        for name, column in want.columns.items():
-            present = have.columns.get(name)
-            if present is None:
-                found.append(Difference("missing_column", table, name, column.describe()))
-            elif not _same(column, present):
-                found.append(
-                    Difference(
-                        "column",
-                        table,
-                        name,
-                        column.describe(),
-                        present.describe(),
-                        destructive=_narrowing(column, present),
-                    )
+    for name, column in want.columns.items():
+        present = have.columns.get(name)
+        if present is not None and not _same(column, present):
+            found.append(
+                Difference(
+                    "column",
+                    table,
+                    name,
+                    column.describe(),
+                    present.describe(),
+                    destructive=_narrowing(column, present),
                 )
-        for name, column in have.columns.items():
-            if name not in want.columns:
-                found.append(Difference("extra_column", table, name, "", column.describe(), destructive=True))
-        for kind, want_set, have_set in (
-            ("unique", want.unique, have.unique),
-            ("index", want.indexes, have.indexes),
-        ):
-            for columns in sorted(want_set - have_set):
-                found.append(Difference(f"missing_{kind}", table, ",".join(columns)))
-            for columns in sorted(have_set - want_set):
-                found.append(Difference(f"extra_{kind}", table, ",".join(columns)))
-    for table in sorted(set(actual) - set(expected) - set(foreign_tables)):
-        found.append(Difference("extra_table", table, destructive=True))
+            )
+    for name, column in have.columns.items():
+        if name not in want.columns:
+            found.append(Difference("extra_column", table, name, "", column.describe(), destructive=True))
+    for kind, want_set, have_set in (
+        ("unique", want.unique, have.unique),
+        ("index", want.indexes, have.indexes),
+    ):
+        for columns in sorted(want_set - have_set):
+            found.append(Difference(f"missing_{kind}", table, ",".join(columns)))
+        for columns in sorted(have_set - want_set):
+            found.append(Difference(f"extra_{kind}", table, ",".join(columns)))
     return found
 
 

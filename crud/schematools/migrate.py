@@ -3,6 +3,8 @@
 The plan is a list of steps over Django's schema editor, so the SQL is the engine's
 own; `sql()` collects it for printing, `apply()` runs it (in one transaction where the
 engine can roll DDL back). Destructive steps (drop, narrowing) run only when allowed.
+A missing column is added as `sogoms migrate` adds it (tenants.schema_sync): one ADD
+COLUMN with a database default, never a rebuild of the table.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from crud.fieldtypes import find
 from crud.schematools.diff import Difference, diff_tenant
 from crud.schematools.shapes import ColumnShape, TableShape, database_shapes
 from tenants.config import Tenant
+from tenants.schema_sync import TableChange, adopted_field
 
 Run = Callable[[BaseDatabaseSchemaEditor], None]  # one step's DDL, through the schema editor
 
@@ -71,18 +74,22 @@ def plan(tenant: Tenant, *, foreign_tables: tuple[str, ...] = ()) -> list[Step]:
     differences = sorted(
         diff_tenant(tenant, foreign_tables=foreign_tables), key=lambda d: STEP_ORDER.index(d.kind)
     )
-    actual = database_shapes(connections[tenant.db_alias])
+    connection = connections[tenant.db_alias]
+    actual = database_shapes(connection)
+    vendor = connection.vendor
     steps: list[Step] = []
     for difference in differences:
         if difference.kind == "extra_table":  # a table the schema does not have: no model
             steps.append(Step(difference, _drop_table_step(difference.table)))
         else:
             model = models_by_table[difference.table]
-            steps.append(Step(difference, _table_step(model, difference, actual)))
+            steps.append(Step(difference, _table_step(model, difference, actual, vendor)))
     return steps
 
 
-def _table_step(model: type[models.Model], difference: Difference, actual: dict[str, TableShape]) -> Run:
+def _table_step(
+    model: type[models.Model], difference: Difference, actual: dict[str, TableShape], vendor: str
+) -> Run:
     """The DDL of a difference in a table the schema has."""
     kind = difference.kind
     if kind == "missing_table":
@@ -93,7 +100,8 @@ def _table_step(model: type[models.Model], difference: Difference, actual: dict[
         return _drop_index_step(difference)
     if kind == "missing_column":
         new = _by_column(model, difference.name)
-        return lambda editor: editor.add_field(model, new)
+        change = TableChange(model, adopted_field(model, new, vendor), unique=new.unique)
+        return change.run
     columns = actual[difference.table].columns
     if kind == "column":
         new = _by_column(model, difference.name)
