@@ -6,6 +6,12 @@ principal carries the user's current role, and an ended session or a disabled us
 refused whatever the token says. It raises domain errors;
 the DRF class turns them into contract errors at once, as DRF expects an APIException
 from `authenticate` to mark the request unauthenticated.
+
+With `auth.legacy_tokens_until`, a token that is not SOGOMS's is tried as one of the Go
+original (tenants.auth.tokens.legacy_claims) until that moment: no session, so it cannot
+be refreshed and no session of it can end, but the user's state and "tokens valid after"
+hold for it like for any token. Without the key, or after the moment, it is refused with
+the same answer as any other invalid token.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from sogoms_site.errors import DomainError, ExpiredToken, InvalidToken
 from tenants.auth import current
 from tenants.auth.principal import TenantPrincipal
 from tenants.auth.revocation import epoch_to_datetime
-from tenants.auth.tokens import TenantAccessToken
+from tenants.auth.tokens import TenantAccessToken, legacy_claims
 from tenants.config import Tenant
 
 
@@ -45,6 +51,17 @@ def _verified_payload(raw: str, tenant: Tenant) -> dict[str, Any]:
     return TenantAccessToken(raw, tenant=tenant).payload
 
 
+@lru_cache(maxsize=4096)
+def _verified_legacy_payload(raw: str, tenant: Tenant) -> dict[str, Any]:
+    return legacy_claims(raw, tenant)
+
+
+def legacy_tokens_accepted(tenant: Tenant) -> bool:
+    """Whether the tenant still takes tokens of the Go original (`auth.legacy_tokens_until`)."""
+    until = tenant.legacy_tokens_until
+    return until is not None and time.time() < until.timestamp()
+
+
 def principal_from_token(raw: str, tenant: Tenant) -> TenantPrincipal:
     """Validate an access token for a tenant; raises ExpiredToken or InvalidToken."""
     try:
@@ -52,7 +69,9 @@ def principal_from_token(raw: str, tenant: Tenant) -> TenantPrincipal:
     except ExpiredTokenError:
         raise ExpiredToken() from None
     except TokenError as exc:
-        raise InvalidToken(f"The token is not valid: {exc}.") from None
+        if not legacy_tokens_accepted(tenant):
+            raise InvalidToken(f"The token is not valid: {exc}.") from None
+        return _legacy_principal(raw, tenant, exc)
     if payload["exp"] <= time.time():  # expired since it was first checked
         raise ExpiredToken()
     try:
@@ -66,6 +85,32 @@ def principal_from_token(raw: str, tenant: Tenant) -> TenantPrincipal:
         session_id=session_id if isinstance(session_id, str) else "",
         jti=str(payload["jti"]),
         expires_at=epoch_to_datetime(payload["exp"]),
+    )
+
+
+def _legacy_principal(raw: str, tenant: Tenant, refusal: TokenError) -> TenantPrincipal:
+    """The principal of a Go-era token; a token that is not one either gets `refusal`."""
+    try:
+        payload = _verified_legacy_payload(raw, tenant)
+    except ExpiredTokenError:
+        raise ExpiredToken() from None
+    except TokenError:
+        raise InvalidToken(f"The token is not valid: {refusal}.") from None
+    if payload["exp"] <= time.time():
+        raise ExpiredToken()
+    subject, issued_at = payload["sub"], payload["iat"]
+    # Go wrote the id as a number; a string of digits is taken too, nothing else.
+    if isinstance(subject, str) and subject.isascii() and subject.isdigit():
+        subject = int(subject)
+    if not isinstance(subject, int) or isinstance(subject, bool) or not isinstance(issued_at, int | float):
+        raise InvalidToken(f"The token is not valid: {refusal}.")
+    return current.principal_for(
+        tenant=tenant,
+        user_id=subject,
+        session_id="",
+        jti="",
+        expires_at=epoch_to_datetime(payload["exp"]),
+        legacy_issued_at=epoch_to_datetime(int(issued_at)),
     )
 
 

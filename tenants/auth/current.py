@@ -2,7 +2,9 @@
 
 A JWT only proves who signed it. On every authenticated request and socket frame, the
 session the token names (`sid`) and the user it belongs to are read here, and the principal
-carries the user's role of now, never the token's claim.
+carries the user's role of now, never the token's claim. A Go-era token names no session:
+its issue time is held against the user's "tokens valid after" moment instead, the same
+rule that ends sessions begun before it.
 
 Reads are cached per process for `SOGOMS_AUTH_STATE_SECONDS` (1 s): a client sending many
 requests costs about one read of each per second. Every change made through the services
@@ -40,6 +42,7 @@ logger = logging.getLogger("sogoms.auth")
 MAX_ENTRIES = 50_000
 SESSION_ENDED = "The session has ended."
 ACCOUNT_GONE = "The account no longer exists or is disabled."
+SIGNED_OUT = "The account was signed out everywhere after this token was issued."
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,52 +88,65 @@ class _NotCached(Exception):
 
 
 def principal_for(
-    *, tenant: Tenant, user_id: int, session_id: str, jti: str, expires_at: datetime | None
+    *,
+    tenant: Tenant,
+    user_id: int,
+    session_id: str,
+    jti: str,
+    expires_at: datetime | None,
+    legacy_issued_at: datetime | None = None,
 ) -> TenantPrincipal:
-    """The caller of a checked token as it is now; InvalidToken if its session or user is over."""
-    return _resolve(tenant, user_id, session_id, jti, expires_at, read=True)
+    """The caller of a checked token as it is now; InvalidToken if its session or user is over.
+
+    `legacy_issued_at` only for a Go-era token (no session): its `iat`."""
+    claims = TenantPrincipal(
+        id=user_id,
+        email="",
+        name="",
+        role="",
+        app=tenant.app,
+        jti=jti,
+        session_id=session_id,
+        expires_at=expires_at,
+        legacy_issued_at=legacy_issued_at,
+    )
+    return _resolve(tenant, claims, read=True)
 
 
 def refreshed(principal: TenantPrincipal, tenant: Tenant) -> TenantPrincipal:
     """`principal` (of a socket) as it is now; reads the database when the cache is stale."""
-    return _resolve(
-        tenant, principal.id, principal.session_id, principal.jti, principal.expires_at, read=True
-    )
+    return _resolve(tenant, principal, read=True)
 
 
 def refreshed_from_cache(principal: TenantPrincipal, tenant: Tenant) -> TenantPrincipal | None:
     """The same, without touching the database: None when that would be needed."""
     try:
-        return _resolve(
-            tenant, principal.id, principal.session_id, principal.jti, principal.expires_at, read=False
-        )
+        return _resolve(tenant, principal, read=False)
     except _NotCached:
         return None
 
 
-def _resolve(
-    tenant: Tenant, user_id: int, session_id: str, jti: str, expires_at: datetime | None, *, read: bool
-) -> TenantPrincipal:
-    if not session_id:
+def _resolve(tenant: Tenant, claims: TenantPrincipal, *, read: bool) -> TenantPrincipal:
+    """`claims` (what the token says: user, session, jti, expiry) with the user as they are now."""
+    user_id, session_id = claims.id, claims.session_id
+    if not session_id and claims.legacy_issued_at is None:
         raise InvalidToken("The token names no session.")
     bus.listen(_received, forget_all)
-    session = _cached(("s", tenant.app, session_id), lambda: _load_session(tenant.app, session_id), read)
-    if not isinstance(session, SessionState) or not session.live or session.user_id != user_id:
-        raise InvalidToken(SESSION_ENDED)
+    if claims.legacy_issued_at is not None:
+        valid_after = _cached(("c", tenant.app, user_id), lambda: _load_cutoff(tenant.app, user_id), read)
+        if not _after_cutoff(claims.legacy_issued_at, valid_after):
+            raise InvalidToken(SIGNED_OUT)
+        session = None
+    else:
+        session = _cached(("s", tenant.app, session_id), lambda: _load_session(tenant.app, session_id), read)
+        if not isinstance(session, SessionState) or not session.live or session.user_id != user_id:
+            raise InvalidToken(SESSION_ENDED)
     user = _cached(("u", tenant.app, user_id), lambda: _load_user(tenant, user_id), read)
     if not isinstance(user, UserState) or not user.active:
         raise InvalidToken(ACCOUNT_GONE)
-    _touch(tenant.app, session_id, session, read)
-    return TenantPrincipal(
-        id=user_id,
-        email=user.email,
-        name=user.name,
-        role=user.role,
-        app=tenant.app,
-        jti=jti,
-        session_id=session_id,
-        expires_at=expires_at,
-    )
+    if session is not None:
+        _touch(tenant.app, session_id, session, read)
+    return replace(claims, email=user.email, name=user.name, role=user.role, app=tenant.app)
 
 
 def _cached(key: tuple, load: Callable[[], Any], read: bool) -> Any:
@@ -165,8 +181,22 @@ def _load_session(app: str, session_id: str) -> SessionState | None:
     if row is None:
         return None
     user_id, created_at, ended_at, last_used_at, valid_after = row
-    live = ended_at is None and (valid_after is None or created_at >= valid_after)
+    live = ended_at is None and _after_cutoff(created_at, valid_after)
     return SessionState(user_id=user_id, live=live, last_used_at=last_used_at)
+
+
+def _load_cutoff(app: str, user_id: int) -> datetime | None:
+    """The user's "tokens valid after" moment, None if it never moved."""
+    return (
+        UserTokensCutoff.objects.filter(app=app, user_id=user_id)
+        .values_list("tokens_valid_after", flat=True)
+        .first()
+    )
+
+
+def _after_cutoff(moment: datetime, valid_after: datetime | None) -> bool:
+    """A session begun, or a Go-era token issued, at `moment` survives the user's cutoff."""
+    return valid_after is None or moment >= valid_after
 
 
 def _load_user(tenant: Tenant, user_id: int) -> UserState | None:
@@ -264,6 +294,7 @@ def _forget(change: Change) -> None:
             _entries.pop(("s", change.app, change.session_id), None)
         if change.user_id is not None:
             _entries.pop(("u", change.app, change.user_id), None)
+            _entries.pop(("c", change.app, change.user_id), None)
             for key, (_deadline, state) in list(_entries.items()):
                 if (
                     key[0] == "s"

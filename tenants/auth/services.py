@@ -208,11 +208,16 @@ def session_refresh(*, tenant: Tenant, refresh_token: str) -> Session:
 
 def session_logout(*, tenant: Tenant, principal: TenantPrincipal, everywhere: bool = False) -> int:
     """End the caller's session (its access and refresh tokens), or with `everywhere` every
-    session of the caller; returns how many sessions ended."""
+    session of the caller; returns how many sessions ended.
+
+    A Go-era token has no session of its own: only moving the user's "tokens valid after"
+    refuses it, so its logout ends every session of the user."""
     if principal.expires_at is None:
         raise ValueError("only the principal of an access token can log out (it has no expiry)")
-    # Kept for the record of logged-out tokens; the ended session is what refuses them.
-    revocation.revoke_access_token(app=tenant.app, jti=principal.jti, expires_at=principal.expires_at)
+    everywhere = everywhere or principal.is_legacy
+    if not principal.is_legacy:
+        # Kept for the record of logged-out tokens; the ended session is what refuses them.
+        revocation.revoke_access_token(app=tenant.app, jti=principal.jti, expires_at=principal.expires_at)
     if everywhere:
         ended = sessions.sessions_end_all(app=tenant.app, user_id=principal.id, reason="logout_all")
     else:
@@ -221,9 +226,10 @@ def session_logout(*, tenant: Tenant, principal: TenantPrincipal, everywhere: bo
                 app=tenant.app, user_id=principal.id, session_id=principal.session_id, reason="logout"
             )
         )
-    log_event(
-        tenant.app, "logout", user_id=principal.id, details={"all": everywhere, "ended_sessions": ended}
-    )
+    details: dict[str, object] = {"all": everywhere, "ended_sessions": ended}
+    if principal.is_legacy:
+        details["legacy"] = True
+    log_event(tenant.app, "logout", user_id=principal.id, details=details)
     return ended
 
 

@@ -79,8 +79,10 @@ class MeView(APIView):
 class LogoutView(APIView):
     def post(self, request: TenantRequest) -> Response:
         data = _valid(LogoutInput, request)
-        services.session_logout(tenant=request.tenant, principal=caller(request), everywhere=data["all"])
-        return ok(None, "Logged out everywhere" if data["all"] else "Logged out")
+        principal = caller(request)
+        services.session_logout(tenant=request.tenant, principal=principal, everywhere=data["all"])
+        everywhere = data["all"] or principal.is_legacy  # a Go-era token has no session alone
+        return ok(None, "Logged out everywhere" if everywhere else "Logged out")
 
 
 class PasswordForgotView(PublicAuthView):

@@ -11,6 +11,7 @@ import dataclasses
 import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -134,6 +135,7 @@ def _load_tenant(
         login_includes=tuple(model.auth.login_includes),
         login_rate_per_email=RateLimit(*email_rate),
         login_rate_per_ip=RateLimit(*ip_rate),
+        legacy_tokens_until=legacy_tokens_end(model.auth.legacy_tokens_until),
         password_hash=model.auth.password_hash,
         bcrypt_cost=model.auth.bcrypt_cost,
         log_retention_days=model.logs.retention_days,
@@ -141,6 +143,16 @@ def _load_tenant(
         admin_read_only=model.admin_read_only,
         raw=MappingProxyType(model.model_dump(by_alias=True)),
     )
+
+
+def legacy_tokens_end(value: date | datetime | None) -> datetime | None:
+    """The moment Go-era tokens stop working: a date means the end of that day (UTC), a
+    moment without a zone is UTC."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return datetime.combine(value + timedelta(days=1), time.min, tzinfo=UTC)
 
 
 def _with_sections(tenant: Tenant, options: LoadOptions, problems: list[ConfigProblem]) -> Tenant:

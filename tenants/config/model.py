@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
@@ -35,6 +35,8 @@ class Tenant:
     login_includes: tuple[str, ...]
     login_rate_per_email: RateLimit
     login_rate_per_ip: RateLimit
+    # Tokens of the Go original are accepted before this moment (aware, UTC); None: never.
+    legacy_tokens_until: datetime | None
     password_hash: PasswordHash  # how new passwords are stored (tenants.auth.passwords)
     bcrypt_cost: int
     log_retention_days: int

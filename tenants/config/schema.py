@@ -8,6 +8,7 @@ loader's job, so that every problem is reported with its file and key path.
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -89,9 +90,27 @@ class AuthBlock(Strict):
     # (`{token}` is replaced), e.g. https://app.example.com/reset?token={token}.
     password_reset_expiry: Duration = "1h"  # noqa: S105  (a duration)
     password_reset_url: str | None = None
+    # Tokens signed by the Go original (no jti, no session) are accepted until the end of
+    # this day (UTC) or until this moment; unset, they are refused like any foreign token.
+    legacy_tokens_until: datetime | date | None = None
     # How new passwords are stored: Django's hasher, or bcrypt as the Go original wrote it.
     password_hash: Literal["django", "bcrypt"] = "django"  # noqa: S105  (a hasher's name)
     bcrypt_cost: int = Field(default=10, ge=4, le=16)  # 10 is Go's bcrypt.DefaultCost
+
+    @field_validator("legacy_tokens_until", mode="before")
+    @classmethod
+    def _date_or_moment(cls, value: Any) -> Any:
+        # YAML gives a date or a datetime when unquoted; a quoted one arrives as text. A
+        # number is refused: pydantic would read it as seconds since 1970.
+        if value is None or isinstance(value, date):
+            return value
+        text = value.strip() if isinstance(value, str) else ""
+        try:
+            return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not a date (2026-12-31) or an ISO date and time (2026-12-31T18:00:00Z)"
+            ) from None
 
     @field_validator("jwt_secret")
     @classmethod
