@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from crud.frontends.queries import QueryFile, compile_queries
+from crud.frontends.queries import AuthQueries, QueryFile, compile_login_lists, compile_queries
 from crud.frontends.schema import BUILTIN_USER_FIELDS, IDENTIFIER, SchemaFile, compile_schema
 from crud.resource import PLATFORM_TABLE_PREFIX, Resource
 from tenants.config import Tenant
@@ -24,10 +24,12 @@ def load_resources(tenant: Tenant, options: LoadOptions, problems: list[ConfigPr
     if schema_path is not None:
         resources.update(_schema_resources(tenant.app, schema_path, problems))
     queries_dir = options.config_dir / "queries" / tenant.app
+    login_data: dict[str, Resource | str] = {}
     if queries_dir.is_dir():
         for path in sorted([*queries_dir.glob("*.yaml"), *queries_dir.glob("*.yml")]):
             if path.stem == "auth":
-                continue  # the Go system's auth queries: auth is built in here
+                login_data = _auth_queries(tenant.app, path, problems)
+                continue
             label = f"queries/{tenant.app}/{path.name}"
             resource = _query_resource(tenant.app, path, label, problems)
             if resource is None:
@@ -36,8 +38,8 @@ def load_resources(tenant: Tenant, options: LoadOptions, problems: list[ConfigPr
                 problems.append(ConfigProblem(label, "", f"{resource.name!r} is also declared in the schema"))
                 continue
             resources[resource.name] = resource
-    _check_login_includes(tenant, resources, problems)
-    return {"resources": resources}
+    login_lists = _login_lists(tenant, resources, login_data, problems)
+    return {"resources": resources, "login_lists": login_lists}
 
 
 def _first(directory: Path, app: str) -> Path | None:
@@ -100,19 +102,50 @@ def _query_resource(app: str, path: Path, label: str, problems: list[ConfigProbl
     return resource if len(problems) == before else None
 
 
-def _check_login_includes(
-    tenant: Tenant, resources: dict[str, Resource], problems: list[ConfigProblem]
-) -> None:
-    for index, name in enumerate(tenant.login_includes):
-        resource = resources.get(name)
-        if resource is None or not resource.allows("list"):
+def _auth_queries(app: str, path: Path, problems: list[ConfigProblem]) -> dict[str, Resource | str]:
+    label = f"queries/{app}/{path.name}"
+    data = read_yaml(path, label, problems)
+    spec = validate_model(AuthQueries, data, label, problems) if data is not None else None
+    if spec is None:
+        return {}
+
+    def problem(key: str, message: str) -> None:
+        problems.append(ConfigProblem(label, key, message))
+
+    return compile_login_lists(app, spec, problem)
+
+
+def _login_lists(
+    tenant: Tenant,
+    resources: dict[str, Resource],
+    login_data: dict[str, Resource | str],
+    problems: list[ConfigProblem],
+) -> dict[str, Resource]:
+    """The lists of the login answer: `auth.login_includes` of the routes, then the
+    `login_data` of the Go system's auth.yaml; a name given twice is a problem."""
+    lists: dict[str, Resource] = {}
+    named: list[tuple[str, str, str, Resource | str]] = [
+        (f"routes/{tenant.source.name}", f"auth.login_includes[{index}]", name, name)
+        for index, name in enumerate(tenant.login_includes)
+    ]
+    auth_file = f"queries/{tenant.app}/auth.yaml"
+    named += [(auth_file, f"login_data.{name}", name, entry) for name, entry in login_data.items()]
+    for label, key, name, entry in named:
+        resource = resources.get(entry) if isinstance(entry, str) else entry
+        if name in lists:
+            problems.append(ConfigProblem(label, key, f"the login answer already has a list {name!r}"))
+        elif resource is None or not resource.allows("list"):
             problems.append(
-                ConfigProblem(
-                    f"routes/{tenant.source.name}",
-                    f"auth.login_includes[{index}]",
-                    f"{name!r} is not a resource of {tenant.app} with a list operation",
-                )
+                ConfigProblem(label, key, f"{name!r} is not a resource of {tenant.app} with a list operation")
             )
+        else:
+            lists[name] = resource
+    return lists
+
+
+def login_lists_of(tenant: Tenant) -> dict[str, Resource]:
+    """name -> the resource whose list (for the signed-in user) the login answer carries."""
+    return tenant.extensions.get("login_lists", {})
 
 
 def resources_of(tenant: Tenant) -> dict[str, Resource]:

@@ -43,13 +43,22 @@ def field_entry(spec: FieldSpec) -> dict[str, Any]:
     return entry
 
 
+def _with_reference(entry: dict[str, Any], references: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    """A v1 column's foreign key, as the database declares it."""
+    if entry["name"] in references:
+        entry["foreign"] = ".".join(references[entry["name"]])
+    return entry
+
+
 def table_entry(bound: BoundResource) -> dict:
     resource = bound.resource
     return {
         "name": resource.name,
         "source": resource.source,
         "operations": [op for op in ("list", "show", "create", "update", "delete") if resource.allows(op)],
-        "fields": [field_entry(spec) for spec in resource.visible_fields],
+        "fields": [
+            _with_reference(field_entry(spec), resource.references) for spec in resource.visible_fields
+        ],
         "includes": {
             name: {"kind": include.kind, "table": include.target} for name, include in bound.includes.items()
         },

@@ -7,9 +7,10 @@ from typing import Any
 
 from django.db import models
 
+from crud.config import login_lists_of, resources_of
 from crud.dynamic import schema_models
 from crud.params import QuerySpec
-from crud.runtime import existing_resource
+from crud.runtime import BoundResource, existing_resource
 from crud.selectors import fetch_rows, filtered, order_by_terms, sort_order
 from tenants.auth.principal import TenantPrincipal
 from tenants.config import Tenant
@@ -24,17 +25,25 @@ def resource_tables(tenant: Tenant) -> list[type[models.Model]]:
 
 
 def login_lists(tenant: Tenant, user: TenantUserBase) -> dict[str, list[dict[str, Any]]]:
-    """`auth.login_includes`: the user's own rows of each named resource (seed phase 8)."""
+    """The login answer's lists (seed phase 8): the user's own rows of each resource named
+    in `auth.login_includes` or the auth.yaml's `login_data`, or of a login query's own."""
     # own rows even for an admin: the login lists are the user's data, not an audit
     caller = dataclasses.replace(TenantPrincipal.of_user(user, tenant.app), role="default")
     lists: dict[str, list[dict[str, Any]]] = {}
-    for name in tenant.login_includes:
-        bound = existing_resource(tenant, name)
-        if bound.resource.source == "queries":
+    resources = resources_of(tenant)
+    for name, resource in login_lists_of(tenant).items():
+        if resource.source == "queries":
             from crud import sqlreads
 
-            rows, _ = sqlreads.sql_list(bound, caller, {"per_page": str(100)})
+            exposed = resources.get(resource.name) is resource
+            bound = (
+                existing_resource(tenant, resource.name)
+                if exposed
+                else BoundResource(tenant, resource, None, {})
+            )
+            rows, _ = sqlreads.sql_list(bound, caller, {})
         else:
+            bound = existing_resource(tenant, resource.name)
             spec = QuerySpec()
             names = [f.name for f in bound.resource.visible_fields]
             queryset = filtered(bound, caller, spec).order_by(*order_by_terms(bound, sort_order(bound, spec)))

@@ -48,6 +48,16 @@ def table_fields(alias: str, table: str, *, owner_column: str | None = None) -> 
     return tuple(specs)
 
 
+def table_references(alias: str, table: str) -> dict[str, tuple[str, str]]:
+    """The table's foreign keys as the database declares them: {column: (table, column)}."""
+    connection = connections[alias]
+    with connection.cursor() as cursor:
+        relations = connection.introspection.get_relations(cursor, table)
+    return {
+        column: (target_table, target_column) for column, (target_column, target_table) in relations.items()
+    }
+
+
 def literal_default(kind: str, raw: Any) -> Any:
     """A column's database default as a value of the schema type, or None (none, or an
     expression such as CURRENT_TIMESTAMP that only the database can evaluate)."""

@@ -140,12 +140,23 @@ def _list_parameters(bound: BoundResource) -> list[dict[str, Any]]:
     return parameters
 
 
+def with_key(record: dict[str, Any], key: str) -> dict[str, Any]:
+    """A row plus an integer key the write answers (insert_id, affected_rows)."""
+    return {
+        "allOf": [record, {"type": "object", "properties": {key: {"type": "integer"}}, "required": [key]}]
+    }
+
+
 def resource_paths(bound: BoundResource) -> dict[str, Any]:
     """`/<name>` and `/<name>/{id}` with the operations the resource allows."""
     name, resource = bound.name, bound.resource
     schema_name = f"{name}_record"
     paths: dict[str, Any] = {}
-    page_meta = page_meta_schema(next_cursor={"type": "string", "nullable": True})
+    v1 = resource.source == "queries"
+    if v1:  # without `page`: every row up to max_rows, and whether the cap cut the list
+        page_meta = page_meta_schema(limit={"type": "integer"}, truncated={"type": "boolean"})
+    else:
+        page_meta = page_meta_schema(next_cursor={"type": "string", "nullable": True})
     collection: dict[str, Any] = {}
     if resource.allows("list"):
         collection["get"] = {
@@ -156,14 +167,14 @@ def resource_paths(bound: BoundResource) -> dict[str, Any]:
             "responses": responses(
                 "200",
                 envelope({"type": "array", "items": ref(schema_name)}, page_meta),
-                "a page of rows",
+                f"every row up to {resource.max_rows} (X-Sogoms-Truncated beyond), or a page"
+                if v1
+                else "a page of rows",
                 COMMON,
             ),
         }
     if resource.allows("create"):
-        created = {
-            "allOf": [ref(schema_name), {"type": "object", "properties": {"insert_id": {"type": "integer"}}}]
-        }
+        created = with_key(ref(schema_name), "insert_id")
         collection["post"] = {
             "tags": [name],
             "summary": f"Create a row of {name}",
@@ -182,6 +193,8 @@ def resource_paths(bound: BoundResource) -> dict[str, Any]:
             "operationId": f"{name}_show",
             "responses": responses("200", envelope(ref(schema_name)), "the row", COMMON),
         }
+    # a v1 update answers the seed's affected_rows beside the row its show query reads
+    updated = with_key(ref(schema_name), "affected_rows") if v1 else ref(schema_name)
     if resource.allows("update"):
         for method, operation in (("put", "update"), ("patch", "partial")):
             item[method] = {
@@ -189,9 +202,7 @@ def resource_paths(bound: BoundResource) -> dict[str, Any]:
                 "summary": f"{'Replace' if method == 'put' else 'Change'} a row of {name}",
                 "operationId": f"{name}_{method}",
                 "requestBody": json_body(input_schema(bound, operation)),
-                "responses": responses(
-                    "200", envelope(ref(schema_name)), "the updated row", (*COMMON, "409")
-                ),
+                "responses": responses("200", envelope(updated), "the updated row", (*COMMON, "409")),
             }
     if resource.allows("delete"):
         deleted = {

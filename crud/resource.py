@@ -84,6 +84,10 @@ class Resource:
     role_filters: dict = field(default_factory=dict)  # op -> {role: fragment}
     order: str = ""
     writable_by_op: dict = field(default_factory=dict)  # v1: op -> tuple of field names
+    # v1: the rows a list without `page` answers at most (Go answered every row)
+    max_rows: int = 10_000
+    # v1: column -> (table, column), read from the database's own foreign-key constraints
+    references: dict = field(default_factory=dict)
 
     def field(self, name: str) -> FieldSpec | None:
         for spec in self.fields:

@@ -17,7 +17,7 @@ from rest_framework import serializers
 
 from crud.config import resources_of
 from crud.dynamic import build_model, concrete_field, django_name, schema_models
-from crud.introspect import table_fields
+from crud.introspect import table_fields, table_references
 from crud.resource import Resource
 from crud.serializers import input_serializer
 from sogoms_site.errors import NotFoundError
@@ -101,7 +101,8 @@ def _introspected(tenant: Tenant, resource: Resource) -> tuple[Resource, type[mo
         return resource, None
     owner = "user_id" if "user_id" in resource.writable_by_op.get("create", ()) else None
     fields = table_fields(tenant.db_alias, table, owner_column=owner)
-    resource = dataclasses.replace(resource, fields=fields)
+    references = table_references(tenant.db_alias, table)
+    resource = dataclasses.replace(resource, fields=fields, references=references)
     apps_resource = dataclasses.replace(resource, name=table)
     model = build_model(tenant, apps_resource, {})
     return resource, model

@@ -13,13 +13,14 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import BooleanField, ProtectedError, QuerySet, RestrictedError
 from django.db.models.expressions import RawSQL
+from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from crud.events import DomainEvent, emit
 from crud.runtime import BoundResource, existing_resource
-from crud.selectors import fetch_rows, row_show, scoped
+from crud.selectors import row_show, scoped
 from crud.sql import bind
-from crud.sqlreads import placeholder_values, role_filter
+from crud.sqlreads import placeholder_values, role_filter, show_row, v1_row_visible
 from sogoms_site.errors import AlreadyExists, DomainError, InvalidInput, NotFoundError, StateConflict
 from tenants.auth.principal import TenantPrincipal
 
@@ -47,22 +48,37 @@ def validated(bound: BoundResource, operation: str, data: Any) -> dict:
     return dict(serializer.validated_data)
 
 
+def _references(bound: BoundResource) -> dict[str, tuple[str, str]]:
+    """Foreign keys of the resource: declared in the schema, or the database's own (v1)."""
+    if bound.resource.source == "queries":
+        return bound.resource.references
+    return {spec.name: spec.foreign for spec in bound.resource.fields if spec.foreign}
+
+
+def _reference_visible(
+    bound: BoundResource, caller: TenantPrincipal, target: tuple[str, str], value: Any
+) -> bool:
+    """Whether the caller may point at the row `target` = value: the rows it can see."""
+    target_name, target_field = target
+    if target_name == "users":
+        from tenants.usermodel import user_model
+
+        return user_model(bound.tenant).objects.filter(**{target_field: value}).exists()
+    if bound.resource.source == "schema":
+        other = existing_resource(bound.tenant, target_name)
+        return scoped(other, caller).filter(**{other.attnames[target_field]: value}).exists()
+    return v1_row_visible(bound, caller, target_name, target_field, value)
+
+
 def _check_foreign_keys(bound: BoundResource, caller: TenantPrincipal, values: dict) -> None:
     errors = {}
+    references = _references(bound)
     for name, value in values.items():
-        spec = bound.resource.field(name)
-        if spec is None or not spec.foreign or value is None:
+        target = references.get(name)
+        if target is None or value is None:
             continue
-        target_name, target_field = spec.foreign
-        if target_name == "users":
-            from tenants.usermodel import user_model
-
-            exists = user_model(bound.tenant).objects.filter(**{target_field: value}).exists()
-        else:
-            target = existing_resource(bound.tenant, target_name)
-            exists = scoped(target, caller).filter(**{target.attnames[target_field]: value}).exists()
-        if not exists:
-            errors[name] = [f"no {target_name} with {target_field} {value}"]
+        if not _reference_visible(bound, caller, target, value):
+            errors[name] = [f"no {target[0]} with {target[1]} {value}"]
     if errors:
         raise InvalidInput("A reference points at nothing you can use.", details=errors)
 
@@ -71,15 +87,38 @@ def _model_values(bound: BoundResource, values: dict) -> dict:
     return {bound.attnames[name]: value for name, value in values.items()}
 
 
-def _record(bound: BoundResource, caller: TenantPrincipal, pk: Any) -> dict:
-    if bound.resource.source == "schema":
-        return row_show(bound, caller, pk)
-    names = [spec.name for spec in bound.resource.fields]
-    return fetch_rows(bound, bound.model._default_manager.filter(pk=pk), names)[0]
+def _v1_answer(bound: BoundResource, caller: TenantPrincipal, pk: Any, values: dict) -> dict:
+    """A v1 write's row as its show query answers it (its columns, the same types as
+    list and show), or nothing when the resource has no show the caller passes."""
+    if not bound.resource.allows("show"):
+        return {}
+    # the written values stand in for request parameters the show query may name
+    params = {name: str(value) for name, value in values.items() if value is not None}
+    try:
+        return show_row(bound, caller, pk, params) or {}
+    except InvalidInput:  # a parameter the show query needs is in neither
+        return {}
 
 
 def _owner_of(caller: TenantPrincipal, row_owner: Any = None) -> Any:
     return row_owner if row_owner is not None else caller.id
+
+
+def _insert(bound: BoundResource, model_values: dict) -> Any:
+    """Save a new row: every column of a schema table; only the written columns of a v1
+    table, so the database's own defaults (`DEFAULT CURRENT_TIMESTAMP`) fill the rest."""
+    alias = bound.tenant.db_alias
+    row = bound.model(**model_values)
+    if bound.resource.source == "schema":
+        row.save(using=alias, force_insert=True)
+        return row
+    meta = bound.model._meta
+    columns = [field for field in meta.concrete_fields if field.attname in model_values]
+    query = InsertQuery(bound.model)
+    query.insert_values(columns, [row])
+    returned = query.get_compiler(using=alias).execute_sql(returning_fields=[meta.pk])
+    row.pk = returned[0][0]
+    return row
 
 
 def record_create(*, bound: BoundResource, caller: TenantPrincipal, data: Any) -> dict:
@@ -92,21 +131,20 @@ def record_create(*, bound: BoundResource, caller: TenantPrincipal, data: Any) -
     alias = bound.tenant.db_alias
     try:
         with transaction.atomic(using=alias):
-            row = bound.model(**model_values)
-            row.save(using=alias, force_insert=True)
+            row = _insert(bound, model_values)
             emit(
                 DomainEvent(bound.tenant.app, bound.name, "create", row.pk, caller.id, tuple(values)),
                 using=alias,
             )
     except IntegrityError as exc:
         raise refused_by_database(bound, exc) from None
-    if bound.resource.source == "schema":
-        # the saved instance holds every value the row got (defaults, timestamps, key):
-        # answering from it saves a second SELECT per create
-        names = [spec.name for spec in bound.resource.visible_fields]
-        record = {name: getattr(row, bound.attnames[name]) for name in names}
-    else:
-        record = _record(bound, caller, row.pk)  # a Go-era table may fill columns itself
+    if bound.resource.source == "queries":
+        # the seed's answer, plus the row as the show query reads it
+        return {"insert_id": row.pk, **_v1_answer(bound, caller, row.pk, values)}
+    # the saved instance holds every value the row got (defaults, timestamps, key):
+    # answering from it saves a second SELECT per create
+    names = [spec.name for spec in bound.resource.visible_fields]
+    record = {name: getattr(row, bound.attnames[name]) for name in names}
     return {**record, "insert_id": row.pk}
 
 
@@ -136,7 +174,8 @@ def record_update(
         with transaction.atomic(using=alias):
             rows = _writable_rows(bound, caller, "update", pk)
             # one UPDATE, owner-filtered: no row load, and the write lock is held briefly
-            if not rows.update(**changes):
+            affected = rows.update(**changes)
+            if not affected:
                 raise NotFoundError(f"No {bound.name} with id {pk}.")
             row_owner: int | None = caller.id
             if owner is not None and caller.is_admin:
@@ -147,7 +186,10 @@ def record_update(
             )
     except IntegrityError as exc:
         raise refused_by_database(bound, exc) from None
-    return _record(bound, caller, pk)
+    if bound.resource.source == "queries":
+        # the seed's answer, plus the row as the show query reads it
+        return {"affected_rows": affected, **_v1_answer(bound, caller, pk, values)}
+    return row_show(bound, caller, pk)
 
 
 def record_delete(*, bound: BoundResource, caller: TenantPrincipal, pk: Any) -> int:

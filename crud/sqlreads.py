@@ -12,8 +12,9 @@ from typing import Any
 
 from django.db import connections
 
+from crud.config import resources_of
 from crud.params import DEFAULT_PER_PAGE, MAX_PER_PAGE, positive_int
-from crud.runtime import BoundResource
+from crud.runtime import BoundResource, existing_resource
 from crud.sql import add_condition, bind, placeholders
 from sogoms_site.api.envelope import page_meta
 from sogoms_site.errors import InvalidInput, NotFoundError
@@ -84,16 +85,34 @@ def _fetch(alias: str, sql: str, params: list) -> list[dict]:
         return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
+def _count(alias: str, statement: str, values: list) -> int:
+    count = f"SELECT COUNT(*) AS n FROM ({statement}) AS sogoms_count"  # noqa: S608  (operator SQL, bound values)
+    return int(_fetch(alias, count, values)[0]["n"])
+
+
+def unpaged_meta(*, total: int, limit: int, truncated: bool) -> dict:
+    """The `meta` of a list asked without `page`: how many rows, and whether the cap cut it."""
+    return {"total": total, "limit": limit, "truncated": truncated}
+
+
 def sql_list(bound: BoundResource, caller: TenantPrincipal, params: Params) -> tuple[list[dict], dict]:
+    """Rows of the list query. Without `page`/`per_page`, every row up to the resource's
+    `max_rows` (as the Go system answered every row); with them, one page."""
     resource = bound.resource
     sql = add_condition(resource.sql["list"], role_filter(bound, "list", caller))
     _unknown_params(sql, params)
-    page, per_page = _page(params)
+    paged = any(key in params for key in PAGING)
+    page, per_page = _page(params) if paged else (1, resource.max_rows)
     statement, values = bind(sql, placeholder_values(sql, caller, params))
     alias = bound.tenant.db_alias
-    count = f"SELECT COUNT(*) AS n FROM ({statement}) AS sogoms_count"  # noqa: S608  (operator SQL, bound values)
-    total = _fetch(alias, count, values)[0]["n"]
     ordered = f"{statement} ORDER BY {resource.order}" if resource.order else statement
+    if not paged:
+        # one row more than the cap tells whether it cuts; the count runs only then
+        rows = _fetch(alias, f"{ordered} LIMIT %s", [*values, per_page + 1])
+        truncated = len(rows) > per_page
+        total = _count(alias, statement, values) if truncated else len(rows)
+        return rows[:per_page], unpaged_meta(total=total, limit=per_page, truncated=truncated)
+    total = _count(alias, statement, values)
     rows = _fetch(alias, f"{ordered} LIMIT %s OFFSET %s", [*values, per_page, (page - 1) * per_page])
     return rows, page_meta(page=page, per_page=per_page, total=total)
 
@@ -101,8 +120,57 @@ def sql_list(bound: BoundResource, caller: TenantPrincipal, params: Params) -> t
 def sql_show(bound: BoundResource, caller: TenantPrincipal, pk: Any, params: Params) -> dict:
     sql = add_condition(bound.resource.sql["show"], role_filter(bound, "show", caller))
     _unknown_params(sql, params)
+    row = show_row(bound, caller, pk, params)
+    if row is None:
+        raise NotFoundError(f"No {bound.name} with id {pk}.")
+    return row
+
+
+def show_row(bound: BoundResource, caller: TenantPrincipal, pk: Any, params: Params) -> dict | None:
+    """The row `pk` as the show query answers it for the caller, or None when it is hidden."""
+    sql = add_condition(bound.resource.sql["show"], role_filter(bound, "show", caller))
     statement, values = bind(sql, placeholder_values(sql, caller, params, pk))
     rows = _fetch(bound.tenant.db_alias, statement, values)
-    if not rows:
-        raise NotFoundError(f"No {bound.name} with id {pk}.")
-    return rows[0]
+    return rows[0] if rows else None
+
+
+def _showing_resource(bound: BoundResource, table: str) -> BoundResource | None:
+    """The v1 resource of the tenant that shows rows of `table` (by its table, else its name)."""
+    candidates = [
+        other
+        for other in resources_of(bound.tenant).values()
+        if other.source == "queries" and other.allows("show")
+    ]
+    for other in sorted(candidates, key=lambda other: other.sql.get("table") != table):
+        if other.sql.get("table") == table or (not other.sql.get("table") and other.name == table):
+            return existing_resource(bound.tenant, other.name)
+    return None
+
+
+def v1_row_visible(
+    bound: BoundResource, caller: TenantPrincipal, table: str, column: str, value: Any
+) -> bool:
+    """Whether the caller may point at the row of `table` whose `column` is `value`.
+
+    The row must be one the caller sees through the show query of the resource over that
+    table (its role filter applies); a table no resource shows, or a show query that needs
+    parameters a write does not have, leaves the check to the row's existence.
+    """
+    alias = bound.tenant.db_alias
+    connection = connections[alias]
+    showing = _showing_resource(bound, table)
+    if showing is not None:
+        primary: str | None = None
+        if showing.table_model is not None:
+            primary = showing.resource.primary.name
+        else:
+            with connection.cursor() as cursor:
+                primary = connection.introspection.get_primary_key_column(cursor, table)
+        if column == primary:
+            try:
+                return show_row(showing, caller, value, {}) is not None
+            except InvalidInput:  # the show query needs a request parameter
+                pass
+    quote = connection.ops.quote_name
+    exists = f"SELECT 1 AS found FROM {quote(table)} WHERE {quote(column)} = %s"  # noqa: S608  (names from the database's own constraints)
+    return bool(_fetch(alias, exists, [value]))

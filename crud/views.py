@@ -26,6 +26,8 @@ from tenants.requests import TenantRequest, caller
 ASCII_DIGITS = re.compile(r"[0-9]{1,19}")
 ITEM_METHODS = {"get": "show", "put": "update", "patch": "update", "delete": "delete"}
 COLLECTION_METHODS = {"get": "list", "post": "create"}
+# A v1 list asked without `page` that reached the resource's `max_rows`.
+TRUNCATED_HEADER = "X-Sogoms-Truncated"
 
 
 class ResourceView(APIView):
@@ -70,6 +72,8 @@ class CollectionView(ResourceView):
         bound = self.bound
         if bound.resource.source == "queries":
             rows, meta = sqlreads.sql_list(bound, caller(request), request.query_params)
+            if meta.get("truncated"):  # never a silent cut: the body and a header say so
+                return ok(rows, meta=meta, headers={TRUNCATED_HEADER: "true"})
         else:
             spec = parse_query(request.query_params, bound.resource, includable=self.includable())
             rows, meta = selectors.rows_list(bound, caller(request), spec)

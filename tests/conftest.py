@@ -162,11 +162,14 @@ def error_of(response, status: int, code: str) -> dict:
     return body["error"]
 
 
+# As the Go system's SQL made them: columns filled by the database (created_at), and a
+# foreign key only the database declares.
 GO_ERA_TABLES = {
     "projects": "user_id INT NOT NULL, name VARCHAR(120) NOT NULL, description TEXT NULL, "
-    "position INT NOT NULL DEFAULT 0",
+    "position INT NOT NULL DEFAULT 0, created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP",
     "tasks": "user_id INT NOT NULL, project_id INT NOT NULL, title VARCHAR(200) NOT NULL, "
-    "done BOOLEAN NOT NULL DEFAULT 0",
+    "done BOOLEAN NOT NULL DEFAULT 0, created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP, "
+    "FOREIGN KEY (project_id) REFERENCES projects (id)",
 }
 
 

@@ -7,6 +7,8 @@ here: one that can never have a value is a config problem, not a 500 later.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from crud.frontends.schema import IDENTIFIER, Problem, Strict
@@ -14,6 +16,7 @@ from crud.resource import Resource
 from crud.sql import placeholders
 
 ROLE_NAMES = ("default", "admin")
+DEFAULT_MAX_ROWS = 10_000
 
 
 class RoleFilters(Strict):
@@ -25,6 +28,11 @@ class ReadBlock(Strict):
     query: str
     filters: RoleFilters
     order: str = ""
+
+
+class ListBlock(ReadBlock):
+    # a list asked without `page`/`per_page` answers every row, as Go did, up to this many
+    max_rows: int = Field(default=DEFAULT_MAX_ROWS, ge=1, le=1_000_000)
 
 
 class CreateBlock(Strict):
@@ -44,7 +52,7 @@ class DeleteBlock(Strict):
 
 
 class QueryFile(Strict):
-    list: ReadBlock | None = None
+    list: ListBlock | None = None
     show: ReadBlock | None = None
     create: CreateBlock | None = None
     update: UpdateBlock | None = None
@@ -87,6 +95,7 @@ def compile_queries(app: str, name: str, spec: QueryFile, problem: Problem) -> R
         sql={**sql, "table": next(iter(tables), "")},
         role_filters=role_filters,
         order=spec.list.order if spec.list else "",
+        max_rows=spec.list.max_rows if spec.list else DEFAULT_MAX_ROWS,
         writable_by_op=writable,
     )
 
@@ -115,3 +124,58 @@ def _check_placeholders(where: str, sql: str, has_id: bool, problem: Problem) ->
     for name in placeholders(sql):
         if name == "id" and not has_id:
             problem(where, ":id has no value here: only show, update and delete have an id")
+
+
+# --- auth.yaml: the Go system's auth queries and the lists its login answered ------------
+
+LOGIN_PLACEHOLDERS = ("user_id", "role")
+
+
+class LoginList(Strict):
+    query: str
+    order: str = ""
+    max_rows: int = Field(default=DEFAULT_MAX_ROWS, ge=1, le=1_000_000)
+
+
+class AuthQueries(Strict):
+    """`queries/<app>/auth.yaml`. Its `login`, `register`, `me` and `logout` queries were the
+    Go system's own: auth is built in here, so they are accepted and not run. `login_data`
+    names the lists the login answer carries: resource names (their list query, the user's
+    own rows), or per name a query of its own over `:user_id` / `:role`."""
+
+    login: dict[str, Any] | None = None
+    register_: dict[str, Any] | None = Field(default=None, alias="register")
+    me: dict[str, Any] | None = None
+    logout: dict[str, Any] | None = None
+    login_data: list[str] | dict[str, LoginList] = Field(default_factory=list)
+
+
+def compile_login_lists(app: str, spec: AuthQueries, problem: Problem) -> dict[str, Resource | str]:
+    """name -> a resource name (its list query serves) or a list-only Resource of its own."""
+    if isinstance(spec.login_data, list):
+        return {name: name for name in spec.login_data}
+    lists: dict[str, Resource | str] = {}
+    for name, block in spec.login_data.items():
+        if not IDENTIFIER.match(name):
+            problem(f"login_data.{name}", f"{name!r} is not a usable name")
+            continue
+        unknown = [p for p in placeholders(block.query) if p not in LOGIN_PLACEHOLDERS]
+        if unknown:
+            problem(
+                f"login_data.{name}.query", f"a login list knows only :user_id and :role, not :{unknown[0]}"
+            )
+            continue
+        if placeholders(block.order):
+            problem(f"login_data.{name}.order", "an order takes no placeholder")
+            continue
+        lists[name] = Resource(
+            app=app,
+            name=name,
+            fields=(),
+            operations=frozenset({"list"}),
+            source="queries",
+            sql={"list": block.query, "table": ""},
+            order=block.order,
+            max_rows=block.max_rows,
+        )
+    return lists

@@ -319,15 +319,24 @@ def test_the_dictionary_of_a_v1_query_app_reads_its_columns_from_the_database(be
     projects, tasks = dictionary["tables"]
     assert {projects["source"], tasks["source"]} == {"queries"}
     assert projects["operations"] == CRUD
-    assert tasks["operations"] == ["list", "create"]
+    assert tasks["operations"] == ["list", "show", "create", "update"]
     assert [field["name"] for field in projects["fields"]] == [
         "id",
         "user_id",
         "name",
         "description",
         "position",
+        "created_at",
     ]
-    assert [field["name"] for field in tasks["fields"]] == ["id", "user_id", "project_id", "title", "done"]
+    assert [field["name"] for field in tasks["fields"]] == [
+        "id",
+        "user_id",
+        "project_id",
+        "title",
+        "done",
+        "created_at",
+    ]
+    assert field_of(tasks, "project_id")["foreign"] == "projects.id"  # the database's own constraint
     identifier = field_of(projects, "id")
     assert (identifier["type"], identifier["primary"], identifier["auto"]) == ("int", True, True)
     assert field_of(projects, "user_id")["owner"] is True
@@ -463,7 +472,7 @@ def test_the_openapi_document_of_a_v1_query_app_is_valid_and_served_under_its_ba
     assert operations_of(document, "/projects") == {"get", "post"}
     assert operations_of(document, "/projects/{id}") == {"get", "put", "patch", "delete"}
     assert operations_of(document, "/tasks") == {"get", "post"}
-    assert "/tasks/{id}" not in document["paths"]
+    assert operations_of(document, "/tasks/{id}") == {"get", "put", "patch"}
     assert "/auth/password/forgot" not in document["paths"]  # beta has no password_reset template
 
 

@@ -539,11 +539,76 @@ def test_a_resource_in_both_the_schema_and_a_query_file_is_reported(site):
     assert "schema" in problem.message
 
 
-def test_the_go_auth_query_file_is_ignored(site):
-    site.query_file("auth.yaml", "login:\n  query: SELECT 1\n")
+def test_the_go_auth_query_file_is_not_a_resource(site):
+    site.query_file("auth.yaml", "login:\n  query: SELECT 1\nme:\n  query: SELECT 2\n")
     site.query_file("projects.yaml", GOOD_QUERIES)
 
     assert set(resources(site.load())) == {"projects"}
+
+
+def login_lists(result: LoadResult) -> dict:
+    from crud.config import login_lists_of
+
+    assert result.ok, [str(problem) for problem in result.problems]
+    return login_lists_of(result.registry.get(APP))
+
+
+def test_auth_yaml_login_data_names_list_resources_or_gives_queries(site):
+    site.query_file("projects.yaml", GOOD_QUERIES)
+    site.query_file("auth.yaml", "login_data: [projects]\n")
+    assert list(login_lists(site.load())) == ["projects"]
+
+    site.query_file(
+        "auth.yaml",
+        """\
+        login_data:
+          mine:
+            query: SELECT id FROM projects WHERE user_id = :user_id
+            order: id DESC
+        """,
+    )
+    mine = login_lists(site.load())["mine"]
+    assert (mine.sql["list"], mine.order, mine.operations) == (
+        "SELECT id FROM projects WHERE user_id = :user_id",
+        "id DESC",
+        frozenset({"list"}),
+    )
+
+
+def test_a_login_query_with_a_placeholder_a_login_has_no_value_for_is_reported(site):
+    site.query_file("auth.yaml", "login_data:\n  mine:\n    query: SELECT id FROM t WHERE p = :project_id\n")
+
+    (problem,) = problems_at(site.load(), f"queries/{APP}/auth.yaml", "login_data.mine.query")
+
+    assert ":project_id" in problem.message
+
+
+def test_a_login_list_named_twice_or_not_a_list_resource_is_reported(site):
+    site.routes(login_includes="[projects]")
+    site.query_file("projects.yaml", GOOD_QUERIES)
+    site.query_file("auth.yaml", "login_data: [projects, nothing]\n")
+
+    result = site.load()
+
+    (twice,) = problems_at(result, f"queries/{APP}/auth.yaml", "login_data.projects")
+    assert "already" in twice.message
+    problems_at(result, f"queries/{APP}/auth.yaml", "login_data.nothing")
+
+
+def test_an_unknown_key_in_auth_yaml_is_reported(site):
+    site.query_file("auth.yaml", "login_dat: [projects]\n")
+
+    (problem,) = problems_at(site.load(), f"queries/{APP}/auth.yaml", "login_dat")
+
+    assert problem.message.startswith("unknown key")
+
+
+def test_a_list_row_cap_is_read_and_checked(site):
+    site.query_file("projects.yaml", GOOD_QUERIES.replace("list:\n", "list:\n  max_rows: 500\n", 1))
+    assert resources(site.load())["projects"].max_rows == 500
+
+    site.query_file("projects.yaml", GOOD_QUERIES.replace("list:\n", "list:\n  max_rows: 0\n", 1))
+    problems_at(site.load(), f"queries/{APP}/projects.yaml", "list.max_rows")
 
 
 def test_a_table_name_in_the_platform_prefix_is_refused(site):

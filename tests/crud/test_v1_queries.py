@@ -12,7 +12,7 @@ import pytest
 
 from crud.sql import add_condition, bind, placeholders
 
-from ..conftest import create_user
+from ..conftest import create_user, data_of, error_of
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -38,14 +38,101 @@ def new_project(api, token, name="Roadmap", position=0):
     return response.json()["data"]["insert_id"]
 
 
-def test_it_creates_through_the_declared_fields_and_sets_the_owner(beta_api, charlie, charlie_token):
+def _row(beta, sql: str, *params):
+    from django.db import connections
+
+    with connections[beta.db_alias].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+def test_it_creates_through_the_declared_fields_and_sets_the_owner(beta, beta_api, charlie, charlie_token):
     response = beta_api.post("projects", {"name": "Roadmap", "position": 3}, token=charlie_token)
 
     assert response.status_code == 201
     data = response.json()["data"]
-    assert data["insert_id"] == data["id"]
-    assert data["user_id"] == charlie.id
-    assert data["name"] == "Roadmap"
+    # the seed's answer, and the row as the show query reads it (no user_id: show leaves it out)
+    assert data == {
+        "insert_id": data["id"],
+        "id": data["id"],
+        "name": "Roadmap",
+        "description": None,
+        "position": 3,
+    }
+    assert _row(beta, "SELECT user_id FROM projects WHERE id = %s", data["id"]) == (charlie.id,)
+
+
+def test_create_leaves_unlisted_columns_to_their_database_defaults(beta, beta_api, charlie_token):
+    """`created_at ... DEFAULT CURRENT_TIMESTAMP` is not in `create.fields`: the database fills it."""
+    project = data_of(beta_api.post("projects", {"name": "Bare"}, token=charlie_token), 201)["insert_id"]
+
+    row = _row(
+        beta, "SELECT created_at IS NOT NULL, position, description FROM projects WHERE id = %s", project
+    )
+    assert row == (1, 0, None)
+    done = beta_api.post("tasks", {"project_id": project, "title": "t"}, token=charlie_token)
+    assert done.status_code == 201, done.content
+    assert _row(
+        beta, "SELECT done, created_at IS NOT NULL FROM tasks WHERE id = %s", done.json()["data"]["insert_id"]
+    ) == (0, 1)
+
+
+def test_update_answers_affected_rows_and_the_row_as_show_reads_it(beta_api, charlie_token):
+    project = new_project(beta_api, charlie_token, "Before")
+
+    response = beta_api.call(
+        "put", f"projects/{project}", {"name": "After", "position": 4}, token=charlie_token
+    )
+
+    assert response.status_code == 200
+    assert response.json()["data"] == {
+        "affected_rows": 1,
+        "id": project,
+        "name": "After",
+        "description": "d",
+        "position": 4,
+    }
+    assert beta_api.get(f"projects/{project}", token=charlie_token).json()["data"]["name"] == "After"
+
+
+def test_booleans_read_the_same_in_every_answer(beta_api, charlie_token):
+    project = new_project(beta_api, charlie_token)
+    created = data_of(
+        beta_api.post("tasks", {"project_id": project, "title": "t", "done": True}, token=charlie_token), 201
+    )
+    task = created["insert_id"]
+    updated = data_of(beta_api.call("patch", f"tasks/{task}", {"done": False}, token=charlie_token))
+    shown = data_of(beta_api.get(f"tasks/{task}", token=charlie_token))
+    listed = data_of(beta_api.get(f"tasks?project_id={project}", token=charlie_token))
+
+    assert created["done"] == 1 and updated["done"] == 0
+    assert shown["done"] == listed[0]["done"] == updated["done"]
+    assert type(created["done"]) is type(shown["done"]) is type(listed[0]["done"])
+
+
+def test_a_write_without_a_show_answers_the_seeds_bare_keys(beta, beta_api, charlie, charlie_token):
+    import dataclasses
+
+    from crud import services
+    from crud.runtime import existing_resource
+    from tenants.auth.principal import TenantPrincipal
+
+    project = new_project(beta_api, charlie_token)
+    bound = existing_resource(beta, "tasks")
+    without_show = dataclasses.replace(
+        bound, resource=dataclasses.replace(bound.resource, operations=frozenset({"create", "update"}))
+    )
+    caller = TenantPrincipal.of_user(charlie, beta.app)
+
+    created = services.record_create(
+        bound=without_show, caller=caller, data={"project_id": project, "title": "t"}
+    )
+    updated = services.record_update(
+        bound=without_show, caller=caller, pk=created["insert_id"], data={"title": "u"}, partial=True
+    )
+
+    assert set(created) == {"insert_id"}
+    assert updated == {"affected_rows": 1}
 
 
 def test_the_client_cannot_write_user_id_or_undeclared_columns(beta_api, charlie_token):
@@ -73,7 +160,65 @@ def test_list_runs_the_sql_with_the_role_filter_and_order(beta_api, charlie_toke
     body = response.json()
     assert [row["name"] for row in body["data"]] == ["First", "Second"]
     assert set(body["data"][0]) == {"id", "name", "description", "position"}  # the SQL's columns
-    assert body["meta"] == {"page": 1, "per_page": 20, "total": 2, "pages": 1}
+    assert body["meta"] == {"total": 2, "limit": 10_000, "truncated": False}
+
+
+def test_a_list_without_page_answers_every_row_as_go_did(beta_api, charlie_token):
+    project = new_project(beta_api, charlie_token)
+    for index in range(25):
+        beta_api.post("tasks", {"project_id": project, "title": f"T{index}"}, token=charlie_token)
+
+    response = beta_api.get(f"tasks?project_id={project}", token=charlie_token)
+
+    assert [row["title"] for row in response.json()["data"]] == [f"T{index}" for index in range(25)]
+    assert response.json()["meta"] == {"total": 25, "limit": 30, "truncated": False}
+    assert "X-Sogoms-Truncated" not in response.headers
+
+
+def test_reaching_the_row_cap_is_said_in_meta_and_a_header(beta_api, charlie_token):
+    project = new_project(beta_api, charlie_token)
+    for index in range(32):
+        beta_api.post("tasks", {"project_id": project, "title": f"T{index}"}, token=charlie_token)
+
+    response = beta_api.get(f"tasks?project_id={project}", token=charlie_token)
+
+    assert len(response.json()["data"]) == 30
+    assert response.json()["meta"] == {"total": 32, "limit": 30, "truncated": True}
+    assert response.headers["X-Sogoms-Truncated"] == "true"
+    paged = beta_api.get(f"tasks?project_id={project}&page=2&per_page=20", token=charlie_token).json()
+    assert len(paged["data"]) == 12
+    assert paged["meta"] == {"page": 2, "per_page": 20, "total": 32, "pages": 2}
+
+
+def test_a_task_cannot_join_or_move_to_another_users_project(beta_api, charlie_token, dave_token):
+    """The database's own foreign key (tasks.project_id -> projects.id) is checked against
+    the rows the caller sees through the projects show query."""
+    mine = new_project(beta_api, charlie_token, "Mine")
+    theirs = new_project(beta_api, dave_token, "Theirs")
+
+    joined = beta_api.post("tasks", {"project_id": theirs, "title": "sneak"}, token=charlie_token)
+    assert error_of(joined, 400, "VALIDATION_ERROR")["details"] == {
+        "project_id": [f"no projects with id {theirs}"]
+    }
+    missing = beta_api.post("tasks", {"project_id": 999999, "title": "void"}, token=charlie_token)
+    assert error_of(missing, 400, "VALIDATION_ERROR")["details"] == {
+        "project_id": ["no projects with id 999999"]
+    }
+
+    task = data_of(beta_api.post("tasks", {"project_id": mine, "title": "mine"}, token=charlie_token), 201)[
+        "insert_id"
+    ]
+    moved = beta_api.call("patch", f"tasks/{task}", {"project_id": theirs}, token=charlie_token)
+    error_of(moved, 400, "VALIDATION_ERROR")
+    assert data_of(beta_api.get(f"tasks/{task}", token=charlie_token))["project_id"] == mine
+    assert data_of(beta_api.get(f"tasks?project_id={theirs}", token=dave_token)) == []
+
+
+def test_the_foreign_keys_of_a_v1_table_are_read_from_the_database(beta):
+    from crud.runtime import existing_resource
+
+    assert existing_resource(beta, "tasks").resource.references == {"project_id": ("projects", "id")}
+    assert existing_resource(beta, "projects").resource.references == {}
 
 
 def test_list_paginates(beta_api, charlie_token):
@@ -177,7 +322,6 @@ def test_an_unknown_parameter_is_refused(beta_api, charlie_token):
 
 
 def test_operations_not_declared_answer_405(beta_api, charlie_token):
-    assert beta_api.get("tasks/1", token=charlie_token).status_code == 405
     assert beta_api.call("delete", "tasks/1", token=charlie_token).status_code == 405
 
 
@@ -188,6 +332,20 @@ def test_login_carries_the_v1_login_includes(beta_api, charlie_token, dave_token
     data = beta_api.login("charlie@example.com").json()["data"]
 
     assert [row["name"] for row in data["projects"]] == ["Mine"]
+
+
+def test_login_carries_the_lists_of_the_go_auth_yaml(beta_api, charlie_token, dave_token):
+    mine = new_project(beta_api, charlie_token)
+    theirs = new_project(beta_api, dave_token)
+    for title, done in (("open", False), ("closed", True)):
+        beta_api.post("tasks", {"project_id": mine, "title": title, "done": done}, token=charlie_token)
+    beta_api.post("tasks", {"project_id": theirs, "title": "daves"}, token=dave_token)
+
+    data = beta_api.login("charlie@example.com").json()["data"]
+
+    assert [row["title"] for row in data["open_tasks"]] == ["open"]
+    assert set(data["open_tasks"][0]) == {"id", "title", "project_id"}
+    assert beta_api.get("open_tasks", token=charlie_token).status_code == 404  # not a route
 
 
 def test_the_go_auth_queries_file_is_not_a_resource(beta_api, charlie_token):
