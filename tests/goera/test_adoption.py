@@ -8,7 +8,6 @@ the real command, and a real server process answering on 127.0.0.1.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from pathlib import Path
 import bcrypt
 import pytest
 
-from tests.realtime.servers import BASE_DIR, call, free_port, uvicorn
+from tests.realtime.servers import BASE_DIR, call, free_port, site_env, uvicorn
 
 from .godb import (
     APP,
@@ -87,14 +86,7 @@ def deployment(request, tmp_path_factory):
     try:
         users = go_era_rows(database)
         config = adopt(go_config(root, database))
-        drop = ("DATABASE_URL", "SOGOMS_TENANT_DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")
-        env = {key: value for key, value in os.environ.items() if key not in drop}
-        env.update(
-            SOGOMS_CONFIG_DIR=str(config),
-            SOGOMS_VAR_DIR=str(root / "var"),
-            DJANGO_SETTINGS_MODULE="sogoms_site.settings",
-            SOGOMS_LOG_LEVEL="WARNING",
-        )
+        env = site_env(config, root / "var")
         sogoms(env, "migrate")
         secret = (root / "secrets" / "prokov_jwt_secret").read_text()
         with uvicorn(env, free_port()) as address:

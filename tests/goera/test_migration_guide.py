@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.realtime.servers import BASE_DIR, free_port, uvicorn
+from tests.realtime.servers import BASE_DIR, free_port, site_env, uvicorn
 
 from .godb import APP, PASSWORD, create_go_database, drop_go_database, go_config, go_era_rows, go_token
 
@@ -47,16 +47,11 @@ def test_the_migration_guide_works_as_written(tmp_path):
         checkout = tmp_path / "checkout"  # "from the SOGOMS checkout", without writing into this one
         checkout.mkdir()
         (checkout / "manage.py").symlink_to(BASE_DIR / "manage.py")
-        drop = ("DATABASE_URL", "SOGOMS_TENANT_DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")
-        env = {key: value for key, value in os.environ.items() if key not in drop}
+        env = site_env(tmp_path / "sogoms-config", tmp_path / "var")
         env.update(
             GO_CONFIG=str(go),
-            SOGOMS_CONFIG_DIR=str(tmp_path / "sogoms-config"),
             APP=APP,
             GO_DATABASE=database.name,
-            SOGOMS_VAR_DIR=str(tmp_path / "var"),
-            DJANGO_SETTINGS_MODULE="sogoms_site.settings",
-            SOGOMS_LOG_LEVEL="WARNING",
             PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",  # the virtualenv, active
         )
 

@@ -30,6 +30,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def site_env(config: Path, var: Path) -> dict:
+    """The environment of a process of the site serving `config` (SQLite under `var`,
+    no Redis): the test run's own databases and settings are left out."""
+    drop = ("DATABASE_URL", "SOGOMS_TENANT_DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")
+    env = {key: value for key, value in os.environ.items() if key not in drop}
+    env.update(
+        SOGOMS_CONFIG_DIR=str(config),
+        SOGOMS_VAR_DIR=str(var),
+        DJANGO_SETTINGS_MODULE="sogoms_site.settings",
+        SOGOMS_LOG_LEVEL="WARNING",
+    )
+    return env
+
+
 def prepare_site(root: Path, *, redis_url: str = "", channel_prefix: str = "") -> dict:
     """A config copy and the environment of server processes; migrates their databases."""
     config = root / "config"
@@ -38,14 +52,7 @@ def prepare_site(root: Path, *, redis_url: str = "", channel_prefix: str = "") -
     routes.write_text(
         routes.read_text().replace("  - www.alpha.test\n", "  - www.alpha.test\n  - 127.0.0.1\n")
     )
-    drop = ("DATABASE_URL", "SOGOMS_TENANT_DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")
-    env = {key: value for key, value in os.environ.items() if key not in drop}
-    env.update(
-        SOGOMS_CONFIG_DIR=str(config),
-        SOGOMS_VAR_DIR=str(root / "var"),
-        DJANGO_SETTINGS_MODULE="sogoms_site.settings",
-        SOGOMS_LOG_LEVEL="WARNING",
-    )
+    env = site_env(config, root / "var")
     if redis_url:
         env.update(REDIS_URL=redis_url, SOGOMS_CHANNEL_PREFIX=channel_prefix)
     manage = [sys.executable, str(BASE_DIR / "manage.py"), "sogoms", "migrate"]
