@@ -131,7 +131,7 @@ def test_a_token_the_go_system_issued_keeps_working(deployment):
     assert status == 200, body
     assert {row["name"] for row in body["data"]} == {"Inbox", "Roadmap"}
     status, body = call(deployment.address, "GET", "/api/auth/me", token=token)
-    assert (status, body["data"]["email"]) == (200, "alice@example.com")
+    assert (status, body["data"]["user"]["email"]) == (200, "alice@example.com")
     other_app = go_token(deployment.secret, alice(deployment), app="other")
     assert call(deployment.address, "GET", "/api/projects", token=other_app)[0] == 401
 
