@@ -8,7 +8,8 @@ sockets) and closes the sockets of those it holds, with the unauthorized close c
 It checks every SOGOMS_PUSH_REVOCATION_CHECK_SECONDS, and at once when this process hears of
 an auth change (tenants.auth.current: a change made here, or announced through Redis by
 another process), so a socket is closed within moments of the ending, in every process.
-A role change ends nothing: each frame of the socket reads the current role.
+A role change ends nothing: each frame of the socket reads the current role. A socket
+opened with a Go-era token (no session) is checked against its user at each check.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from realtime.auth import CLOSE_UNAUTHORIZED
+from sogoms_site.errors import InvalidToken
 from tenants.auth import current
 from tenants.auth.sessions import sessions_ended_since
 
@@ -88,4 +90,21 @@ async def _run() -> None:
         for key in ended:
             for consumer in list(_state["sockets"].pop(key, ())):
                 await consumer.close(code=CLOSE_UNAUTHORIZED, reason="the session has ended")
+        await _close_ended_sessionless()
     _state["task"] = None
+
+
+async def _close_ended_sessionless() -> None:
+    """Sockets opened with a Go-era token have no session to end: each is checked against
+    its user as it is now (deactivated, deleted, tokens ended by a logout everywhere or a
+    password change), through the same short-lived auth state every request reads."""
+    for key in [key for key in _state["sockets"] if not key[1]]:
+        for consumer in list(_state["sockets"].get(key, ())):
+            try:
+                await database_sync_to_async(current.refreshed)(consumer.principal, consumer.tenant)
+            except InvalidToken:
+                unwatch(consumer)
+                await consumer.close(code=CLOSE_UNAUTHORIZED, reason="the token has ended")
+            except Exception:  # a database hiccup: the next check tries again
+                logger.exception("the check of a session-less push socket failed")
+                return

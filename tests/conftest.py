@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import jwt
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
@@ -143,6 +145,25 @@ def bob(alpha):
 @pytest.fixture
 def charlie(beta):
     return create_user(beta, "charlie@example.com", name="Charlie")
+
+
+DROP = object()  # a claim to leave out of a Go token
+
+
+def go_token(tenant, user, *, secret: str | None = None, algorithm: str = "HS256", **claims) -> str:
+    """A token exactly as the Go original signed it (no jti, no type, no session)."""
+    now = int(time.time())
+    payload = {
+        "sub": user.id,
+        "email": user.email,
+        "name": user.name,
+        "app": tenant.app,
+        "exp": now + 86400,
+        "iat": now,
+    }
+    payload.update(claims)
+    payload = {key: value for key, value in payload.items() if value is not DROP}
+    return jwt.encode(payload, tenant.jwt_secret if secret is None else secret, algorithm=algorithm)
 
 
 def data_of(response, status: int = 200):

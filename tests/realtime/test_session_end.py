@@ -20,6 +20,7 @@ from tenants.auth import current
 from tenants.auth.services import user_set_active
 from tenants.models import AuthSession
 from tenants.usermodel import user_model
+from tests.conftest import go_token
 from tests.realtime.conftest import access_token, close_code, open_socket, require_service, run, subscribe
 from tests.realtime.servers import BASE_DIR, call, free_port, prepare_site, register, uvicorn
 
@@ -148,3 +149,23 @@ def test_in_the_embedded_default_a_command_ends_the_socket_within_two_seconds(tm
         )
     assert code == 4401
     assert elapsed < 3.5  # the default check every 2 s (no Redis to hear the command), and a query
+
+
+@pytest.mark.parametrize("ending", ["deactivated", "logged out everywhere"])
+def test_a_socket_of_a_go_era_token_closes_when_its_user_ends_it(settings, beta, charlie, ending):
+    """No session to end: the watch checks such a socket against its user."""
+    from tenants.auth.services import user_logout_everywhere
+
+    settings.SOGOMS_PUSH_REVOCATION_CHECK_SECONDS = 60  # the announcement wakes the check
+
+    async def scenario():
+        socket_ = await open_socket("beta.test", go_token(beta, charlie), path="/v1/ws")
+        await subscribe(socket_, f"beta/user/{charlie.id}/projects")
+        if ending == "deactivated":
+            await database_sync_to_async(user_set_active)(tenant=beta, email=charlie.email, active=False)
+        else:
+            await database_sync_to_async(user_logout_everywhere)(tenant=beta, email=charlie.email)
+        return await closed_within(socket_, 2)
+
+    code, _elapsed = run(scenario())
+    assert code == 4401

@@ -34,27 +34,9 @@ from tenants.config import LoadResult, Registry, load_config
 from tenants.config.loader import LoadOptions, legacy_tokens_end
 from tenants.models import PasswordResetToken
 from tenants.usermodel import user_model
-from tests.conftest import PASSWORD, create_user, data_of, error_of
+from tests.conftest import DROP, PASSWORD, create_user, data_of, error_of, go_token
 
 pytestmark = pytest.mark.django_db(databases="__all__")
-
-DROP = object()  # a claim to leave out of a Go token
-
-
-def go_token(tenant, user, *, secret: str | None = None, algorithm: str = "HS256", **claims) -> str:
-    """A token exactly as the Go original signed it (no jti, no type, no session)."""
-    now = int(time.time())
-    payload = {
-        "sub": user.id,
-        "email": user.email,
-        "name": user.name,
-        "app": tenant.app,
-        "exp": now + 86400,
-        "iat": now,
-    }
-    payload.update(claims)
-    payload = {key: value for key, value in payload.items() if value is not DROP}
-    return jwt.encode(payload, tenant.jwt_secret if secret is None else secret, algorithm=algorithm)
 
 
 @pytest.fixture
