@@ -166,6 +166,24 @@ def go_token(tenant, user, *, secret: str | None = None, algorithm: str = "HS256
     return jwt.encode(payload, tenant.jwt_secret if secret is None else secret, algorithm=algorithm)
 
 
+def reset_code_for(tenant, user, code: str = "a reset code the e-mail carried") -> str:
+    """A password-reset code of `user`, as the reset e-mail would have carried it."""
+    import hashlib
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tenants.models import PasswordResetToken
+
+    PasswordResetToken.objects.create(
+        app=tenant.app,
+        user_id=user.id,
+        token_hash=hashlib.sha256(code.encode()).hexdigest(),
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
+    return code
+
+
 def data_of(response, status: int = 200):
     """The data of a success envelope, after checking status and shape."""
     assert response.status_code == status, response.content

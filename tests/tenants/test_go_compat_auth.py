@@ -9,7 +9,6 @@ signature. The Go tokens are minted here as the Go system minted them.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import textwrap
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -18,7 +17,6 @@ import bcrypt
 import jwt
 import pytest
 from django.contrib.auth.hashers import make_password
-from django.utils import timezone
 
 from sogoms_site.errors import InvalidToken
 from tenants import registry as registry_module
@@ -34,7 +32,7 @@ from tenants.config import LoadResult, Registry, load_config
 from tenants.config.loader import LoadOptions, legacy_tokens_end
 from tenants.models import PasswordResetToken
 from tenants.usermodel import user_model
-from tests.conftest import DROP, PASSWORD, create_user, data_of, error_of, go_token
+from tests.conftest import DROP, PASSWORD, create_user, data_of, error_of, go_token, reset_code_for
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -305,13 +303,7 @@ def test_the_same_go_hash_is_upgraded_in_django_mode_and_kept_in_bcrypt_mode(
 
 
 def test_a_password_reset_stores_a_go_bcrypt_hash(beta_api, beta, charlie):
-    token = "reset-token-of-charlie"
-    PasswordResetToken.objects.create(
-        app="beta",
-        user_id=charlie.id,
-        token_hash=hashlib.sha256(token.encode()).hexdigest(),
-        expires_at=timezone.now() + timedelta(hours=1),
-    )
+    token = reset_code_for(beta, charlie, "reset-token-of-charlie")
     new = "a brand new passphrase"
     data_of(beta_api.post("auth/password/reset", {"token": token, "password": new}))
 
@@ -335,13 +327,7 @@ def test_a_new_password_over_72_bytes_is_refused_in_bcrypt_mode(alpha_api, beta_
     data_of(beta_api.register("eve@example.com", "y" * 72), 201)
     data_of(alpha_api.register("eve@example.com", long_ascii), 201)  # Django's hashers take it
 
-    token = "reset-token-of-charlie"
-    PasswordResetToken.objects.create(
-        app="beta",
-        user_id=charlie.id,
-        token_hash=hashlib.sha256(token.encode()).hexdigest(),
-        expires_at=timezone.now() + timedelta(hours=1),
-    )
+    token = reset_code_for(beta, charlie, "reset-token-of-charlie")
     response = beta_api.post("auth/password/reset", {"token": token, "password": long_ascii})
     assert "password" in error_of(response, 400, "VALIDATION_ERROR")["details"]
     assert PasswordResetToken.objects.get(app="beta", user_id=charlie.id).used_at is None  # not spent

@@ -5,7 +5,6 @@ alice and bob are users of alpha; charlie is a user of beta, an outsider to alph
 
 from __future__ import annotations
 
-import hashlib
 import io
 import time
 from datetime import timedelta
@@ -19,10 +18,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tenants.auth import current
-from tenants.models import AuthSession, PasswordResetToken
+from tenants.models import AuthSession
 from tenants.usermodel import user_model
 
-from ..conftest import PASSWORD, create_user, data_of, error_of
+from ..conftest import PASSWORD, create_user, data_of, error_of, reset_code_for
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 NEW_PASSWORD = "a brand new passphrase 42"
@@ -221,13 +220,7 @@ def test_re_enabling_a_user_does_not_bring_old_tokens_back(alpha_api, alice):
 
 def test_after_a_password_reset_the_old_access_token_is_refused(alpha_api, alpha, alice):
     token = alpha_api.token_for(alice.email)
-    code = "a reset code the e-mail carried"
-    PasswordResetToken.objects.create(
-        app="alpha",
-        user_id=alice.id,
-        token_hash=hashlib.sha256(code.encode()).hexdigest(),
-        expires_at=timezone.now() + timedelta(hours=1),
-    )
+    code = reset_code_for(alpha, alice, "a reset code the e-mail carried")
 
     data_of(alpha_api.post("auth/password/reset", {"token": code, "password": NEW_PASSWORD}))
 
