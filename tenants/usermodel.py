@@ -55,6 +55,9 @@ class TenantUserBase(models.Model):
     is_active = models.BooleanField(default=True, db_default=True)
     created_at = models.DateTimeField(auto_now_add=True, db_default=Now())
     updated_at = models.DateTimeField(auto_now=True, db_default=Now())
+    # When the address was proven (a verification code, or a provider that vouches for
+    # it); NULL: not verified. Nullable, so an adopted Go table gets it without a rewrite.
+    email_verified_at = models.DateTimeField(null=True, blank=True)
 
     sogoms_db_alias: str = ""
     # Declared so that type checkers see it; each tenant's concrete model inherits it.
@@ -65,6 +68,10 @@ class TenantUserBase(models.Model):
 
     def __str__(self) -> str:
         return self.email
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
 
 @cache

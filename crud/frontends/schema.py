@@ -20,7 +20,17 @@ from crud.resource import MISSING, OPERATIONS, FieldSpec, LinkSpec, Resource
 
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 ON_DELETE = ("cascade", "restrict", "set_null", "protect")
-BUILTIN_USER_FIELDS = ("id", "email", "password", "name", "role", "is_active", "created_at", "updated_at")
+BUILTIN_USER_FIELDS = (
+    "id",
+    "email",
+    "password",
+    "name",
+    "role",
+    "is_active",
+    "created_at",
+    "updated_at",
+    "email_verified_at",
+)
 
 Problem = Callable[[str, str], None]  # (key path, message): records a config problem
 

@@ -266,7 +266,11 @@ def test_migrate_adds_only_the_missing_columns_and_go_keeps_working(go_database,
     done = sync_tenant_tables(tenant)
 
     added = [line for line in done if line.startswith("added column")]
-    assert [line.split()[2] for line in added] == ["users.is_active", "users.updated_at"], done
+    assert [line.split()[2] for line in added] == [
+        "users.is_active",
+        "users.updated_at",
+        "users.email_verified_at",
+    ], done
     assert not [line for line in done if "users" in line and line not in added]
     users = columns_of("users")
     for column, declared in before["users"].items():
@@ -404,8 +408,10 @@ def test_schema_diff_reports_the_columns_migrate_would_add_and_nothing_else(
     assert [(d.kind, d.table, d.name) for d in differences] == [
         ("missing_column", "users", "is_active"),
         ("missing_column", "users", "updated_at"),
+        ("missing_column", "users", "email_verified_at"),
     ]
-    is_active, updated_at = (d.expected for d in differences)
+    is_active, updated_at, verified_at = (d.expected for d in differences)
+    assert "NULL" in verified_at and "NOT NULL" not in verified_at and "DEFAULT" not in verified_at
     assert "DEFAULT 1 NOT NULL" in is_active
     if go_database.engine == "mysql":
         assert "DEFAULT (CURRENT_TIMESTAMP(6)) NOT NULL" in updated_at
@@ -417,7 +423,7 @@ def test_schema_diff_reports_the_columns_migrate_would_add_and_nothing_else(
     statements = schema_migrate.sql(tenant, schema_migrate.plan(tenant, foreign_tables=("projects", "tasks")))
     assert [statement.split()[:4] for statement in statements] == [
         ["ALTER", "TABLE", quoted("users"), "ADD"]
-    ] * 2
+    ] * 3
 
     sync_tenant_tables(tenant)
     assert diff_tenant(tenant, foreign_tables=("projects", "tasks")) == []
