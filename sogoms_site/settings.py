@@ -319,6 +319,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["sogoms_site.api.parsers.BoundedJSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": ["tenants.auth.authentication.TenantJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # the tenant's per-user and per-operation API limits (per-IP ones run at the edge)
+    "DEFAULT_THROTTLE_CLASSES": ["tenants.auth.apilimits.TenantApiThrottle"],
     "EXCEPTION_HANDLER": "sogoms_site.api.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }

@@ -18,6 +18,8 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
 
 from sogoms_site.api.envelope import error_response
+from sogoms_site.errors import TooManyAttempts
+from tenants.auth import apilimits
 from tenants.config.model import normalize_host
 from tenants.context import tenant_context
 from tenants.registry import registry
@@ -58,4 +60,17 @@ class TenantMiddleware:
         request.tenant = tenant
         request.urlconf = self.tenant_urlconf(tenant.base_path)
         with tenant_context(tenant):
-            return self.get_response(request)
+            try:
+                apilimits.check_ip(request, tenant)
+            except TooManyAttempts as refused:
+                response: HttpResponse = error_response(
+                    429,
+                    "RATE_LIMITED",
+                    refused.message,
+                    headers={"Retry-After": str(refused.retry_after)},
+                )
+            else:
+                response = self.get_response(request)
+        for name, value in apilimits.headers(request).items():
+            response[name] = value
+        return response

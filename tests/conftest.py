@@ -6,6 +6,7 @@ user of tenant beta (an outsider to alpha).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import time
@@ -17,7 +18,9 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from tenants import registry as registry_module
 from tenants.auth.passwords import hash_password
+from tenants.config import LoadResult, Registry
 from tenants.registry import registry
 from tenants.usermodel import user_model
 
@@ -55,6 +58,23 @@ def _isolated(settings, tmp_path):
     yield
     cache.clear()
     current.forget_all()
+
+
+@pytest.fixture
+def reconfigure():
+    """Swap a tenant of the running registry for a copy with other settings; restored after."""
+    saved = registry_module._state["result"]
+
+    def apply(app: str, **changes):
+        tenants = [
+            dataclasses.replace(tenant, **changes) if tenant.app == app else tenant
+            for tenant in registry_module.registry()
+        ]
+        registry_module._state["result"] = LoadResult(Registry.of(tenants))
+        return registry_module.registry().get(app)
+
+    yield apply
+    registry_module._state["result"] = saved
 
 
 @pytest.fixture

@@ -4,6 +4,6 @@
 """
 
 from tenants.config.loader import ConfigProblem, LoadResult, load_config
-from tenants.config.model import RateLimit, Registry, Tenant
+from tenants.config.model import ApiLimits, RateLimit, Registry, Tenant
 
-__all__ = ["ConfigProblem", "LoadResult", "RateLimit", "Registry", "Tenant", "load_config"]
+__all__ = ["ApiLimits", "ConfigProblem", "LoadResult", "RateLimit", "Registry", "Tenant", "load_config"]

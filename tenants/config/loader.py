@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from tenants.config.durations import parse_duration, parse_rate
-from tenants.config.model import RateLimit, Registry, Tenant
+from tenants.config.model import ApiLimits, RateLimit, Registry, Tenant
 from tenants.config.schema import DatabaseBlock, RoutesFile
 from tenants.config.secrets import (
     SecretError,
@@ -142,7 +142,20 @@ def _load_tenant(
         schema_public=model.schema_public,
         admin_read_only=model.admin_read_only,
         raw=MappingProxyType(model.model_dump(by_alias=True)),
+        api_limits=_api_limits(model),
     )
+
+
+def _api_limits(model: RoutesFile) -> ApiLimits:
+    api = model.rate_limit.api
+
+    def rate(value: str | None) -> RateLimit | None:
+        return RateLimit(*parse_rate(value)) if value is not None else None
+
+    operations: dict[str, RateLimit] = {
+        operation: RateLimit(*parse_rate(value)) for operation, value in api.operations.items()
+    }
+    return ApiLimits(rate(api.per_ip), rate(api.per_user), MappingProxyType(operations))
 
 
 def legacy_tokens_end(value: date | datetime | None) -> datetime | None:

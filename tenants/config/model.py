@@ -18,6 +18,15 @@ class RateLimit:
     window: timedelta
 
 
+@dataclass(frozen=True, slots=True)
+class ApiLimits:
+    """`rate_limit.api` of the routes: None (or no entry) is no limit."""
+
+    per_ip: RateLimit | None = None
+    per_user: RateLimit | None = None
+    operations: MappingProxyType[str, RateLimit] = field(default_factory=lambda: MappingProxyType({}))
+
+
 @dataclass(frozen=True, slots=True, eq=False)  # identity: one object per loaded config
 class Tenant:
     app: str
@@ -43,6 +52,7 @@ class Tenant:
     schema_public: bool
     admin_read_only: bool
     raw: MappingProxyType[str, Any] = field(repr=False)  # the validated YAML, for later features
+    api_limits: ApiLimits = field(default_factory=ApiLimits)
     # What the config sections of other apps add (e.g. "resources" from crud).
     extensions: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}), repr=False)
 

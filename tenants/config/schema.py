@@ -79,6 +79,21 @@ class RateLimits(Strict):
     login_per_ip: Rate = "60/1m"
 
 
+class ApiRateLimits(Strict):
+    """Requests to the tenant's API (every path under its base path), in sliding windows."""
+
+    per_ip: Rate | None = None  # every request of a client IP, signed in or not
+    per_user: Rate | None = None  # every request of a signed-in user, whatever the IP
+    # Stricter limits for resource operations, per user (per IP for anonymous callers).
+    operations: dict[Literal["list", "show", "create", "update", "delete"], Rate] = Field(
+        default_factory=dict
+    )
+
+
+class RateLimitBlock(Strict):
+    api: ApiRateLimits = Field(default_factory=ApiRateLimits)
+
+
 class AuthBlock(Strict):
     jwt_secret_file: str | None = None
     jwt_secret: str | None = None  # only `env:NAME`; a literal secret is refused
@@ -182,6 +197,7 @@ class RoutesFile(Strict):
     database: DatabaseBlock | None = None
     mqtt: MqttBlock | None = None
     auth: AuthBlock = Field(default_factory=AuthBlock)
+    rate_limit: RateLimitBlock = Field(default_factory=RateLimitBlock)
     logs: LogsBlock = Field(default_factory=LogsBlock)
     smtp: SmtpBlock | None = None
     email: EmailBlock | None = None

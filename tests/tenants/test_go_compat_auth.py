@@ -8,7 +8,6 @@ signature. The Go tokens are minted here as the Go system minted them.
 
 from __future__ import annotations
 
-import dataclasses
 import textwrap
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -19,7 +18,6 @@ import pytest
 from django.contrib.auth.hashers import make_password
 
 from sogoms_site.errors import InvalidToken
-from tenants import registry as registry_module
 from tenants.auth import current, passwords
 from tenants.auth.authentication import principal_from_token
 from tenants.auth.services import (
@@ -28,30 +26,13 @@ from tenants.auth.services import (
     user_set_active,
 )
 from tenants.auth.tokens import TenantAccessToken
-from tenants.config import LoadResult, Registry, load_config
+from tenants.config import LoadResult, load_config
 from tenants.config.loader import LoadOptions, legacy_tokens_end
 from tenants.models import PasswordResetToken
 from tenants.usermodel import user_model
 from tests.conftest import DROP, PASSWORD, create_user, data_of, error_of, go_token, reset_code_for
 
 pytestmark = pytest.mark.django_db(databases="__all__")
-
-
-@pytest.fixture
-def reconfigure():
-    """Swap a tenant of the running registry for a copy with other settings; restored after."""
-    saved = registry_module._state["result"]
-
-    def apply(app: str, **changes):
-        tenants = [
-            dataclasses.replace(tenant, **changes) if tenant.app == app else tenant
-            for tenant in registry_module.registry()
-        ]
-        registry_module._state["result"] = LoadResult(Registry.of(tenants))
-        return registry_module.registry().get(app)
-
-    yield apply
-    registry_module._state["result"] = saved
 
 
 def stored_password(tenant, user) -> str:
