@@ -15,7 +15,7 @@ from crud.resource import PLATFORM_TABLE_PREFIX, Resource
 from tenants.config import Tenant
 from tenants.config.loader import ConfigProblem, LoadOptions, read_yaml, validate_model
 
-RESERVED_NAMES = ("auth", "_schema", "_openapi", "_docs", "_mail", "_cron", "_push", "ws")
+RESERVED_NAMES = ("auth", "_schema", "_openapi", "_docs", "_mail", "_cron", "_push", "_users", "ws")
 
 
 def load_resources(tenant: Tenant, options: LoadOptions, problems: list[ConfigProblem]) -> dict[str, Any]:

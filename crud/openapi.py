@@ -12,7 +12,7 @@ from typing import Any
 
 from crud.dictionary import exposed
 from crud.fieldtypes import value_type
-from crud.params import FILTER_OPERATORS, MAX_PER_PAGE
+from crud.params import FILTER_OPERATORS
 from crud.resource import MISSING, FieldSpec
 from crud.runtime import BoundResource
 from crud.serializers import writable_fields
@@ -27,6 +27,7 @@ from sogoms_site.api.openapi import (
     ref,
     responses,
 )
+from sogoms_site.api.paging import MAX_PER_PAGE
 from tenants.config import Tenant
 
 SCHEMA_TAG = "schema"

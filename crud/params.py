@@ -18,6 +18,7 @@ from typing import Any
 
 from crud.fieldtypes import INVALID, TEXT_MATCHING, FieldType, field_type, parse_bool, value_type
 from crud.resource import FieldSpec, Resource
+from sogoms_site.api.paging import DEFAULT_PER_PAGE, page_problem
 from sogoms_site.errors import InvalidInput
 
 FILTER_OPERATORS = (
@@ -33,8 +34,6 @@ FILTER_OPERATORS = (
     "startswith",
     "isnull",
 )
-DEFAULT_PER_PAGE = 20
-MAX_PER_PAGE = 100
 MAX_IN_VALUES = 100
 _FILTER_KEY = re.compile(r"^filter\[([^\[\]]+)\](?:\[([^\[\]]+)\])?$")
 
@@ -106,13 +105,11 @@ def _sort(parsing: _Parsing, _key: str, value: str) -> None:
 
 
 def _page_number(parsing: _Parsing, key: str, value: str) -> None:
-    number = positive_int(value)
-    if number is None:
-        parsing.errors.add(key, f"{value!r} is not a positive integer")
-    elif key == "per_page" and number > MAX_PER_PAGE:
-        parsing.errors.add(key, f"at most {MAX_PER_PAGE}")
+    problem = page_problem(key, value)
+    if problem is not None:
+        parsing.errors.add(key, problem)
     else:
-        setattr(parsing.spec, key, number)
+        setattr(parsing.spec, key, int(value))
 
 
 def _cursor(parsing: _Parsing, _key: str, value: str) -> None:
@@ -231,12 +228,6 @@ def coerce(field_spec: FieldSpec, raw: str) -> Any:
 
 def is_invalid(value: Any) -> bool:
     return value is INVALID
-
-
-def positive_int(raw: str) -> int | None:
-    """A page number from the client: ASCII digits only (`str.isdigit()` takes `²`, `\\d`
-    takes Arabic-Indic digits), at most nine of them, so that no offset overflows a database integer."""
-    return int(raw) if re.fullmatch(r"[1-9][0-9]{0,8}", raw.strip()) else None
 
 
 def _csv(raw: str) -> list[str]:

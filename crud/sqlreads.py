@@ -13,10 +13,10 @@ from typing import Any
 from django.db import connections
 
 from crud.config import resources_of
-from crud.params import DEFAULT_PER_PAGE, MAX_PER_PAGE, positive_int
 from crud.runtime import BoundResource, existing_resource
 from crud.sql import add_condition, bind, placeholders
 from sogoms_site.api.envelope import page_meta
+from sogoms_site.api.paging import page_and_size
 from sogoms_site.errors import InvalidInput, NotFoundError
 from tenants.auth.principal import TenantPrincipal
 
@@ -52,23 +52,6 @@ def placeholder_values(sql: str, caller: TenantPrincipal, params: Params, pk: An
     return values
 
 
-def _page(params: Params) -> tuple[int, int]:
-    errors = {}
-    numbers = {}
-    for key, default in (("page", 1), ("per_page", DEFAULT_PER_PAGE)):
-        raw = params.get(key, str(default))
-        number = positive_int(raw)
-        if number is None:
-            errors[key] = [f"{raw!r} is not a positive integer"]
-        else:
-            numbers[key] = number
-    if numbers.get("per_page", 0) > MAX_PER_PAGE:
-        errors["per_page"] = [f"at most {MAX_PER_PAGE}"]
-    if errors:
-        raise InvalidInput("The query parameters are invalid.", details=errors)
-    return numbers["page"], numbers["per_page"]
-
-
 def _unknown_params(sql: str, params: Params) -> None:
     allowed = {*placeholders(sql), *PAGING}
     unknown = [key for key in params if key not in allowed]
@@ -102,7 +85,7 @@ def sql_list(bound: BoundResource, caller: TenantPrincipal, params: Params) -> t
     sql = add_condition(resource.sql["list"], role_filter(bound, "list", caller))
     _unknown_params(sql, params)
     paged = any(key in params for key in PAGING)
-    page, per_page = _page(params) if paged else (1, resource.max_rows)
+    page, per_page = page_and_size(params) if paged else (1, resource.max_rows)
     statement, values = bind(sql, placeholder_values(sql, caller, params))
     alias = bound.tenant.db_alias
     ordered = f"{statement} ORDER BY {resource.order}" if resource.order else statement

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
@@ -139,6 +140,13 @@ class TenantUserAdmin(SuperuserOnly):
         response = TemplateResponse(request, "admin/tenants/passwords_reset.html", context)
         add_never_cache_headers(response)
         return response
+
+    @override
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "role":  # the tenant's own roles (routes: roles)
+            roles = self.sogoms_tenant.roles
+            return forms.ChoiceField(choices=[(role, role) for role in roles], label="Role")
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     @override
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:

@@ -10,7 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sogoms_site.api.openapi import OpenApiPart, envelope, json_body, no_data, ref, responses
+from sogoms_site.api.openapi import (
+    OpenApiPart,
+    envelope,
+    json_body,
+    no_data,
+    page_meta_schema,
+    path_parameter,
+    query_parameter,
+    ref,
+    responses,
+)
+from sogoms_site.api.paging import MAX_PER_PAGE
 from tenants import hooks
 from tenants.auth.passwordreset import TEMPLATE as PASSWORD_RESET_TEMPLATE
 from tenants.config import Tenant
@@ -24,10 +35,14 @@ def auth_paths(tenant: Tenant) -> OpenApiPart:
     paths = _session_paths(tenant)
     if hooks.account_mailer(tenant, PASSWORD_RESET_TEMPLATE) is not None:
         paths.update(_password_reset_paths())
+    paths.update(_users_paths())
     return OpenApiPart(
         paths=paths,
-        schemas=_schemas(),
-        tags=[{"name": "auth", "description": "Accounts and sessions: JWT access and refresh tokens."}],
+        schemas=_schemas(tenant),
+        tags=[
+            {"name": "auth", "description": "Accounts and sessions: JWT access and refresh tokens."},
+            {"name": "users", "description": "Role admin manages the users."},
+        ],
     )
 
 
@@ -195,7 +210,58 @@ def _password_reset_paths() -> dict[str, Any]:
     }
 
 
-def _schemas() -> dict[str, Any]:
+def _users_paths() -> dict[str, Any]:
+    """`/_users` for role admin (tenants.auth.users_admin)."""
+    errors = ("400", "401", "403", "500")
+    managed = {"allOf": [ref("User"), {"type": "object", "properties": {"is_active": {"type": "boolean"}}}]}
+    listing = [
+        query_parameter("page", {"type": "integer", "minimum": 1}),
+        query_parameter("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}),
+        query_parameter("q", {"type": "string"}, "part of the e-mail or the name"),
+        query_parameter("role", {"type": "string"}),
+        query_parameter("is_active", {"type": "boolean"}),
+    ]
+    change = {
+        "type": "object",
+        "properties": {"role": ref("Role"), "is_active": {"type": "boolean"}},
+        "additionalProperties": False,
+    }
+    one = path_parameter("user_id", {"type": "integer", "minimum": 1})
+    return {
+        "/_users": {
+            "get": {
+                "tags": ["users"],
+                "operationId": "users_list",
+                "summary": "The tenant's users (role admin)",
+                "parameters": listing,
+                "responses": responses(
+                    "200",
+                    envelope({"type": "array", "items": managed}, page_meta_schema()),
+                    "a page of users",
+                    errors,
+                ),
+            }
+        },
+        "/_users/{user_id}": {
+            "parameters": [one],
+            "get": {
+                "tags": ["users"],
+                "operationId": "users_show",
+                "summary": "One user (role admin)",
+                "responses": responses("200", envelope(managed), "the user", (*errors, "404")),
+            },
+            "patch": {
+                "tags": ["users"],
+                "operationId": "users_change",
+                "summary": "Change a user's role or active flag, at once (role admin; not on oneself)",
+                "requestBody": json_body(change),
+                "responses": responses("200", envelope(managed), "the changed user", (*errors, "404", "409")),
+            },
+        },
+    }
+
+
+def _schemas(tenant: Tenant) -> dict[str, Any]:
     user = {
         "type": "object",
         "required": ["id", "email", "name", "role", "created_at"],
@@ -203,7 +269,7 @@ def _schemas() -> dict[str, Any]:
             "id": {"type": "integer"},
             "email": {"type": "string"},
             "name": {"type": "string"},
-            "role": {"type": "string", "enum": ["default", "admin"]},
+            "role": ref("Role"),
             "created_at": {"type": "string", "format": "date-time"},
         },
     }
@@ -231,4 +297,5 @@ def _schemas() -> dict[str, Any]:
             "current": {"type": "boolean", "description": "the session of the token asking"},
         },
     }
-    return {"User": user, "Session": session, "SessionInfo": session_info}
+    role = {"type": "string", "enum": list(tenant.roles), "description": "routes: roles"}
+    return {"User": user, "Role": role, "Session": session, "SessionInfo": session_info}

@@ -30,7 +30,7 @@ from tenants.auth.tokens import TenantAccessToken, TenantRefreshToken
 from tenants.config import Tenant
 from tenants.logs import log_event
 from tenants.models import AuthSession
-from tenants.usermodel import ROLES, TenantUserBase, user_model
+from tenants.usermodel import TenantUserBase, user_model
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ def user_register(
         # The welcome e-mail is recorded in the tenant's transaction, beside the user: both
         # or neither. It reaches the control outbox after commit, or with the mail sweep.
         with transaction.atomic(using=tenant.db_alias):
-            user = model.objects.create(email=email, password=hashed, name=name)
+            user = model.objects.create(email=email, password=hashed, name=name, role=tenant.roles[0])
             if welcome is not None:
                 welcome.queue_in_tenant(tenant=tenant, template="welcome", user=user, variables={})
     except IntegrityError:  # a concurrent registration won the race
@@ -268,17 +268,36 @@ def user_password_reset_by_operator(*, tenant: Tenant, user: TenantUserBase) -> 
 
 
 def user_set_role(*, tenant: Tenant, email: str, role: str) -> TenantUserBase:
-    if role not in ROLES:
-        raise InvalidInput(
-            f"{role!r} is not a role ({', '.join(ROLES)}).", details={"role": ["unknown role"]}
-        )
     user = user_by_email(tenant=tenant, email=email)
     if user is None:
         raise NotFoundError(f"No user {normalize_email(email)!r} in {tenant.app}.")
-    user.role = role
-    user.save(update_fields=["role", "updated_at"])
-    user_state_changed(tenant=tenant, user=user, role_changed=True)
-    log_event(tenant.app, "role_changed", user_id=user.id, details={"role": role})
+    return user_change(tenant=tenant, user=user, role=role)
+
+
+def user_change(
+    *, tenant: Tenant, user: TenantUserBase, role: str | None = None, is_active: bool | None = None
+) -> TenantUserBase:
+    """Change a user's role and/or active flag; it holds at once (tokens carry no power,
+    and a deactivation ends every session)."""
+    if role is not None and role not in tenant.roles:
+        raise InvalidInput(
+            f"{role!r} is not a role of {tenant.app} ({', '.join(tenant.roles)}).",
+            details={"role": ["unknown role"]},
+        )
+    role_changed = role is not None and role != user.role
+    active_changed = is_active is not None and is_active != user.is_active
+    if not (role_changed or active_changed):
+        return user
+    if role is not None and role_changed:
+        user.role = role
+    if active_changed:
+        user.is_active = bool(is_active)
+    user.save(update_fields=["role", "is_active", "updated_at"])
+    user_state_changed(tenant=tenant, user=user, role_changed=role_changed, active_changed=active_changed)
+    if role_changed:
+        log_event(tenant.app, "role_changed", user_id=user.id, details={"role": role})
+    if active_changed:
+        log_event(tenant.app, "activated" if is_active else "deactivated", user_id=user.id)
     return user
 
 
@@ -287,11 +306,7 @@ def user_set_active(*, tenant: Tenant, email: str, active: bool) -> TenantUserBa
     user = user_by_email(tenant=tenant, email=email)
     if user is None:
         raise NotFoundError(f"No user {normalize_email(email)!r} in {tenant.app}.")
-    user.is_active = active
-    user.save(update_fields=["is_active", "updated_at"])
-    user_state_changed(tenant=tenant, user=user, active_changed=True)
-    log_event(tenant.app, "activated" if active else "deactivated", user_id=user.id)
-    return user
+    return user_change(tenant=tenant, user=user, is_active=active)
 
 
 def user_state_changed(

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from tenants.auth import views
+from tenants.auth import users_admin, views
 
 urlpatterns = [
     path("auth/register", views.RegisterView.as_view()),
@@ -14,4 +14,6 @@ urlpatterns = [
     path("auth/sessions/<str:session_id>", views.SessionView.as_view()),
     path("auth/password/forgot", views.PasswordForgotView.as_view()),
     path("auth/password/reset", views.PasswordResetView.as_view()),
+    path("_users", users_admin.UsersView.as_view()),
+    path("_users/<int:user_id>", users_admin.UserView.as_view()),
 ]

@@ -10,7 +10,7 @@ from sogoms_site.commands import Options, Out, Subparsers
 from sogoms_site.errors import DomainError
 from tenants.auth.services import user_logout_everywhere, user_set_active, user_set_role
 from tenants.cli import tenant_or_report
-from tenants.usermodel import ROLES, user_model
+from tenants.usermodel import user_model
 
 
 def register(subparsers: Subparsers) -> None:
@@ -22,7 +22,7 @@ def register(subparsers: Subparsers) -> None:
     role = actions.add_parser("role", help="set the role of a user")
     role.add_argument("app")
     role.add_argument("email")
-    role.add_argument("role", choices=ROLES)
+    role.add_argument("role", help="one of the tenant's roles (routes: roles)")
     role.set_defaults(handler=run_role)
     for name, handler, text in (
         ("disable", run_disable, "disable a user: no login, every session ends"),

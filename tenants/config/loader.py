@@ -143,6 +143,7 @@ def _load_tenant(
         admin_read_only=model.admin_read_only,
         raw=MappingProxyType(model.model_dump(by_alias=True)),
         api_limits=_api_limits(model),
+        roles=tuple(model.roles),
     )
 
 

@@ -53,6 +53,7 @@ class Tenant:
     admin_read_only: bool
     raw: MappingProxyType[str, Any] = field(repr=False)  # the validated YAML, for later features
     api_limits: ApiLimits = field(default_factory=ApiLimits)
+    roles: tuple[str, ...] = ("default", "admin")  # the first is given at registration
     # What the config sections of other apps add (e.g. "resources" from crud).
     extensions: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}), repr=False)
 

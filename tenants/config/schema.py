@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from tenants.config.durations import parse_duration, parse_rate
 
 APP_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+ROLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 BASE_PATH = re.compile(r"^(/[A-Za-z0-9_.~-]+)+$")
 HOSTNAME = re.compile(
     r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$"
@@ -201,6 +202,8 @@ class RoutesFile(Strict):
     logs: LogsBlock = Field(default_factory=LogsBlock)
     smtp: SmtpBlock | None = None
     email: EmailBlock | None = None
+    # The roles of the app's users: the first is given at registration; `admin` always exists.
+    roles: list[str] = Field(default_factory=lambda: ["default", "admin"], min_length=1)
     # The data dictionary (<base>/_schema) for everyone, not only role admin.
     schema_public: bool = False
     # Operators may look at this tenant's data in the Django admin but not change it.
@@ -210,6 +213,16 @@ class RoutesFile(Strict):
     @classmethod
     def _version_as_text(cls, value: Any) -> Any:
         return str(value) if isinstance(value, int | float) else value
+
+    @field_validator("roles")
+    @classmethod
+    def _role_names(cls, value: list[str]) -> list[str]:
+        bad = [role for role in value if not ROLE_NAME.match(role)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a role name (lower-case letters, digits and _, at most 32)")
+        if len(set(value)) != len(value):
+            raise ValueError("a role is named twice")
+        return value if "admin" in value else [*value, "admin"]
 
     @field_validator("app")
     @classmethod

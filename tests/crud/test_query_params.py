@@ -18,9 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crud.params import (
-    DEFAULT_PER_PAGE,
     FILTER_OPERATORS,
-    MAX_PER_PAGE,
     QuerySpec,
     _Errors,
     coerce,
@@ -32,6 +30,7 @@ from crud.params import (
 from crud.resource import FieldSpec
 from crud.runtime import bound_resource
 from sogoms_site.api.errors import translate
+from sogoms_site.api.paging import DEFAULT_PER_PAGE, MAX_PER_PAGE
 from sogoms_site.errors import InvalidInput
 from tenants.registry import registry
 
