@@ -51,3 +51,13 @@ def add_condition(sql: str, condition: str) -> str:
     if where_at is not None and (tail_at is None or where_at < tail_at):
         return f"{head[:where_at]} ({head[where_at:].strip()}) AND ({condition}) {tail}".strip()
     return f"{head.rstrip()} WHERE ({condition}) {tail}".strip()
+
+
+_TABLE_AFTER = re.compile(r"\b(?:FROM|JOIN)\s+[`\"]?([A-Za-z_][A-Za-z0-9_]*)", re.I)
+
+
+def tables_read(sql: str) -> set[str]:
+    """The table names a SELECT names after FROM or JOIN (outside quoted strings). Enough
+    to know which tables an operator's SQL touches; not a parser of SQL."""
+    unquoted = re.sub(r"'(?:[^']|'')*'", "''", sql)
+    return {match[1] for match in _TABLE_AFTER.finditer(unquoted)}

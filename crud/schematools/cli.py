@@ -7,9 +7,10 @@ from pathlib import Path
 import yaml
 from django.conf import settings
 
-from crud.config import resources_of
+from crud.config import login_lists_of, resources_of
 from crud.schematools import generate, migrate, reverse
 from crud.schematools.diff import diff_tenant
+from crud.sql import tables_read
 from sogoms_site.commands import Options, Out, Subparsers
 from tenants.cli import tenant_or_report
 from tenants.config import Tenant, load_config
@@ -40,7 +41,18 @@ def register(subparsers: Subparsers) -> None:
 
 
 def _foreign_tables(tenant: Tenant) -> tuple[str, ...]:
-    return tuple(r.sql.get("table", "") for r in resources_of(tenant).values() if r.source == "queries")
+    """Tables the v1 query files use (written, or only read by their SQL, login lists too):
+    the schema tools never count them as extra, so never propose to drop them."""
+    resources = [*resources_of(tenant).values(), *login_lists_of(tenant).values()]
+    tables: set[str] = set()
+    for resource in resources:
+        if resource.source != "queries":
+            continue
+        tables.add(resource.sql.get("table", ""))
+        for statement in (resource.sql.get("list", ""), resource.sql.get("show", "")):
+            tables.update(tables_read(statement))
+    tables.discard("")
+    return tuple(sorted(tables))
 
 
 def run_validate(options: Options, out: Out) -> int:

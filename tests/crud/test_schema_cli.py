@@ -168,3 +168,30 @@ def test_the_cli_migrate_prints_sql_and_refuses_destructive_steps(empty_tenant, 
     status, out = sogoms("schema", "migrate", "scratch", "--apply", "--allow-destructive")
     assert status == 0, out
     assert diff_tenant(narrowed) == []
+
+
+def test_a_table_only_read_by_v1_sql_is_never_an_extra_table_to_drop(empty_tenant, tmp_path):
+    """A list-only v1 resource names no `table:`; its SQL's tables are still the app's."""
+    from crud.schematools.cli import _foreign_tables
+
+    queries = tmp_path / "queries" / "scratch"
+    queries.mkdir(parents=True)
+    (queries / "archive.yaml").write_text(
+        "list:\n  query: SELECT a.id FROM archive a JOIN `archive_tags` t ON t.id = a.id\n"
+        '  filters: {default: ""}\n'
+    )
+    notes = {"fields": {"id": {"type": "int", "primary": True, "auto": True}}, "crud": ["list"]}
+    tenant = empty_tenant({"tables": {"notes": notes}})
+    migrate.apply(tenant, migrate.plan(tenant))
+    with connections[tenant.db_alias].cursor() as cursor:
+        cursor.execute("CREATE TABLE archive (id INTEGER PRIMARY KEY)")
+        cursor.execute("CREATE TABLE archive_tags (id INTEGER PRIMARY KEY)")
+        cursor.execute("CREATE TABLE leftover (id INTEGER PRIMARY KEY)")
+
+    assert _foreign_tables(tenant) == ("archive", "archive_tags")
+    extra = {
+        d.table
+        for d in diff_tenant(tenant, foreign_tables=_foreign_tables(tenant))
+        if d.kind == "extra_table"
+    }
+    assert extra == {"leftover"}

@@ -395,3 +395,11 @@ def test_the_openapi_document_names_the_parameters_a_v1_query_needs(beta_api):
     parameters = {p["name"]: p for p in document["paths"]["/tasks"]["get"]["parameters"]}
     assert parameters["project_id"]["required"] is True
     assert "user_id" not in parameters
+
+
+def test_the_tables_an_sql_reads_are_found_after_from_and_join():
+    from crud.sql import tables_read
+
+    sql = "SELECT t.id, 'FROM nowhere' FROM tasks t JOIN `projects` p ON p.id = t.project_id JOIN tags"
+    assert tables_read(sql) == {"tasks", "projects", "tags"}
+    assert tables_read("SELECT * FROM (SELECT id FROM inner_t) q") == {"inner_t"}
