@@ -6,9 +6,9 @@ Error:   `{"success": false, "error": {"code", "message", "details", "request_id
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse
 from rest_framework.response import Response
@@ -47,9 +47,19 @@ def ok(
     return Response(success_body(data, message, meta), status=status, headers=headers)
 
 
+_DJANGO_TYPES = DjangoJSONEncoder()
+# Datetimes as RFC 3339 (`Z` for UTC, microseconds kept); int keys as strings, as json did.
+_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
+
+
+def _other_types(value: Any) -> Any:
+    """What orjson does not know (Decimal, lazy translations, durations), as Django says."""
+    return _DJANGO_TYPES.default(value)
+
+
 def render_json(body: Any) -> bytes:
     """The one JSON encoding of API bodies: compact, UTF-8, Django types understood."""
-    return json.dumps(body, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":")).encode()
+    return orjson.dumps(body, default=_other_types, option=_OPTIONS)
 
 
 def error_response(

@@ -8,12 +8,17 @@ from collections.abc import Mapping
 from itertools import accumulate
 from typing import IO, Any, NoReturn
 
+import orjson
 from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
 from typing_extensions import override
 
 from sogoms_site.api.errors import PayloadTooLarge
+
+# Nineteen digits in a row may be an integer orjson cannot hold (inside a string too: then
+# the exact decoder reads the body, which is only slower).
+_LONG_DIGITS = re.compile(r"[0-9]{19}")
 
 
 def _reject_constant(name: str) -> NoReturn:
@@ -63,6 +68,9 @@ class BoundedJSONParser(BaseParser):
         if nesting_depth(text) > max_depth:
             raise ParseError(f"arrays and objects nest deeper than {max_depth} levels")
         try:
-            return json.loads(text, parse_constant=_reject_constant)
-        except (ValueError, RecursionError) as exc:
+            if _LONG_DIGITS.search(text):
+                # orjson reads an integer beyond 64 bits as a float: Python's decoder keeps it exact
+                return json.loads(text, parse_constant=_reject_constant)
+            return orjson.loads(raw)  # it refuses NaN and Infinity, which are not JSON
+        except (ValueError, RecursionError) as exc:  # orjson.JSONDecodeError is a ValueError
             raise ParseError(str(exc)) from None

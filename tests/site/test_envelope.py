@@ -319,3 +319,36 @@ def test_redis_unreachable_is_a_503_to_try_again_not_an_internal_error():
     assert error is not None
     assert (error.status_code, error.code, error.headers) == (503, "TENANT_UNAVAILABLE", {"Retry-After": "1"})
     assert "6379" not in error.message  # nothing of the infrastructure is shown
+
+
+def test_bodies_are_encoded_with_rfc_3339_times_and_django_types():
+    import datetime
+    import decimal
+
+    from sogoms_site.api.envelope import render_json
+
+    moment = datetime.datetime(2026, 12, 2, 14, 37, 6, 123456, tzinfo=datetime.UTC)
+    body = {"at": moment, "on": moment.date(), "price": decimal.Decimal("9.90"), 7: "seven", "name": "Zoë"}
+
+    assert (
+        render_json(body)
+        == (
+            '{"at":"2026-12-02T14:37:06.123456Z","on":"2026-12-02","price":"9.90","7":"seven","name":"Zoë"}'
+        ).encode()
+    )
+
+
+@pytest.mark.parametrize(
+    "number", ["18446744073709551616", "-9223372036854775809", "123456789012345678901234567890"]
+)
+def test_an_integer_beyond_64_bits_in_a_body_is_read_exactly(number):
+    import io
+
+    from sogoms_site.api.parsers import BoundedJSONParser
+
+    body = f'{{"big": {number}, "nan_like": "NaN", "deep": [[1]]}}'.encode()
+    assert BoundedJSONParser().parse(io.BytesIO(body)) == {
+        "big": int(number),
+        "nan_like": "NaN",
+        "deep": [[1]],
+    }
