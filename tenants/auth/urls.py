@@ -3,6 +3,7 @@
 from django.urls import path
 
 from tenants.auth import views
+from tenants.auth.oauth import views as oauth
 
 urlpatterns = [
     path("auth/register", views.RegisterView.as_view()),
@@ -14,4 +15,10 @@ urlpatterns = [
     path("auth/sessions/<str:session_id>", views.SessionView.as_view()),
     path("auth/password/forgot", views.PasswordForgotView.as_view()),
     path("auth/password/reset", views.PasswordResetView.as_view()),
+    path("auth/oauth/exchange", oauth.OAuthExchangeView.as_view()),
+    path("auth/oauth/<str:provider>/start", oauth.OAuthStartView.as_view()),
+    path("auth/oauth/<str:provider>/callback", oauth.OAuthCallbackView.as_view()),
+    path("auth/oauth/<str:provider>/link", oauth.OAuthLinkView.as_view()),
+    path("auth/me/identities", oauth.IdentitiesView.as_view()),
+    path("auth/me/identities/<str:provider>", oauth.IdentityView.as_view()),
 ]

@@ -4,6 +4,15 @@
 """
 
 from tenants.config.loader import ConfigProblem, LoadResult, load_config
-from tenants.config.model import RateLimit, Registry, Tenant
+from tenants.config.model import OAuthProvider, OAuthSettings, RateLimit, Registry, Tenant
 
-__all__ = ["ConfigProblem", "LoadResult", "RateLimit", "Registry", "Tenant", "load_config"]
+__all__ = [
+    "ConfigProblem",
+    "LoadResult",
+    "OAuthProvider",
+    "OAuthSettings",
+    "RateLimit",
+    "Registry",
+    "Tenant",
+    "load_config",
+]
