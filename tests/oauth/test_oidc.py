@@ -184,3 +184,37 @@ def test_a_disabled_user_cannot_sign_in_with_the_provider(api, oauth_alpha):
     back = get(api, at_provider(start(api, "local"), account="kim", email="kim@example.com"))
 
     assert query_of(back["Location"])["error"] == "FORBIDDEN"
+
+
+def test_expired_states_and_codes_are_purged_a_day_after_expiry(api):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tenants.retention import run_purgers
+
+    sign_in(api, account="old")  # a used state and an unused code
+    start(api, "local")  # a pending state
+    assert (OAuthState.objects.count(), OAuthCode.objects.count()) == (2, 1)
+
+    assert run_purgers(timezone.now())["oauth_states"] == 0
+    counts = run_purgers(timezone.now() + timedelta(days=1, minutes=11))
+
+    assert (counts["oauth_states"], counts["oauth_codes"]) == (2, 1)
+    assert not OAuthState.objects.exists() and not OAuthCode.objects.exists()
+
+
+def test_operators_see_identities_read_only(api, operator):
+    exchange(api, sign_in(api, account="adm", email="adm@example.com")["code"])
+    identity = Identity.objects.get()
+
+    listing = operator.get("/admin/tenants/identity/", HTTP_HOST="localhost")
+    page = operator.get(f"/admin/tenants/identity/{identity.pk}/change/", HTTP_HOST="localhost")
+
+    assert listing.status_code == 200 and b"adm@example.com" in listing.content
+    assert page.status_code == 200 and b'name="_save"' not in page.content
+    deleted = operator.post(
+        f"/admin/tenants/identity/{identity.pk}/delete/", {"post": "yes"}, HTTP_HOST="localhost"
+    )
+    assert deleted.status_code == 403
+    assert Identity.objects.exists()
