@@ -76,9 +76,12 @@ class Provider:
     def authorization_url(self, *, callback_url: str, state: str, code_verifier: str, nonce: str) -> str:
         """Where the browser goes to sign in: state, PKCE challenge and (OIDC) nonce included."""
         extra = {"nonce": nonce} if self.uses_nonce else {}
+        endpoint = self.endpoints().authorize
+        if not endpoint:
+            raise OAuthFailed("The provider names no authorization endpoint.")
         with self.session(callback_url=callback_url) as session:
             url, _ = session.create_authorization_url(
-                self.endpoints().authorize, state=state, code_verifier=code_verifier, **extra
+                endpoint, state=state, code_verifier=code_verifier, **extra
             )
         return str(url)
 
@@ -89,7 +92,7 @@ class Provider:
                 token = session.fetch_token(self.endpoints().token, code=code, code_verifier=code_verifier)
             except OAuthError as exc:
                 raise OAuthFailed(f"The provider refused the sign-in: {exc.error}.") from None
-            except (ValueError, KeyError):  # not JSON, or no access_token
+            except (ValueError, KeyError, TypeError, AttributeError):  # not JSON, no access_token...
                 raise OAuthFailed("The provider's token answer is not usable.") from None
             profile = self.read_profile(session, dict(token), nonce)
         if not profile.subject:

@@ -111,6 +111,7 @@ class OpenIDProvider(Provider):
                 {"nonce": nonce, "client_id": client_id, "access_token": token.get("access_token")},
             )
             claims.validate(leeway=LEEWAY_SECONDS)
-        except (JoseError, ValueError, TypeError, KeyError) as exc:
+        except (JoseError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            # Whatever is wrong with the token or the key set, the sign-in fails cleanly.
             raise OAuthFailed(f"The provider's id_token is not valid: {exc}.") from None
         return dict(claims)
