@@ -218,3 +218,35 @@ def test_operators_see_identities_read_only(api, operator):
     )
     assert deleted.status_code == 403
     assert Identity.objects.exists()
+
+
+def test_a_callback_naming_another_issuer_is_refused(api):
+    callback = at_provider(start(api, "local"), account="mix")
+    assert "iss=" in callback  # oidc-provider names itself (RFC 9207)
+
+    back = get(api, callback.replace("iss=", "iss=https%3A%2F%2Fevil.example&was="))
+
+    assert query_of(back["Location"])["error"] == "OAUTH_FAILED"
+    assert not Identity.objects.exists()
+
+
+def test_a_new_account_gets_the_welcome_email(api):
+    from mail.models import OutboxMessage
+    from tests.mail.conftest import deliver_due
+
+    sign_in(api, account="wel", email="wel@example.com", name="Wel")
+
+    assert deliver_due().sent == 1
+    message = OutboxMessage.objects.get()
+    assert (message.template, message.to_email) == ("welcome", "wel@example.com")
+
+
+def test_starting_sign_ins_is_limited_per_client_ip(api, oauth_alpha):
+    limit = oauth_alpha.login_rate_per_ip.limit
+    for _ in range(limit):
+        start(api, "local")
+
+    response = get(api, f"/api/auth/oauth/local/start?redirect_uri={CLIENT_PAGE}")
+
+    error_of(response, 429, "RATE_LIMITED")
+    assert OAuthState.objects.count() == limit

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from sogoms_site.errors import AccountExists, IdentityInUse, NotPermitted, OAuthFailed
+from tenants import hooks
 from tenants.auth.oauth.base import Profile
 from tenants.auth.selectors import user_by_email, user_by_id
 from tenants.config import Tenant
@@ -64,7 +65,9 @@ def identity_link(*, tenant: Tenant, provider: str, profile: Profile, user_id: i
 
 def _create(*, tenant: Tenant, provider: str, profile: Profile) -> TenantUserBase:
     model = user_model(tenant)
+    welcome = hooks.account_mailer(tenant, "welcome")
     try:
+        # As at register: the welcome e-mail is recorded beside the user, both or neither.
         with transaction.atomic(using=tenant.db_alias):
             user = model.objects.create(
                 email=profile.email,
@@ -72,6 +75,8 @@ def _create(*, tenant: Tenant, provider: str, profile: Profile) -> TenantUserBas
                 name=profile.name,
                 email_verified_at=timezone.now() if profile.email_verified else None,
             )
+            if welcome is not None:
+                welcome.queue_in_tenant(tenant=tenant, template="welcome", user=user, variables={})
     except IntegrityError:  # the same e-mail registered meanwhile
         raise AccountExists(details={"email": ["already registered"]}) from None
     log_event(

@@ -7,6 +7,7 @@ endpoints and scopes and reads the provider's answer into a `Profile`. The flow 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -98,6 +99,9 @@ class Provider:
         if not profile.subject:
             raise OAuthFailed("The provider did not say who signed in.")
         return profile
+
+    def check_callback(self, params: Mapping[str, str]) -> None:
+        """Refuse a callback the provider cannot have sent (OAuthFailed); kinds add checks."""
 
     def read_profile(self, session: OAuth2Session, token: dict[str, Any], nonce: str) -> Profile:
         raise NotImplementedError

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from authlib.integrations.requests_client import OAuth2Session  # type: ignore[import-untyped]
@@ -65,6 +66,12 @@ class OpenIDProvider(Provider):
             self.config.token_url or str(document.get("token_endpoint", "")),
             self.config.userinfo_url or str(document.get("userinfo_endpoint", "")),
         )
+
+    def check_callback(self, params: Mapping[str, str]) -> None:
+        # RFC 9207: an issuer that names itself in the response must be the one we asked
+        # (a mix-up attack sends another provider's code to this callback).
+        if "iss" in params and params["iss"].rstrip("/") != self.config.issuer:
+            raise OAuthFailed("The sign-in answer comes from another issuer.")
 
     def read_profile(self, session: OAuth2Session, token: dict[str, Any], nonce: str) -> Profile:
         claims = self._id_token_claims(session, token, nonce)

@@ -44,10 +44,20 @@ class CallbackOutcome:
 
 
 def oauth_start(
-    *, tenant: Tenant, provider: str, redirect_uri: str, callback_url: str, link_user_id: int | None = None
+    *,
+    tenant: Tenant,
+    provider: str,
+    redirect_uri: str,
+    callback_url: str,
+    client_ip: str = "",
+    link_user_id: int | None = None,
 ) -> str:
     """Begin a sign-in (or, with `link_user_id`, a link): the provider's authorization URL."""
     chosen = provider_for(tenant, provider)
+    if link_user_id is None:
+        # Each start writes a row: a client cannot fill the table faster than it may log in.
+        rate = tenant.login_rate_per_ip
+        ratelimit.refuse_over(rate, ratelimit.hit("oauth-start-ip", f"{tenant.app}|{client_ip}", rate))
     allowed = tenant.oauth.redirect_uris if tenant.oauth else ()
     if redirect_uri not in allowed:
         raise InvalidInput(
@@ -82,6 +92,7 @@ def oauth_callback(*, tenant: Tenant, provider: str, params: Mapping[str, str]) 
     try:
         if params.get("error"):
             raise OAuthFailed(f"The provider refused the sign-in: {params['error'][:100]}.")
+        chosen.check_callback(params)
         code = params.get("code", "")
         if not code or len(code) > 2048:
             raise OAuthFailed("The provider sent no code.")

@@ -56,6 +56,7 @@ class OAuthStartView(PublicAuthView):
             provider=provider,
             redirect_uri=_query(request, "redirect_uri"),
             callback_url=_callback_url(request, provider),
+            client_ip=client_ip(request),
         )
         return HttpResponseRedirect(url)
 
