@@ -15,15 +15,20 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 __all__ = [
+    "AccountExists",
     "AlreadyExists",
     "AuthenticationRequired",
     "BadCredentials",
     "DomainError",
     "ExpiredToken",
+    "IdentityInUse",
     "InvalidInput",
+    "InvalidOAuthCode",
+    "InvalidOAuthState",
     "InvalidToken",
     "NotFoundError",
     "NotPermitted",
+    "OAuthFailed",
     "StateConflict",
     "TenantUnavailable",
     "TooManyAttempts",
@@ -63,6 +68,37 @@ class AlreadyExists(StateConflict):
     """What the request would create exists already (e.g. an e-mail already registered)."""
 
     default_message = "The request conflicts with existing data."
+
+
+class AccountExists(AlreadyExists):
+    """A sign-in with another provider names the e-mail of an account it may not take over:
+    the provider does not vouch for the address, or the account never proved it."""
+
+    default_message = "An account with this e-mail already exists; sign in to it and link the provider."
+
+
+class IdentityInUse(StateConflict):
+    """The provider account is linked to another user already (or the user has one there)."""
+
+    default_message = "This provider account is linked to another account."
+
+
+class InvalidOAuthState(InvalidInput):
+    """A provider's callback whose `state` is unknown, expired, already used or of another provider."""
+
+    default_message = "The sign-in is unknown, expired or already finished; start again."
+
+
+class InvalidOAuthCode(InvalidInput):
+    """A one-time sign-in code that is unknown, expired or already exchanged."""
+
+    default_message = "The sign-in code is unknown, expired or already used; sign in again."
+
+
+class OAuthFailed(DomainError):
+    """The provider refused the sign-in, or its answer could not be trusted or reached."""
+
+    default_message = "The sign-in with the provider failed."
 
 
 class NotPermitted(DomainError):

@@ -191,6 +191,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 SOGOMS_TUNE_DATABASE = _tuned
 # A tenant whose database was found down answers 503 at once, without trying, this long.
 SOGOMS_TENANT_RETRY_SECONDS = env_int("SOGOMS_TENANT_RETRY_SECONDS", 5)
+# Sign-in providers (auth.oauth) on private or loopback addresses: refused like any SSRF
+# target unless this is on (tests with local providers, an intranet identity provider).
+SOGOMS_OAUTH_ALLOW_PRIVATE_NETWORK = env_bool("SOGOMS_OAUTH_ALLOW_PRIVATE_NETWORK", False)
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:

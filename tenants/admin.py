@@ -23,7 +23,7 @@ from typing_extensions import override
 from sogoms_site.errors import DomainError
 from sogoms_site.probes import database_reachable
 from tenants.config import Tenant
-from tenants.models import TenantRecord
+from tenants.models import Identity, TenantRecord
 from tenants.registry import ensure_loaded
 from tenants.usermodel import user_model
 
@@ -99,6 +99,25 @@ class TenantRecordAdmin(SuperuserOnly):
         model = user_model(tenant)
         url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
         return format_html('<a href="{}">{} users</a>', url, obj.app)
+
+
+@admin.register(Identity)
+class IdentityAdmin(SuperuserOnly):
+    """Provider accounts linked to tenant users: read-only (users unlink them through the API,
+    which keeps their last way to sign in)."""
+
+    list_display = ["app", "provider", "subject", "user_id", "email", "email_verified", "last_used_at"]
+    list_filter = ["app", "provider"]
+    search_fields = ["subject", "email"]
+    readonly_fields = [f.name for f in Identity._meta.fields]
+
+    @override
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    @override
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
 
 
 class TenantUserAdmin(SuperuserOnly):

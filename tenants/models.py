@@ -122,3 +122,75 @@ class UserTokensCutoff(models.Model):
 
     def __str__(self) -> str:
         return f"{self.app}:{self.user_id}:{self.tokens_valid_after:%Y-%m-%dT%H:%M:%S}"
+
+
+class OAuthState(models.Model):
+    """One sign-in started at a provider: what the callback needs to finish it, single use.
+
+    `state` travels through the browser, so only its SHA-256 is kept; the PKCE verifier and
+    the nonce never leave the server until the callback sends them to the provider.
+    """
+
+    app = models.CharField(max_length=40)
+    provider = models.CharField(max_length=40)
+    state_hash = models.CharField(max_length=64, unique=True)
+    code_verifier = models.CharField(max_length=128)
+    nonce = models.CharField(max_length=128, blank=True, default="")
+    redirect_uri = models.CharField(max_length=2000, help_text="The client page the user goes back to.")
+    callback_url = models.CharField(max_length=2000, help_text="Ours, as sent to the provider.")
+    # Set when a signed-in user links a provider account instead of signing in with it.
+    link_user_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "OAuth state"
+
+    def __str__(self) -> str:
+        return f"{self.app}:{self.provider}:{self.state_hash[:8]}"
+
+
+class OAuthCode(models.Model):
+    """The one-time code a finished sign-in hands to the client, traded for tokens once.
+
+    Only its SHA-256 is kept; it lives a minute."""
+
+    app = models.CharField(max_length=40)
+    provider = models.CharField(max_length=40)
+    user_id = models.BigIntegerField()
+    code_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "OAuth code"
+
+    def __str__(self) -> str:
+        return f"{self.app}:{self.user_id}:{self.code_hash[:8]}"
+
+
+class Identity(models.Model):
+    """A provider account (provider, subject) that signs in as one tenant user.
+
+    One per provider and user: unlinking names the provider."""
+
+    app = models.CharField(max_length=40)
+    provider = models.CharField(max_length=40)
+    subject = models.CharField(max_length=255, help_text="The provider's stable id of the account.")
+    user_id = models.BigIntegerField()
+    email = models.CharField(max_length=254, blank=True, default="", help_text="As the provider said.")
+    email_verified = models.BooleanField(default=False, help_text="Whether the provider vouched for it.")
+    created_at = models.DateTimeField()
+    last_used_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["app", "provider", "subject"], name="one_user_per_identity"),
+            models.UniqueConstraint(fields=["app", "user_id", "provider"], name="one_identity_per_provider"),
+        ]
+        verbose_name_plural = "identities"
+
+    def __str__(self) -> str:
+        return f"{self.app}:{self.provider}:{self.subject}"

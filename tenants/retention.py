@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Model, QuerySet
 
-from tenants.models import PasswordResetToken
+from tenants.models import OAuthCode, OAuthState, PasswordResetToken
 
 logger = logging.getLogger("sogoms.retention")
 
@@ -55,6 +55,23 @@ def purge_reset_tokens(now: datetime) -> dict[str, int]:
     if before is None:
         return {"reset_tokens": 0}
     return {"reset_tokens": delete_in_batches(PasswordResetToken.objects.filter(expires_at__lt=before))}
+
+
+# Pending provider sign-ins and one-time codes are useless once expired (10 min, 60 s); a
+# day more lets an operator look into a sign-in that failed.
+OAUTH_ROWS_KEPT = timedelta(days=1)
+
+
+def purge_oauth_rows(now: datetime) -> dict[str, int]:
+    """Provider sign-in states and one-time codes expired more than a day ago (used or not)."""
+    before = now - OAUTH_ROWS_KEPT
+    return {
+        "oauth_states": delete_in_batches(OAuthState.objects.filter(expires_at__lt=before)),
+        "oauth_codes": delete_in_batches(OAuthCode.objects.filter(expires_at__lt=before)),
+    }
+
+
+register_purger(purge_oauth_rows)  # tenants' own rows, beside the purgers other apps register
 
 
 def run_purgers(now: datetime) -> dict[str, int]:

@@ -94,6 +94,36 @@ class Conflict(ApiError):
     default_detail = "The request conflicts with existing data."
 
 
+class AccountExistsError(ApiError):
+    status_code = 409
+    code = "ACCOUNT_EXISTS"
+    default_detail = "An account with this e-mail already exists; sign in to it and link the provider."
+
+
+class IdentityInUseError(ApiError):
+    status_code = 409
+    code = "IDENTITY_IN_USE"
+    default_detail = "This provider account is linked to another account."
+
+
+class OAuthStateInvalid(ApiError):
+    status_code = 400
+    code = "OAUTH_STATE_INVALID"
+    default_detail = "The sign-in is unknown, expired or already finished; start again."
+
+
+class OAuthCodeInvalid(ApiError):
+    status_code = 400
+    code = "OAUTH_CODE_INVALID"
+    default_detail = "The sign-in code is unknown, expired or already used; sign in again."
+
+
+class OAuthProviderError(ApiError):
+    status_code = 502
+    code = "OAUTH_FAILED"
+    default_detail = "The sign-in with the provider failed."
+
+
 class PayloadTooLarge(ApiError):
     status_code = 413
     code = "PAYLOAD_TOO_LARGE"
@@ -134,6 +164,11 @@ DOMAIN_ERRORS: dict[type[domain.DomainError], type[ApiError]] = {
     domain.NotFoundError: NotFound,
     domain.StateConflict: Conflict,
     domain.AlreadyExists: Conflict,
+    domain.AccountExists: AccountExistsError,
+    domain.IdentityInUse: IdentityInUseError,
+    domain.InvalidOAuthState: OAuthStateInvalid,
+    domain.InvalidOAuthCode: OAuthCodeInvalid,
+    domain.OAuthFailed: OAuthProviderError,
     domain.NotPermitted: Forbidden,
     domain.AuthenticationRequired: Unauthorized,
     domain.InvalidToken: Unauthorized,

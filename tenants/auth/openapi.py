@@ -1,5 +1,5 @@
 """The OpenAPI description of `<base>/auth/*`: register, login, refresh, me, logout, sessions,
-password reset.
+password reset, sign-in with providers and linked identities.
 
 Registered by TenantsConfig.ready() as a provider of the tenant's OpenAPI document
 (sogoms_site.api.openapi). The password forgot/reset paths are described only for a
@@ -33,6 +33,7 @@ PASSWORD_RESET_PATHS = ("/auth/password/forgot", "/auth/password/reset")
 def auth_paths(tenant: Tenant) -> OpenApiPart:
     """The provider: the auth paths of `tenant`, with the User and Session schemas."""
     paths = _session_paths(tenant)
+    paths.update(_oauth_paths(tenant))
     if hooks.account_mailer(tenant, PASSWORD_RESET_TEMPLATE) is not None:
         paths.update(_password_reset_paths())
     paths.update(_users_paths())
@@ -167,6 +168,149 @@ def _session_paths(tenant: Tenant) -> dict[str, Any]:
             }
         },
     }
+
+
+def _oauth_paths(tenant: Tenant) -> dict[str, Any]:
+    """Served for every tenant; a provider the tenant does not configure answers 404 NOT_FOUND."""
+    names = sorted(tenant.oauth.providers) if tenant.oauth else []
+    provider = path_parameter(
+        "provider",
+        {"type": "string", **({"enum": names} if names else {})},
+        "a provider of `auth.oauth.providers`",
+    )
+    redirect_uri = {"type": "string", "maxLength": 2000}
+    failed = {
+        "description": "OAUTH_FAILED: the provider could not be reached, or refused, or answered wrongly",
+        "content": {"application/json": {"schema": ref("Error")}},
+    }
+    identity = {
+        "type": "object",
+        "required": ["provider", "email", "email_verified", "created_at", "last_used_at"],
+        "properties": {
+            "provider": {"type": "string"},
+            "email": {"type": "string", "description": "as the provider said"},
+            "email_verified": {"type": "boolean", "description": "the provider vouched for the e-mail"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "last_used_at": {"type": "string", "format": "date-time"},
+        },
+    }
+    exchange = {
+        "type": "object",
+        "required": ["code"],
+        "properties": {"code": {"type": "string", "minLength": 1, "maxLength": 200}},
+        "additionalProperties": False,
+    }
+    link = {
+        "type": "object",
+        "required": ["redirect_uri"],
+        "properties": {"redirect_uri": redirect_uri},
+        "additionalProperties": False,
+    }
+    authorize = {
+        "type": "object",
+        "required": ["authorize_url"],
+        "properties": {"authorize_url": {"type": "string"}},
+    }
+    return {
+        "/auth/oauth/{provider}/start": {
+            "get": {
+                "security": [],  # public
+                "tags": ["auth"],
+                "operationId": "auth_oauth_start",
+                "summary": "Sign in with a provider: 302 to its authorization page (PKCE, state, nonce)",
+                "parameters": [
+                    provider,
+                    query_parameter(
+                        "redirect_uri",
+                        redirect_uri,
+                        "the client page to return to (auth.oauth.redirect_uris)",
+                        required=True,
+                    ),
+                ],
+                "responses": {
+                    "302": {"description": "to the provider; it comes back to the callback"},
+                    **_error_refs("400", "404", "500"),
+                    "502": failed,
+                },
+            }
+        },
+        "/auth/oauth/{provider}/callback": {
+            "get": {
+                "security": [],  # public
+                "tags": ["auth"],
+                "operationId": "auth_oauth_callback",
+                "summary": "The provider's redirect: 302 to the client page with `code`, `linked` or `error`",
+                "parameters": [
+                    provider,
+                    query_parameter("state", {"type": "string"}, required=True),
+                    query_parameter("code", {"type": "string"}),
+                    query_parameter("error", {"type": "string"}),
+                ],
+                "responses": {
+                    "302": {
+                        "description": "to the client page: `?code=` (one-time, 60 s), `?linked=<provider>`, "
+                        "or `?error=<code>&error_description=` (ACCOUNT_EXISTS, IDENTITY_IN_USE, "
+                        "OAUTH_FAILED, FORBIDDEN)"
+                    },
+                    **_error_refs("400", "404", "500"),
+                },
+            }
+        },
+        "/auth/oauth/exchange": {
+            "post": {
+                "security": [],  # public
+                "tags": ["auth"],
+                "operationId": "auth_oauth_exchange",
+                "summary": "Trade the one-time code for a session (the login answer)",
+                "requestBody": json_body(exchange),
+                "responses": responses(
+                    "200", envelope(ref("Session")), "a session", ("400", "403", "413", "415", "429", "500")
+                ),
+            }
+        },
+        "/auth/oauth/{provider}/link": {
+            "post": {
+                "tags": ["auth"],
+                "operationId": "auth_oauth_link",
+                "summary": "Start linking a provider account to the caller: the URL to send the browser to",
+                "parameters": [provider],
+                "requestBody": json_body(link),
+                "responses": {
+                    **responses(
+                        "200",
+                        envelope(authorize),
+                        "the authorization URL",
+                        ("400", "401", "404", "413", "415", "500"),
+                    ),
+                    "502": failed,
+                },
+            }
+        },
+        "/auth/me/identities": {
+            "get": {
+                "tags": ["auth"],
+                "operationId": "auth_identities",
+                "summary": "The caller's linked provider accounts",
+                "responses": responses(
+                    "200", envelope({"type": "array", "items": identity}), "the identities", ("401", "500")
+                ),
+            }
+        },
+        "/auth/me/identities/{provider}": {
+            "delete": {
+                "tags": ["auth"],
+                "operationId": "auth_identity_unlink",
+                "summary": "Unlink a provider account of the caller (409 CONFLICT: the last way to sign in)",
+                "parameters": [path_parameter("provider", {"type": "string"})],
+                "responses": responses("200", no_data(), "unlinked", ("401", "404", "409", "500")),
+            }
+        },
+    }
+
+
+def _error_refs(*codes: str) -> dict[str, Any]:
+    """The contract's error responses alone (for an operation whose success is a redirect)."""
+    return {code: {"$ref": f"#/components/responses/E{code}"} for code in codes}
 
 
 def _password_reset_paths() -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from tenants.auth import users_admin, views
+from tenants.auth.oauth import views as oauth
 
 urlpatterns = [
     path("auth/register", views.RegisterView.as_view()),
@@ -16,4 +17,10 @@ urlpatterns = [
     path("auth/password/reset", views.PasswordResetView.as_view()),
     path("_users", users_admin.UsersView.as_view()),
     path("_users/<int:user_id>", users_admin.UserView.as_view()),
+    path("auth/oauth/exchange", oauth.OAuthExchangeView.as_view()),
+    path("auth/oauth/<str:provider>/start", oauth.OAuthStartView.as_view()),
+    path("auth/oauth/<str:provider>/callback", oauth.OAuthCallbackView.as_view()),
+    path("auth/oauth/<str:provider>/link", oauth.OAuthLinkView.as_view()),
+    path("auth/me/identities", oauth.IdentitiesView.as_view()),
+    path("auth/me/identities/<str:provider>", oauth.IdentityView.as_view()),
 ]

@@ -4,6 +4,16 @@
 """
 
 from tenants.config.loader import ConfigProblem, LoadResult, load_config
-from tenants.config.model import ApiLimits, RateLimit, Registry, Tenant
+from tenants.config.model import ApiLimits, OAuthProvider, OAuthSettings, RateLimit, Registry, Tenant
 
-__all__ = ["ApiLimits", "ConfigProblem", "LoadResult", "RateLimit", "Registry", "Tenant", "load_config"]
+__all__ = [
+    "ApiLimits",
+    "ConfigProblem",
+    "LoadResult",
+    "OAuthProvider",
+    "OAuthSettings",
+    "RateLimit",
+    "Registry",
+    "Tenant",
+    "load_config",
+]

@@ -23,8 +23,8 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from tenants.config.durations import parse_duration, parse_rate
-from tenants.config.model import ApiLimits, RateLimit, Registry, Tenant
-from tenants.config.schema import DatabaseBlock, RoutesFile
+from tenants.config.model import ApiLimits, OAuthProvider, OAuthSettings, RateLimit, Registry, Tenant
+from tenants.config.schema import DatabaseBlock, OAuthBlock, RoutesFile
 from tenants.config.secrets import (
     SecretError,
     read_environment_reference,
@@ -114,6 +114,7 @@ def _load_tenant(
 
     jwt_secret = _jwt_secret(model, label, options, problems)
     database = _database(model, label, options, problems)
+    oauth = _oauth(model.auth.oauth, label, options, problems)
     if len(problems) > before:
         return None
 
@@ -144,6 +145,7 @@ def _load_tenant(
         raw=MappingProxyType(model.model_dump(by_alias=True)),
         api_limits=_api_limits(model),
         roles=tuple(model.roles),
+        oauth=oauth,
     )
 
 
@@ -157,6 +159,41 @@ def _api_limits(model: RoutesFile) -> ApiLimits:
         operation: RateLimit(*parse_rate(value)) for operation, value in api.operations.items()
     }
     return ApiLimits(rate(api.per_ip), rate(api.per_user), MappingProxyType(operations))
+
+
+def _oauth(
+    block: OAuthBlock | None, label: str, options: LoadOptions, problems: list[ConfigProblem]
+) -> OAuthSettings | None:
+    """The providers with their secrets read (each unreadable one is a problem)."""
+    if block is None:
+        return None
+    providers: dict[str, OAuthProvider] = {}
+    for name, provider in block.providers.items():
+        key = f"auth.oauth.providers.{name}"
+        reference, secret_file = provider.client_secret, provider.client_secret_file
+        if reference:
+            secret = secret_or_problem(
+                lambda ref=reference: read_environment_reference(ref), label, f"{key}.client_secret", problems
+            )
+        else:
+            secret = secret_or_problem(
+                lambda path=secret_file: read_secret_file(path, options.base_dir),
+                label,
+                f"{key}.client_secret_file",
+                problems,
+            )
+        providers[name] = OAuthProvider(
+            name=name,
+            kind=provider.kind or ("oidc" if provider.issuer else name),
+            client_id=provider.client_id,
+            client_secret=secret or "",
+            issuer=(provider.issuer or "").rstrip("/"),
+            scopes=tuple(provider.scopes or ()),
+            authorize_url=provider.authorize_url or "",
+            token_url=provider.token_url or "",
+            userinfo_url=provider.userinfo_url or "",
+        )
+    return OAuthSettings(redirect_uris=tuple(block.redirect_uris), providers=MappingProxyType(providers))
 
 
 def legacy_tokens_end(value: date | datetime | None) -> datetime | None:

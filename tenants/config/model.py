@@ -27,6 +27,29 @@ class ApiLimits:
     operations: MappingProxyType[str, RateLimit] = field(default_factory=lambda: MappingProxyType({}))
 
 
+@dataclass(frozen=True, slots=True)
+class OAuthProvider:
+    """One configured sign-in provider; empty URLs and scopes mean the kind's defaults."""
+
+    name: str
+    kind: str  # oidc, discord, spotify: the module of tenants.auth.oauth that speaks it
+    client_id: str
+    client_secret: str = field(repr=False)
+    issuer: str = ""  # OpenID Connect: discovery at <issuer>/.well-known/openid-configuration
+    scopes: tuple[str, ...] = ()
+    authorize_url: str = ""
+    token_url: str = ""
+    userinfo_url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthSettings:
+    """`auth.oauth`: the client pages a sign-in may return to, and the providers by name."""
+
+    redirect_uris: tuple[str, ...]
+    providers: MappingProxyType[str, OAuthProvider]
+
+
 @dataclass(frozen=True, slots=True, eq=False)  # identity: one object per loaded config
 class Tenant:
     app: str
@@ -56,6 +79,7 @@ class Tenant:
     roles: tuple[str, ...] = ("default", "admin")  # the first is given at registration
     # What the config sections of other apps add (e.g. "resources" from crud).
     extensions: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}), repr=False)
+    oauth: OAuthSettings | None = None  # None: no sign-in with other providers
 
     @property
     def db_engine(self) -> str:

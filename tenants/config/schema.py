@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -95,6 +96,84 @@ class RateLimitBlock(Strict):
     api: ApiRateLimits = Field(default_factory=ApiRateLimits)
 
 
+PROVIDER_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+OAUTH_KINDS = ("oidc", "discord", "spotify")  # tenants.auth.oauth has one module per kind
+
+
+def _http_url(value: str | None) -> str | None:
+    """An absolute http(s) URL without user info or fragment (endpoint overrides, issuers)."""
+    if value is None:
+        return value
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an absolute http:// or https:// URL")
+    if parts.username or parts.password or parts.fragment:
+        raise ValueError(f"{value!r} must not carry a user name, password or #fragment")
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+
+class OAuthProviderBlock(Strict):
+    """One sign-in provider: an OpenID Connect issuer, or a plain OAuth2 kind (discord, spotify).
+
+    `kind` defaults to `oidc` when `issuer` is set, else to the provider's name. The endpoint
+    keys override the kind's defaults (tests point them at local servers)."""
+
+    kind: Literal["oidc", "discord", "spotify"] | None = None
+    issuer: HttpUrl | None = None
+    client_id: str = Field(min_length=1, max_length=500)
+    client_secret_file: str | None = None
+    client_secret: str | None = None  # only `env:NAME`; a literal secret is refused
+    scopes: list[Annotated[str, Field(pattern=r"^[\x21\x23-\x5b\x5d-\x7e]+$")]] | None = None
+    authorize_url: HttpUrl | None = None
+    token_url: HttpUrl | None = None
+    userinfo_url: HttpUrl | None = None
+
+    @field_validator("client_secret")
+    @classmethod
+    def _secret_from_environment_only(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("env:"):
+            raise ValueError("secrets never sit in YAML: use client_secret_file, or env:VARIABLE")
+        return value
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> OAuthProviderBlock:
+        if bool(self.client_secret_file) == bool(self.client_secret):
+            raise ValueError("set client_secret_file or client_secret (env:VARIABLE), exactly one")
+        if self.kind == "oidc" and not self.issuer:
+            raise ValueError("an OpenID Connect provider needs its issuer URL")
+        return self
+
+
+class OAuthBlock(Strict):
+    """Sign-in with other providers (`<base>/auth/oauth/*`)."""
+
+    # Where the client may ask to be sent back after the provider (exact match).
+    redirect_uris: list[HttpUrl] = Field(min_length=1)
+    providers: dict[str, OAuthProviderBlock] = Field(min_length=1)
+
+    @field_validator("providers")
+    @classmethod
+    def _provider_names_and_kinds(cls, value: dict[str, OAuthProviderBlock]) -> dict[str, OAuthProviderBlock]:
+        for name, block in value.items():
+            if not PROVIDER_NAME.match(name):
+                raise ValueError(f"{name!r} is not a provider name (lower-case letters, digits, _ and -)")
+            if block.kind is None and not block.issuer and name not in OAUTH_KINDS:
+                raise ValueError(
+                    f"provider {name!r}: set issuer (OpenID Connect) or kind ({', '.join(OAUTH_KINDS)})"
+                )
+        return value
+
+    @field_validator("redirect_uris")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("a redirect URI is listed twice")
+        return value
+
+
 class AuthBlock(Strict):
     jwt_secret_file: str | None = None
     jwt_secret: str | None = None  # only `env:NAME`; a literal secret is refused
@@ -112,6 +191,7 @@ class AuthBlock(Strict):
     # How new passwords are stored: Django's hasher, or bcrypt as the Go original wrote it.
     password_hash: Literal["django", "bcrypt"] = "django"  # noqa: S105  (a hasher's name)
     bcrypt_cost: int = Field(default=10, ge=4, le=16)  # 10 is Go's bcrypt.DefaultCost
+    oauth: OAuthBlock | None = None
 
     @field_validator("legacy_tokens_until", mode="before")
     @classmethod

@@ -44,6 +44,11 @@ EXPECTED: list[tuple[type[domain.DomainError], str, int]] = [
     (domain.BadCredentials, "INVALID_CREDENTIALS", 401),
     (domain.TooManyAttempts, "RATE_LIMITED", 429),
     (domain.TenantUnavailable, "TENANT_UNAVAILABLE", 503),
+    (domain.AccountExists, "ACCOUNT_EXISTS", 409),
+    (domain.IdentityInUse, "IDENTITY_IN_USE", 409),
+    (domain.InvalidOAuthState, "OAUTH_STATE_INVALID", 400),
+    (domain.InvalidOAuthCode, "OAUTH_CODE_INVALID", 400),
+    (domain.OAuthFailed, "OAUTH_FAILED", 502),
 ]
 IDS = [cls.__name__ for cls, _, _ in EXPECTED]
 
