@@ -14,4 +14,6 @@ urlpatterns = [
     path("auth/sessions/<str:session_id>", views.SessionView.as_view()),
     path("auth/password/forgot", views.PasswordForgotView.as_view()),
     path("auth/password/reset", views.PasswordResetView.as_view()),
+    path("auth/verify", views.VerifyView.as_view()),
+    path("auth/verify/resend", views.VerifyResendView.as_view()),
 ]

@@ -269,6 +269,7 @@ def test_the_daily_purge_task_drops_old_log_files_of_every_tenant():
         "access_rows": 0,
         "refresh_rows": 0,
         "reset_tokens": 0,
+        "verification_codes": 0,
         "outbox_messages": 0,
         "job_runs": 0,
     }
