@@ -26,7 +26,7 @@ from mail.sealing import unseal
 from tenants import registry as registry_module
 from tenants.config.loader import LoadResult
 from tenants.config.model import Registry
-from tenants.models import EmailVerificationCode
+from tenants.models import AuthSession, EmailVerificationCode
 from tenants.retention import purge_reset_tokens
 from tenants.usermodel import user_model
 from tests.conftest import PASSWORD, data_of, error_of
@@ -174,6 +174,7 @@ def test_required_register_answers_the_user_without_tokens(alpha_api, reconfigur
     data = data_of(response, 201)
     assert set(data) == {"user"} and data["user"]["email_verified"] is False
     assert "verify" in response.json()["message"]
+    assert not AuthSession.objects.exists()  # no session until the address is verified
     assert code_for(NEW)
 
 
