@@ -20,6 +20,7 @@ __all__ = [
     "AuthenticationRequired",
     "BadCredentials",
     "DomainError",
+    "EmailNotVerified",
     "ExpiredToken",
     "IdentityInUse",
     "InvalidInput",
@@ -105,6 +106,12 @@ class NotPermitted(DomainError):
     """The caller is known but may not do this."""
 
     default_message = "You are not allowed to do this."
+
+
+class EmailNotVerified(NotPermitted):
+    """The credentials are right, but the app requires a verified e-mail address first."""
+
+    default_message = "Verify your e-mail address before signing in."
 
 
 class AuthenticationRequired(DomainError):

@@ -123,14 +123,26 @@ class IdentityAdmin(SuperuserOnly):
 class TenantUserAdmin(SuperuserOnly):
     """The users of one tenant; register_tenant_users() makes a subclass per tenant."""
 
-    list_display = ["id", "email", "name", "role", "is_active", "created_at"]
-    list_filter = ["role", "is_active"]
+    list_display = ["id", "email", "name", "role", "is_active", "email_verified", "created_at"]
+    list_filter = ["role", "is_active", ("email_verified_at", admin.EmptyFieldListFilter)]
     search_fields = ["email", "name"]
     ordering = ["id"]
-    fields = ["email", "name", "role", "is_active", "created_at", "updated_at"]
-    readonly_fields = ["email", "created_at", "updated_at"]
-    actions = ["reset_password"]
+    fields = ["email", "name", "role", "is_active", "email_verified_at", "created_at", "updated_at"]
+    # Verified by a code the user received, or by the operator's action (logged), never typed.
+    readonly_fields = ["email", "email_verified_at", "created_at", "updated_at"]
+    actions = ["reset_password", "mark_verified"]
     sogoms_tenant: Tenant  # set by each tenant's subclass
+
+    @admin.display(description="e-mail verified", boolean=True, ordering="email_verified_at")
+    def email_verified(self, obj: Any) -> bool:
+        return bool(obj.email_verified)
+
+    @admin.action(description="Mark the e-mail address verified")
+    def mark_verified(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        from tenants.auth.verification import user_mark_verified
+
+        marked = sum(user_mark_verified(tenant=self.sogoms_tenant, user=user) for user in queryset)
+        self.message_user(request, f"{marked} address(es) marked verified.")
 
     @admin.action(description="Reset the password (a new one is shown once; sessions end)")
     def reset_password(self, request: HttpRequest, queryset: QuerySet[Any]) -> TemplateResponse:
@@ -203,6 +215,7 @@ class TenantUserAdmin(SuperuserOnly):
         actions = super().get_actions(request)
         if self.sogoms_tenant.admin_read_only:
             actions.pop("reset_password", None)
+            actions.pop("mark_verified", None)
         return actions
 
     @override

@@ -61,8 +61,11 @@ class RevokedAccessToken(models.Model):
         return f"{self.app}:{self.jti}"
 
 
-class PasswordResetToken(models.Model):
-    """A single-use, expiring password-reset token; only its SHA-256 is stored."""
+class OneTimeCode(models.Model):
+    """A single-use, expiring code e-mailed to a tenant user; only its SHA-256 is stored.
+
+    Issued and spent by `tenants.auth.onetime`; rows are purged some days after they expire.
+    """
 
     app = models.CharField(max_length=40)
     user_id = models.BigIntegerField()
@@ -71,11 +74,28 @@ class PasswordResetToken(models.Model):
     expires_at = models.DateTimeField(db_index=True)
     used_at = models.DateTimeField(null=True, blank=True)
 
+    # Declared so that type checkers see it on `type[OneTimeCode]`; each kind inherits it.
+    objects = models.Manager()
+
     class Meta:
-        indexes = [models.Index(fields=["app", "user_id"])]
+        abstract = True
 
     def __str__(self) -> str:
         return f"{self.app}:{self.user_id}:{self.token_hash[:8]}"
+
+
+class PasswordResetToken(OneTimeCode):
+    """A password-reset code (`auth/password/forgot`, spent by `auth/password/reset`)."""
+
+    class Meta:
+        indexes = [models.Index(fields=["app", "user_id"])]
+
+
+class EmailVerificationCode(OneTimeCode):
+    """A code proving a user's e-mail address (sent on register, resend, e-mail change)."""
+
+    class Meta:
+        indexes = [models.Index(fields=["app", "user_id"])]
 
 
 class AuthSession(models.Model):

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Model, QuerySet
 
-from tenants.models import OAuthCode, OAuthState, PasswordResetToken
+from tenants.models import EmailVerificationCode, OAuthCode, OAuthState, PasswordResetToken
 
 logger = logging.getLogger("sogoms.retention")
 
@@ -50,11 +50,15 @@ def delete_in_batches(rows: QuerySet[Model], batch: int = BATCH) -> int:
 
 
 def purge_reset_tokens(now: datetime) -> dict[str, int]:
-    """Password-reset tokens that expired more than the retention ago (used or not)."""
+    """Password-reset tokens and e-mail verification codes that expired more than the
+    retention ago (used or not): the one-time codes, under one setting."""
     before = cutoff(now, "SOGOMS_RETENTION_RESET_TOKENS_DAYS")
     if before is None:
-        return {"reset_tokens": 0}
-    return {"reset_tokens": delete_in_batches(PasswordResetToken.objects.filter(expires_at__lt=before))}
+        return {"reset_tokens": 0, "verification_codes": 0}
+    return {
+        "reset_tokens": delete_in_batches(PasswordResetToken.objects.filter(expires_at__lt=before)),
+        "verification_codes": delete_in_batches(EmailVerificationCode.objects.filter(expires_at__lt=before)),
+    }
 
 
 # Pending provider sign-ins and one-time codes are useless once expired (10 min, 60 s); a

@@ -70,6 +70,12 @@ class Forbidden(ApiError):
     default_detail = "You are not allowed to do this."
 
 
+class EmailNotVerified(ApiError):
+    status_code = 403
+    code = "EMAIL_NOT_VERIFIED"
+    default_detail = "Verify your e-mail address before signing in."
+
+
 class NotFound(ApiError):
     status_code = 404
     code = "NOT_FOUND"
@@ -170,6 +176,7 @@ DOMAIN_ERRORS: dict[type[domain.DomainError], type[ApiError]] = {
     domain.InvalidOAuthCode: OAuthCodeInvalid,
     domain.OAuthFailed: OAuthProviderError,
     domain.NotPermitted: Forbidden,
+    domain.EmailNotVerified: EmailNotVerified,
     domain.AuthenticationRequired: Unauthorized,
     domain.InvalidToken: Unauthorized,
     domain.ExpiredToken: TokenExpired,

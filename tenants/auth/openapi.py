@@ -1,9 +1,11 @@
 """The OpenAPI description of `<base>/auth/*`: register, login, refresh, me, logout, sessions,
-password reset, sign-in with providers and linked identities.
+password reset, e-mail verification, sign-in with providers and linked identities.
 
 Registered by TenantsConfig.ready() as a provider of the tenant's OpenAPI document
 (sogoms_site.api.openapi). The password forgot/reset paths are described only for a
-tenant that can send the `password_reset` e-mail; without it they answer 404 NOT_FOUND.
+tenant that can send the `password_reset` e-mail, the verify paths only for one that
+verifies addresses and can send the `verify_email` e-mail; otherwise they answer 404
+NOT_FOUND.
 """
 
 from __future__ import annotations
@@ -24,10 +26,13 @@ from sogoms_site.api.openapi import (
 from sogoms_site.api.paging import MAX_PER_PAGE
 from tenants import hooks
 from tenants.auth.passwordreset import TEMPLATE as PASSWORD_RESET_TEMPLATE
+from tenants.auth.verification import verification_mailer
 from tenants.config import Tenant
 
 # Served for every tenant, described only for one that can send the reset e-mail.
 PASSWORD_RESET_PATHS = ("/auth/password/forgot", "/auth/password/reset")
+# Served for every tenant, described only for one that sends verification codes.
+VERIFY_PATHS = ("/auth/verify", "/auth/verify/resend")
 
 
 def auth_paths(tenant: Tenant) -> OpenApiPart:
@@ -37,6 +42,8 @@ def auth_paths(tenant: Tenant) -> OpenApiPart:
     if hooks.account_mailer(tenant, PASSWORD_RESET_TEMPLATE) is not None:
         paths.update(_password_reset_paths())
     paths.update(_users_paths())
+    if verification_mailer(tenant) is not None:
+        paths.update(_verify_paths())
     return OpenApiPart(
         paths=paths,
         schemas=_schemas(tenant),
@@ -78,16 +85,43 @@ def _session_paths(tenant: Tenant) -> dict[str, Any]:
         "properties": {"refresh_token": {"type": "string", "minLength": 1, "maxLength": 4096}},
         "additionalProperties": False,
     }
+    profile = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 255},
+            "email": {"type": "string", "format": "email", "maxLength": 254},
+            "current_password": {
+                "type": "string",
+                "maxLength": 128,
+                "description": "needed to change the e-mail address",
+            },
+        },
+        "minProperties": 1,
+        "additionalProperties": False,
+    }
+    user_data = envelope({"type": "object", "required": ["user"], "properties": {"user": ref("User")}})
+    required = tenant.verify_email == "required"
+    login_errors = ("400", "401", "413", "415", "429", "500")
+    login_responses = responses("200", envelope(ref("Session")), "a session", login_errors)
+    if required:
+        login_responses["403"] = {
+            "description": "EMAIL_NOT_VERIFIED: the password is right, the e-mail address not yet verified",
+            "content": {"application/json": {"schema": ref("Error")}},
+        }
     return {
         "/auth/register": {
             "post": {
                 "security": [],  # public
                 "tags": ["auth"],
                 "operationId": "auth_register",
-                "summary": "Create an account",
+                "summary": "Create an account"
+                + (" (no session until the e-mail address is verified)" if required else ""),
                 "requestBody": json_body(register),
                 "responses": responses(
-                    "201", envelope(ref("Session")), "a session", ("400", "409", "413", "415", "429", "500")
+                    "201",
+                    user_data if required else envelope(ref("Session")),
+                    "the account, to verify before signing in" if required else "a session",
+                    ("400", "409", "413", "415", "429", "500"),
                 ),
             }
         },
@@ -99,9 +133,7 @@ def _session_paths(tenant: Tenant) -> dict[str, Any]:
                 "summary": "Log in"
                 + (f" (with {', '.join(tenant.login_includes)})" if tenant.login_includes else ""),
                 "requestBody": json_body(credentials),
-                "responses": responses(
-                    "200", envelope(ref("Session")), "a session", ("400", "401", "413", "415", "429", "500")
-                ),
+                "responses": login_responses,
             }
         },
         "/auth/refresh": {
@@ -121,13 +153,18 @@ def _session_paths(tenant: Tenant) -> dict[str, Any]:
                 "tags": ["auth"],
                 "operationId": "auth_me",
                 "summary": "The current user",
+                "responses": responses("200", user_data, "the user", ("401", "500")),
+            },
+            "patch": {
+                "tags": ["auth"],
+                "operationId": "auth_me_update",
+                "summary": "Change the name, or the e-mail address (with the current password; it is "
+                "then unverified and a new code is sent); sessions go on",
+                "requestBody": json_body(profile),
                 "responses": responses(
-                    "200",
-                    envelope({"type": "object", "required": ["user"], "properties": {"user": ref("User")}}),
-                    "the user",
-                    ("401", "500"),
+                    "200", user_data, "the user", ("400", "401", "409", "413", "415", "429", "500")
                 ),
-            }
+            },
         },
         "/auth/logout": {
             "post": {
@@ -405,16 +442,56 @@ def _users_paths() -> dict[str, Any]:
     }
 
 
+def _verify_paths() -> dict[str, Any]:
+    verify = {
+        "type": "object",
+        "required": ["token"],
+        "properties": {"token": {"type": "string", "minLength": 1, "maxLength": 200}},
+        "additionalProperties": False,
+    }
+    resend = {
+        "type": "object",
+        "required": ["email"],
+        "properties": {"email": {"type": "string", "format": "email", "maxLength": 254}},
+        "additionalProperties": False,
+    }
+    user_data = envelope({"type": "object", "required": ["user"], "properties": {"user": ref("User")}})
+    verify_path, resend_path = VERIFY_PATHS
+    return {
+        verify_path: {
+            "post": {
+                "security": [],  # public
+                "tags": ["auth"],
+                "operationId": "auth_verify",
+                "summary": "Verify the e-mail address with the code it received (single use)",
+                "requestBody": json_body(verify),
+                "responses": responses("200", user_data, "the verified user", ("400", "413", "415", "500")),
+            }
+        },
+        resend_path: {
+            "post": {
+                "security": [],  # public
+                "tags": ["auth"],
+                "operationId": "auth_verify_resend",
+                "summary": "E-mail a new verification code (the same answer for every address)",
+                "requestBody": json_body(resend),
+                "responses": responses("200", no_data(), "accepted", ("400", "413", "415", "429", "500")),
+            }
+        },
+    }
+
+
 def _schemas(tenant: Tenant) -> dict[str, Any]:
     user = {
         "type": "object",
-        "required": ["id", "email", "name", "role", "created_at"],
+        "required": ["id", "email", "name", "role", "created_at", "email_verified"],
         "properties": {
             "id": {"type": "integer"},
             "email": {"type": "string"},
             "name": {"type": "string"},
             "role": ref("Role"),
             "created_at": {"type": "string", "format": "date-time"},
+            "email_verified": {"type": "boolean"},
         },
     }
     session = {

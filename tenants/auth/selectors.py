@@ -27,6 +27,7 @@ def user_public(user: TenantUserBase) -> dict:
         "name": user.name,
         "role": user.role,
         "created_at": user.created_at,
+        "email_verified": user.email_verified,
     }
 
 

@@ -48,3 +48,24 @@ class LogoutInput(StrictInput):
     """`{"all": true}` ends every session of the caller; without it, only this one."""
 
     all = serializers.BooleanField(required=False, default=False)
+
+
+class VerifyInput(StrictInput):
+    token = serializers.CharField(max_length=200)
+
+
+class VerifyResendInput(StrictInput):
+    email = serializers.EmailField(max_length=254)
+
+
+class ProfileInput(StrictInput):
+    """`PATCH auth/me`: a new name, a new e-mail address (with the current password), or both."""
+
+    name = serializers.CharField(max_length=255, required=False)
+    email = serializers.EmailField(max_length=254, required=False)
+    current_password = serializers.CharField(max_length=128, trim_whitespace=False, required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        if "name" not in attrs and "email" not in attrs:
+            raise serializers.ValidationError({"_body": ["give a name or an email to change"]})
+        return attrs

@@ -1,4 +1,5 @@
-"""Auth actions of a tenant: register, login, refresh, logout, sessions, role and state changes.
+"""Auth actions of a tenant: register, login, refresh, logout, sessions, profile, role and state
+changes.
 
 Functions take keyword-only arguments and raise domain errors (`sogoms_site.errors`); views only
 translate HTTP to calls. Every action is written to the tenant's event log.
@@ -16,13 +17,14 @@ from sogoms_site.errors import (
     AlreadyExists,
     AuthenticationRequired,
     BadCredentials,
+    EmailNotVerified,
     ExpiredToken,
     InvalidInput,
     InvalidToken,
     NotFoundError,
 )
 from tenants import hooks
-from tenants.auth import current, ratelimit, revocation, sessions
+from tenants.auth import current, ratelimit, revocation, sessions, verification
 from tenants.auth.passwords import hash_password, spend_hashing_time, verify_password
 from tenants.auth.principal import TenantPrincipal
 from tenants.auth.selectors import normalize_email, user_by_email, user_by_id, user_public
@@ -52,6 +54,18 @@ class Session:
             "expires_in": self.expires_in,
             "user": user_public(self.user),
         }
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What register hands to the client: a session, or none while the app requires the new
+    address to be verified first (`auth.verify_email: required`)."""
+
+    user: TenantUserBase
+    session: Session | None
+
+    def as_data(self) -> dict:
+        return self.session.as_data() if self.session else {"user": user_public(self.user)}
 
 
 def session_open(*, tenant: Tenant, user: TenantUserBase, ip: str = "", user_agent: str = "") -> Session:
@@ -100,7 +114,8 @@ def _issue(*, tenant: Tenant, user: TenantUserBase, session_id: str) -> Session:
 
 def user_register(
     *, tenant: Tenant, email: str, password: str, name: str, ip: str = "", user_agent: str = ""
-) -> Session:
+) -> Registration:
+    """Create an account; its session, unless the app requires a verified address first."""
     email = normalize_email(email)
     model = user_model(tenant)
     if model.objects.filter(email=email).exists():
@@ -108,20 +123,27 @@ def user_register(
             "An account with this e-mail already exists.", details={"email": ["already registered"]}
         )
     welcome = hooks.account_mailer(tenant, "welcome")
+    verify = verification.verification_mailer(tenant)
     hashed = hash_password(password, tenant)  # before the transaction: bcrypt takes a while
     try:
-        # The welcome e-mail is recorded in the tenant's transaction, beside the user: both
-        # or neither. It reaches the control outbox after commit, or with the mail sweep.
-        with transaction.atomic(using=tenant.db_alias):
+        # The e-mails are recorded in the tenant's transaction, beside the user: all or none.
+        # They reach the control outbox after commit, or with the mail sweep. The
+        # verification code is a row of the control database, whose transaction commits
+        # last: a code whose user was never created does not exist.
+        with transaction.atomic(using="default"), transaction.atomic(using=tenant.db_alias):
             user = model.objects.create(email=email, password=hashed, name=name, role=tenant.roles[0])
             if welcome is not None:
                 welcome.queue_in_tenant(tenant=tenant, template="welcome", user=user, variables={})
+            if verify is not None:
+                verification.verification_queue(tenant=tenant, user=user, mailer=verify)
     except IntegrityError:  # a concurrent registration won the race
         raise AlreadyExists(
             "An account with this e-mail already exists.", details={"email": ["already registered"]}
         ) from None
     log_event(tenant.app, "register", user_id=user.id, details={"email": email})
-    return session_open(tenant=tenant, user=user, ip=ip, user_agent=user_agent)
+    if verification.verification_required(tenant, user):
+        return Registration(user, None)
+    return Registration(user, session_open(tenant=tenant, user=user, ip=ip, user_agent=user_agent))
 
 
 def user_login(*, tenant: Tenant, email: str, password: str, client_ip: str, user_agent: str = "") -> Session:
@@ -150,6 +172,10 @@ def user_login(*, tenant: Tenant, email: str, password: str, client_ip: str, use
     if needs_rehash:
         user.password = hash_password(password, tenant)
         user.save(update_fields=["password", "updated_at"])
+    # Only after the password: the state of an address is told to its owner alone.
+    if verification.verification_required(tenant, user):
+        log_event(tenant.app, "login_unverified", user_id=user.id, details={"ip": client_ip})
+        raise EmailNotVerified()
     log_event(tenant.app, "login", user_id=user.id, details={"ip": client_ip, "rehashed": needs_rehash})
     return session_open(tenant=tenant, user=user, ip=client_ip, user_agent=user_agent)
 
@@ -253,6 +279,77 @@ def user_current(*, tenant: Tenant, principal: TenantPrincipal) -> TenantUserBas
     if user is None or not user.is_active:
         raise AuthenticationRequired("The account no longer exists or is disabled.")
     return user
+
+
+def user_update_profile(
+    *,
+    tenant: Tenant,
+    principal: TenantPrincipal,
+    name: str | None = None,
+    email: str | None = None,
+    current_password: str | None = None,
+) -> TenantUserBase:
+    """The caller changes their name and/or e-mail address.
+
+    A new address needs the current password (its failures count like failed logins), must
+    not be taken, and is not verified: a code goes to it when the app verifies addresses.
+    Sessions go on (the password did not change), and the change is logged."""
+    user = user_current(tenant=tenant, principal=principal)
+    new_email = normalize_email(email) if email is not None else user.email
+    old_email = user.email
+    changes = []
+    if name is not None and name != user.name:
+        user.name = name
+        changes.append("name")
+    if new_email != old_email:
+        _check_current_password(tenant=tenant, user=user, password=current_password)
+        if user_model(tenant).objects.filter(email=new_email).exclude(pk=user.id).exists():
+            raise AlreadyExists(
+                "An account with this e-mail already exists.", details={"email": ["already registered"]}
+            )
+        user.email = new_email
+        user.email_verified_at = None
+        changes += ["email", "email_verified_at"]
+    if not changes:
+        return user
+    verify = verification.verification_mailer(tenant) if "email" in changes else None
+    try:
+        # As on register: the code (control database) and its e-mail (tenant database, beside
+        # the new address) are written together; the old address's codes are spent.
+        with transaction.atomic(using="default"), transaction.atomic(using=tenant.db_alias):
+            user.save(update_fields=[*changes, "updated_at"])
+            if "email" in changes:
+                verification.verification_codes_spend(tenant=tenant, user_id=user.id)
+            if verify is not None:
+                verification.verification_queue(tenant=tenant, user=user, mailer=verify)
+    except IntegrityError:  # another account took the address meanwhile
+        raise AlreadyExists(
+            "An account with this e-mail already exists.", details={"email": ["already registered"]}
+        ) from None
+    if "email" in changes:
+        current.user_changed(app=tenant.app, user_id=user.id, using=tenant.db_alias)
+        log_event(tenant.app, "email_changed", user_id=user.id, details={"from": old_email, "to": new_email})
+    if "name" in changes:
+        log_event(tenant.app, "profile_changed", user_id=user.id, details={"fields": ["name"]})
+    return user
+
+
+def _check_current_password(*, tenant: Tenant, user: TenantUserBase, password: str | None) -> None:
+    """InvalidInput on `current_password` unless it is the user's password. Failures count
+    against the address like failed logins: a stolen access token cannot guess it freely."""
+    subject = f"{tenant.app}|{user.email}"
+    rate = tenant.login_rate_per_email
+    ratelimit.refuse_over(rate, ratelimit.count("login-email", subject, rate) + 1)
+    if password is None:
+        raise InvalidInput(
+            "The current password is needed to change the e-mail address.",
+            details={"current_password": ["required to change the e-mail address"]},
+        )
+    matches, _ = verify_password(password, user.password, tenant)
+    if not matches:
+        ratelimit.hit("login-email", subject, rate)
+        log_event(tenant.app, "email_change_refused", user_id=user.id, details={"reason": "password"})
+        raise InvalidInput("The current password is wrong.", details={"current_password": ["wrong password"]})
 
 
 def user_password_reset_by_operator(*, tenant: Tenant, user: TenantUserBase) -> str:

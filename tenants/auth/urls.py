@@ -23,4 +23,6 @@ urlpatterns = [
     path("auth/oauth/<str:provider>/link", oauth.OAuthLinkView.as_view()),
     path("auth/me/identities", oauth.IdentitiesView.as_view()),
     path("auth/me/identities/<str:provider>", oauth.IdentityView.as_view()),
+    path("auth/verify", views.VerifyView.as_view()),
+    path("auth/verify/resend", views.VerifyResendView.as_view()),
 ]

@@ -11,15 +11,18 @@ from rest_framework.views import APIView
 
 from sogoms_site.api.envelope import ok
 from sogoms_site.clientip import client_ip
-from tenants.auth import passwordreset, ratelimit, services
+from tenants.auth import passwordreset, ratelimit, services, verification
 from tenants.auth.selectors import session_public, user_public
 from tenants.auth.serializers import (
     LoginInput,
     LogoutInput,
     PasswordForgotInput,
     PasswordResetInput,
+    ProfileInput,
     RefreshInput,
     RegisterInput,
+    VerifyInput,
+    VerifyResendInput,
 )
 from tenants.requests import TenantRequest, caller
 
@@ -47,10 +50,14 @@ class RegisterView(PublicAuthView):
     def post(self, request: TenantRequest) -> Response:
         _count_per_ip(request, "register-ip")
         data = _valid(RegisterInput, request)
-        session = services.user_register(
+        registration = services.user_register(
             tenant=request.tenant, ip=client_ip(request), user_agent=_user_agent(request), **data
         )
-        return ok(session.as_data(), "Account created", status=201)
+        if registration.session is None:
+            return ok(
+                registration.as_data(), "Account created; verify your e-mail address to sign in", status=201
+            )
+        return ok(registration.as_data(), "Account created", status=201)
 
 
 class LoginView(PublicAuthView):
@@ -75,6 +82,11 @@ class MeView(APIView):
         user = services.user_current(tenant=request.tenant, principal=caller(request))
         return ok({"user": user_public(user)})
 
+    def patch(self, request: TenantRequest) -> Response:
+        data = _valid(ProfileInput, request)
+        user = services.user_update_profile(tenant=request.tenant, principal=caller(request), **data)
+        return ok({"user": user_public(user)}, "Profile updated")
+
 
 class LogoutView(APIView):
     def post(self, request: TenantRequest) -> Response:
@@ -97,6 +109,20 @@ class PasswordResetView(PublicAuthView):
         data = _valid(PasswordResetInput, request)
         passwordreset.password_reset(tenant=request.tenant, **data)
         return ok(None, "Password changed; sign in again on every device.")
+
+
+class VerifyView(PublicAuthView):
+    def post(self, request: TenantRequest) -> Response:
+        data = _valid(VerifyInput, request)
+        user = verification.email_verify(tenant=request.tenant, **data)
+        return ok({"user": user_public(user)}, "E-mail address verified")
+
+
+class VerifyResendView(PublicAuthView):
+    def post(self, request: TenantRequest) -> Response:
+        data = _valid(VerifyResendInput, request)
+        verification.email_verification_resend(tenant=request.tenant, client_ip=client_ip(request), **data)
+        return ok(None, "If this address needs verifying, a new code is on its way.")
 
 
 def _user_agent(request: TenantRequest) -> str:

@@ -1,7 +1,9 @@
-"""`sogoms users list|role|disable|enable|logout`: a tenant's users, their role and state.
+"""`sogoms users list|role|disable|enable|logout|verify`: a tenant's users, their role and state.
 
 A role change holds at once for the user's existing tokens (requests read the current role);
-disable and logout end every session of the user, in every process within seconds.
+disable and logout end every session of the user, in every process within seconds. `verify`
+marks addresses verified, e.g. every user's before an existing app turns `auth.verify_email`
+to `required`.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from sogoms_site.commands import Options, Out, Subparsers
 from sogoms_site.errors import DomainError
 from tenants.auth.services import user_logout_everywhere, user_set_active, user_set_role
+from tenants.auth.verification import users_mark_verified
 from tenants.cli import tenant_or_report
 from tenants.usermodel import user_model
 
@@ -33,6 +36,14 @@ def register(subparsers: Subparsers) -> None:
         action.add_argument("app")
         action.add_argument("email")
         action.set_defaults(handler=handler)
+    verify = actions.add_parser(
+        "verify", help="mark a user's e-mail address (or, with --all, every one) verified"
+    )
+    verify.add_argument("app")
+    which = verify.add_mutually_exclusive_group(required=True)
+    which.add_argument("email", nargs="?")
+    which.add_argument("--all", action="store_true", dest="everyone", help="every unverified user")
+    verify.set_defaults(handler=run_verify)
 
 
 def run_list(options: Options, out: Out) -> int:
@@ -89,4 +100,17 @@ def run_logout(options: Options, out: Out) -> int:
         out.write(exc.message)
         return 1
     out.write(f"{tenant.app}: {options['email']}: {ended} session(s) ended")
+    return 0
+
+
+def run_verify(options: Options, out: Out) -> int:
+    tenant = tenant_or_report(options["app"], out)
+    if tenant is None:
+        return 2
+    try:
+        marked = users_mark_verified(tenant=tenant, email=options["email"], everyone=options["everyone"])
+    except DomainError as exc:
+        out.write(exc.message)
+        return 1
+    out.write(f"{tenant.app}: {marked} address(es) marked verified")
     return 0

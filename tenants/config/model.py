@@ -10,6 +10,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 PasswordHash = Literal["django", "bcrypt"]
+VerifyEmail = Literal["off", "optional", "required"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,9 @@ class Tenant:
     refresh_expiry: timedelta
     password_reset_expiry: timedelta
     password_reset_url: str  # `{token}` is replaced; empty: the e-mail carries the token alone
+    verify_email: VerifyEmail  # off, optional or required (tenants.auth.verification)
+    verify_email_expiry: timedelta
+    verify_email_url: str  # `{token}` is replaced; empty: the e-mail carries the code alone
     login_includes: tuple[str, ...]
     login_rate_per_email: RateLimit
     login_rate_per_ip: RateLimit

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tenants.config.durations import parse_duration, parse_rate
+from tenants.config.model import VerifyEmail
 
 APP_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 ROLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -185,6 +186,11 @@ class AuthBlock(Strict):
     # (`{token}` is replaced), e.g. https://app.example.com/reset?token={token}.
     password_reset_expiry: Duration = "1h"  # noqa: S105  (a duration)
     password_reset_url: str | None = None
+    # E-mail verification: off (never asked), optional (asked, login works without it) or
+    # required (login refused until verified); the code's lifetime and the page it links to.
+    verify_email: VerifyEmail = "optional"
+    verify_email_expiry: Duration = "24h"
+    verify_email_url: str | None = None
     # Tokens signed by the Go original (no jti, no session) are accepted until the end of
     # this day (UTC) or until this moment; unset, they are refused like any foreign token.
     legacy_tokens_until: datetime | date | None = None
@@ -207,6 +213,12 @@ class AuthBlock(Strict):
             raise ValueError(
                 f"{value!r} is not a date (2026-12-31) or an ISO date and time (2026-12-31T18:00:00Z)"
             ) from None
+
+    @field_validator("verify_email", mode="before")
+    @classmethod
+    def _unquoted_off(cls, value: Any) -> Any:
+        # YAML 1.1 reads an unquoted `off` as false: that is the mode "off", not a typo.
+        return "off" if value is False else value
 
     @field_validator("jwt_secret")
     @classmethod

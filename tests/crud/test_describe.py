@@ -383,18 +383,23 @@ def test_the_openapi_document_has_the_auth_paths_and_a_path_per_resource(openapi
     expected = {"/auth/register", "/auth/login", "/auth/refresh", "/auth/me", "/auth/logout"}
     expected |= {"/auth/sessions", "/auth/sessions/{session_id}"}
     expected |= {"/auth/password/forgot", "/auth/password/reset"}  # alpha has a password_reset template
+    expected |= {"/auth/verify", "/auth/verify/resend"}  # and a verify_email one
+    expected |= {"/auth/oauth/exchange", "/auth/me/identities", "/auth/me/identities/{provider}"}
+    expected |= {f"/auth/oauth/{{provider}}/{step}" for step in ("start", "callback", "link")}
     for table in ALPHA_TABLES:
         expected |= {f"/{table}", f"/{table}/{{id}}"}
 
     # The `/_...` paths of the other apps are checked against the URL routes in tests/site/test_openapi.py.
     assert {path for path in openapi["paths"] if not path.startswith("/_")} == expected
-    assert operations_of(openapi, "/auth/me") == {"get"}
+    assert operations_of(openapi, "/auth/me") == {"get", "patch"}
     for path in (
         "/auth/register",
         "/auth/login",
         "/auth/refresh",
         "/auth/password/forgot",
         "/auth/password/reset",
+        "/auth/verify",
+        "/auth/verify/resend",
     ):
         assert openapi["paths"][path]["post"]["security"] == [], path
     assert "security" not in openapi["paths"]["/auth/logout"]["post"]  # needs the bearer token

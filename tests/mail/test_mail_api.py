@@ -20,7 +20,13 @@ def test_it_is_for_role_admin_only(alpha_api, alice, admin_token):
     error_of(alpha_api.get("_mail/templates"), 401, "UNAUTHORIZED")
     error_of(alpha_api.get("_mail/templates", token=alpha_api.token_for(alice.email)), 403, "FORBIDDEN")
     rows = data_of(alpha_api.get("_mail/templates", token=admin_token))
-    assert [row["name"] for row in rows] == ["digest", "greeting", "password_reset", "welcome"]
+    assert [row["name"] for row in rows] == [
+        "digest",
+        "greeting",
+        "password_reset",
+        "verify_email",
+        "welcome",
+    ]
 
 
 def test_send_template_queues_and_answers_202(alpha_api, admin_token):

@@ -17,6 +17,23 @@ pytestmark = pytest.mark.django_db(databases="__all__")
 EMAIL = "newbie@example.com"
 
 
+@pytest.fixture(autouse=True)
+def _welcome_alone(monkeypatch):
+    """These tests follow the welcome e-mail alone: alpha sends no verification code here
+    (the code's e-mail is recorded the same way, tests/tenants/test_email_verification.py)."""
+    import dataclasses
+
+    from tenants import registry as registry_module
+    from tenants.config.loader import LoadResult
+    from tenants.config.model import Registry
+
+    tenants = [
+        dataclasses.replace(t, verify_email="off") if t.app == "alpha" else t
+        for t in registry_module.registry()
+    ]
+    monkeypatch.setitem(registry_module._state, "result", LoadResult(Registry.of(tenants), []))
+
+
 class ControlDatabaseFailure:
     """Fails statements of the control database: every outbox write (`outbox`), or the
     first commit point (savepoint release) after an outbox write (`commit`)."""

@@ -54,7 +54,9 @@ def test_a_subject_cannot_smuggle_headers(alpha):
 
 
 def test_an_unknown_template_is_not_found(alpha):
-    with pytest.raises(NotFoundError, match="templates: digest, greeting, password_reset, welcome"):
+    with pytest.raises(
+        NotFoundError, match="templates: digest, greeting, password_reset, verify_email, welcome"
+    ):
         services.mail_send_template(tenant=alpha, template="nope", to="a@example.com")
 
 

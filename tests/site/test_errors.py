@@ -38,6 +38,7 @@ EXPECTED: list[tuple[type[domain.DomainError], str, int]] = [
     (domain.StateConflict, "CONFLICT", 409),
     (domain.AlreadyExists, "CONFLICT", 409),
     (domain.NotPermitted, "FORBIDDEN", 403),
+    (domain.EmailNotVerified, "EMAIL_NOT_VERIFIED", 403),
     (domain.AuthenticationRequired, "UNAUTHORIZED", 401),
     (domain.InvalidToken, "UNAUTHORIZED", 401),
     (domain.ExpiredToken, "TOKEN_EXPIRED", 401),

@@ -31,8 +31,9 @@ from sogoms_site.api import openapi
 from sogoms_site.api.openapi import OpenApiPart, openapi_document
 from sogoms_site.urls import tenant_urlconf
 from tenants import hooks
-from tenants.auth.openapi import PASSWORD_RESET_PATHS
+from tenants.auth.openapi import PASSWORD_RESET_PATHS, VERIFY_PATHS
 from tenants.auth.passwordreset import TEMPLATE as PASSWORD_RESET_TEMPLATE
+from tenants.auth.verification import verification_mailer
 from tenants.registry import registry
 from tests.conftest import create_user, data_of, error_of
 from tests.crud.test_describe import assert_conforms
@@ -95,6 +96,9 @@ def served_paths(tenant) -> dict[str, str]:
             served[path] = path
     if hooks.account_mailer(tenant, PASSWORD_RESET_TEMPLATE) is None:
         for path in PASSWORD_RESET_PATHS:
+            del served[path]
+    if verification_mailer(tenant) is None:
+        for path in VERIFY_PATHS:
             del served[path]
     return served
 

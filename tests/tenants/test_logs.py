@@ -271,6 +271,7 @@ def test_the_daily_purge_task_drops_old_log_files_of_every_tenant():
         "reset_tokens": 0,
         "oauth_states": 0,
         "oauth_codes": 0,
+        "verification_codes": 0,
         "outbox_messages": 0,
         "job_runs": 0,
     }
