@@ -94,3 +94,22 @@ def test_loopback_providers_are_refused_unless_the_setting_allows_them(api, fake
     assert query["error"] == "OAUTH_FAILED"
     assert "refused" in query["error_description"]
     assert not Identity.objects.exists()
+
+
+def test_an_unverified_provider_address_must_be_verified_where_the_app_requires_it(
+    api, oauth_alpha, fakes, reconfigure
+):
+    """Spotify vouches for no address: the new account gets a code, and in `required` mode
+    the exchange is refused like a login, until the address is verified."""
+    from tenants.models import EmailVerificationCode
+    from tests.conftest import error_of
+
+    reconfigure("alpha", verify_email="required", roles=("member", "admin"))
+    fakes.profiles["spotify"] = {"id": "unproven", "display_name": "Un", "email": "un@example.com"}
+
+    refused = exchange(api, sign_in(api, "spotify")["code"])
+
+    error_of(refused, 403, "EMAIL_NOT_VERIFIED")
+    user = user_model(oauth_alpha).objects.get(email="un@example.com")
+    assert user.role == "member"  # the tenant's first role, as at register
+    assert EmailVerificationCode.objects.filter(app="alpha", user_id=user.id).count() == 1

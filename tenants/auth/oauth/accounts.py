@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from sogoms_site.errors import AccountExists, IdentityInUse, NotPermitted, OAuthFailed
 from tenants import hooks
+from tenants.auth import verification
 from tenants.auth.oauth.base import Profile
 from tenants.auth.selectors import user_by_email, user_by_id
 from tenants.config import Tenant
@@ -66,17 +67,22 @@ def identity_link(*, tenant: Tenant, provider: str, profile: Profile, user_id: i
 def _create(*, tenant: Tenant, provider: str, profile: Profile) -> TenantUserBase:
     model = user_model(tenant)
     welcome = hooks.account_mailer(tenant, "welcome")
+    verify = None if profile.email_verified else verification.verification_mailer(tenant)
     try:
-        # As at register: the welcome e-mail is recorded beside the user, both or neither.
-        with transaction.atomic(using=tenant.db_alias):
+        # As at register: the e-mails are recorded beside the user, all or none, and an
+        # address the provider does not vouch for gets a verification code.
+        with transaction.atomic(using="default"), transaction.atomic(using=tenant.db_alias):
             user = model.objects.create(
                 email=profile.email,
                 password=make_password(None),  # unusable: this account signs in through the provider
                 name=profile.name,
+                role=tenant.roles[0],
                 email_verified_at=timezone.now() if profile.email_verified else None,
             )
             if welcome is not None:
                 welcome.queue_in_tenant(tenant=tenant, template="welcome", user=user, variables={})
+            if verify is not None:
+                verification.verification_queue(tenant=tenant, user=user, mailer=verify)
     except IntegrityError:  # the same e-mail registered meanwhile
         raise AccountExists(details={"email": ["already registered"]}) from None
     log_event(

@@ -15,13 +15,14 @@ from django.contrib.auth.hashers import is_password_usable
 
 from sogoms_site.errors import (
     DomainError,
+    EmailNotVerified,
     InvalidInput,
     NotFoundError,
     NotPermitted,
     OAuthFailed,
     StateConflict,
 )
-from tenants.auth import ratelimit
+from tenants.auth import ratelimit, verification
 from tenants.auth.oauth import accounts, provider_for, store
 from tenants.auth.principal import TenantPrincipal
 from tenants.auth.selectors import user_by_id
@@ -135,6 +136,9 @@ def oauth_exchange(*, tenant: Tenant, code: str, client_ip: str, user_agent: str
     user = user_by_id(tenant=tenant, user_id=row.user_id)
     if user is None or not user.is_active:
         raise NotPermitted(accounts.DISABLED)
+    if verification.verification_required(tenant, user):  # the same rule as a login
+        log_event(tenant.app, "login_unverified", user_id=user.id, details={"ip": client_ip})
+        raise EmailNotVerified()
     log_event(tenant.app, "login", user_id=user.id, details={"ip": client_ip, "provider": row.provider})
     return session_open(tenant=tenant, user=user, ip=client_ip, user_agent=user_agent)
 
