@@ -38,6 +38,7 @@ def load_resources(tenant: Tenant, options: LoadOptions, problems: list[ConfigPr
                 problems.append(ConfigProblem(label, "", f"{resource.name!r} is also declared in the schema"))
                 continue
             resources[resource.name] = resource
+    _check_recipients(tenant, resources, problems)
     login_lists = _login_lists(tenant, resources, login_data, problems)
     return {"resources": resources, "login_lists": login_lists}
 
@@ -100,6 +101,21 @@ def _query_resource(app: str, path: Path, label: str, problems: list[ConfigProbl
 
     resource = compile_queries(app, path.stem, spec, problem)
     return resource if len(problems) == before else None
+
+
+def _check_recipients(tenant: Tenant, resources: dict[str, Resource], problems: list[ConfigProblem]) -> None:
+    """`notify` to a role: the role must be one of the tenant's."""
+    for resource in resources.values():
+        for index, notification in enumerate(resource.notifications):
+            role = notification.to.removeprefix("role:")
+            if notification.to != "owner" and role not in tenant.roles:
+                problems.append(
+                    ConfigProblem(
+                        f"schema/{tenant.app}.yaml",
+                        f"tables.{resource.name}.notify[{index}].to",
+                        f"{role!r} is not a role of {tenant.app} ({', '.join(tenant.roles)})",
+                    )
+                )
 
 
 def _auth_queries(app: str, path: Path, problems: list[ConfigProblem]) -> dict[str, Resource | str]:

@@ -57,6 +57,16 @@ class FieldSpec:
 
 
 @dataclass(frozen=True)
+class Notification:
+    """An e-mail sent when a row is created or changed: `notify` of a schema table."""
+
+    after: str  # create or update
+    template: str  # a template of config/emails/<app>/
+    to: str  # "owner" (the row's owner) or "role:<name>": every active user with that role
+    fields: tuple[str, ...] = ()  # on update: only when one of these changed (empty: any)
+
+
+@dataclass(frozen=True)
 class LinkSpec:
     """A many-to-many relation through a link table: `tasks.tags` through `task_tags`."""
 
@@ -78,6 +88,7 @@ class Resource:
     unique_together: tuple[tuple[str, ...], ...] = ()
     named_filters: dict = field(default_factory=dict)  # name -> {field: {op: value}}
     links: tuple[LinkSpec, ...] = ()
+    notifications: tuple[Notification, ...] = ()
     default_sort: tuple[str, ...] = ()
     # v1 query YAML: SQL per operation and role filters (SQL fragments with :placeholders)
     sql: dict = field(default_factory=dict)  # "list"/"show" -> SELECT

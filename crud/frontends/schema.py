@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from crud.fieldtypes import all_types, field_type, find
 from crud.fieldtypes import names as type_names
 from crud.params import FILTER_OPERATORS
-from crud.resource import MISSING, OPERATIONS, FieldSpec, LinkSpec, Resource
+from crud.resource import MISSING, OPERATIONS, FieldSpec, LinkSpec, Notification, Resource
 
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 ON_DELETE = ("cascade", "restrict", "set_null", "protect")
@@ -77,6 +77,16 @@ class LinkBlock(Strict):
     target: str
 
 
+class NotifyBlock(Strict):
+    after: Literal["create", "update"]  # (not `on`: YAML 1.1 reads a bare `on` as true)
+    template: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    to: str = "owner"  # owner, or role(<name>)
+    fields: list[str] = Field(default_factory=list)
+
+
+ROLE_RECIPIENT = re.compile(r"^role\(\s*([a-z][a-z0-9_]{0,31})\s*\)$")
+
+
 class TableBlock(Strict):
     fields: dict[str, FieldBlock] = Field(min_length=1)
     crud: list[Literal[OPERATIONS]] = Field(default_factory=list)  # type: ignore[valid-type]
@@ -87,6 +97,7 @@ class TableBlock(Strict):
     unique: list[list[str]] = Field(default_factory=list)
     filters: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict)
     links: dict[str, LinkBlock] = Field(default_factory=dict)
+    notify: list[NotifyBlock] = Field(default_factory=list)
 
 
 class SchemaFile(Strict):
@@ -127,11 +138,42 @@ def compile_schema(app: str, schema: SchemaFile, problem: Problem) -> dict[str, 
             unique_together=tuple(tuple(group) for group in block.unique),
             named_filters={name: dict(conditions) for name, conditions in block.filters.items()},
             links=tuple(link for link in links if link is not None),
+            notifications=_compile_notify(where, block, fields, problem),
             default_sort=tuple(block.sort),
         )
     if "users" in tables:
         _check_users_table(tables["users"], problem)
     return resources
+
+
+def _compile_notify(
+    where: str, block: TableBlock, fields: tuple[FieldSpec, ...], problem: Problem
+) -> tuple[Notification, ...]:
+    names = {spec.name for spec in fields}
+    has_owner = any(spec.owner for spec in fields)
+    notifications = []
+    for index, item in enumerate(block.notify):
+        at = f"{where}.notify[{index}]"
+        role = ROLE_RECIPIENT.match(item.to)
+        if item.to == "owner":
+            if not has_owner:
+                problem(f"{at}.to", "this table has no owner field (filter: owner) to write to")
+                continue
+            recipient = "owner"
+        elif role:
+            recipient = f"role:{role[1]}"
+        else:
+            problem(f"{at}.to", f"{item.to!r} is not a recipient: owner, or role(<name>)")
+            continue
+        unknown = [name for name in item.fields if name not in names]
+        if unknown:
+            problem(f"{at}.fields", f"not fields of this table: {', '.join(unknown)}")
+            continue
+        if item.fields and item.after != "update":
+            problem(f"{at}.fields", "only an update changes fields")
+            continue
+        notifications.append(Notification(item.after, item.template, recipient, tuple(item.fields)))
+    return tuple(notifications)
 
 
 def _compile_fields(
