@@ -23,6 +23,7 @@ from cron.config import Job, cron_settings
 from cron.kinds import KINDS
 from cron.models import CronJob, JobRun, RunStatus
 from cron.selectors import job_of
+from sogoms_site import metrics
 from sogoms_site.errors import StateConflict
 from tenants.config import Tenant
 from tenants.context import tenant_context
@@ -134,6 +135,7 @@ def _finish(run: JobRun, *, output: str = "", error: str = "", clock: float | No
     run.duration_ms = int((time.monotonic() - clock) * 1000) if clock else 0
     run.output, run.error = output[:OUTPUT_LIMIT], error[:OUTPUT_LIMIT]
     run.save(update_fields=["status", "finished_at", "duration_ms", "output", "error"])
+    metrics.cron_run(run.app, run.job, run.status)
     details = {"job": run.job, "run": run.pk, "attempt": run.attempt, "ms": run.duration_ms}
     if error:
         log_error(run.app, "cron.failed", details={**details, "error": run.error})

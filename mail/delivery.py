@@ -36,6 +36,7 @@ from mail.models import PENDING, OutboxMessage, Status
 from mail.sealing import SealError, unseal
 from mail.templates import Rendered
 from mail.transports import TransportError, transport_for
+from sogoms_site import metrics
 from tenants.context import tenant_context
 from tenants.logs import log_error
 
@@ -87,7 +88,7 @@ def deliver(ids: Iterable[int]) -> Outcome:
     for message in messages:
         by_app[message.app].append(message)
     for app, group in by_app.items():
-        outcome.add(_deliver_app(app, group, token))
+        outcome.add(metrics.mail_outcome(app, _deliver_app(app, group, token)))
     return outcome
 
 
@@ -281,6 +282,7 @@ def recover_stale() -> tuple[int, int]:
         )
         for pk, app, to_email in unknown:
             log_error(app, "mail.outcome_unknown", details={"message": pk, "to": to_email})
+            metrics.mail_dead(app)
     return put_back, len(unknown)
 
 

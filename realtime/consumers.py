@@ -22,6 +22,7 @@ from realtime import watch
 from realtime.auth import CLOSE_UNAUTHORIZED, SUBPROTOCOL, Refusal, recheck
 from realtime.config import push_settings
 from realtime.topics import Topic, TopicError, parse_topic
+from sogoms_site import metrics
 
 logger = logging.getLogger("sogoms.push")
 MAX_FRAME_CHARS = 8192
@@ -69,12 +70,14 @@ class PushConsumer(AsyncWebsocketConsumer):
         self.topics: dict[str, Topic] = {}
         self.expiry = asyncio.create_task(self._close_at_expiry())
         watch.watch(self)
+        metrics.push_opened(self, self.tenant.app)
 
     async def _forget(self) -> None:
         expiry = getattr(self, "expiry", None)
         if expiry is not None:
             expiry.cancel()
         watch.unwatch(self)
+        metrics.push_closed(self)
 
     @override
     async def disconnect(self, code: int) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from realtime import layer, mqtt
 from realtime.config import push_settings
 from realtime.topics import Topic, TopicError, broadcast_topic, parse_topic, user_topic
+from sogoms_site import metrics
 from sogoms_site.api.envelope import render_json
 from sogoms_site.errors import InvalidInput
 from tenants.config import Tenant
@@ -94,5 +95,6 @@ def _send(tenant: Tenant, topic: Topic, data: Any) -> dict:
         raise PushError("data", f"is larger than {MAX_DATA_BYTES} bytes as JSON")
     # the frame travels as its JSON text: encoded once, whatever the number of sockets
     layer.group_send(topic.group, {"type": EVENT_MESSAGE, "text": payload.decode()})
+    metrics.push_published(tenant.app)
     mqtt.forward(tenant, topic, payload)
     return frame

@@ -5,3 +5,9 @@ from django.apps import AppConfig
 
 class SogomsSiteConfig(AppConfig):
     name = "sogoms_site"
+
+    def ready(self) -> None:
+        # Metrics are wired into every process type: the servers and Celery alike.
+        from sogoms_site import metrics_endpoint
+
+        metrics_endpoint.install()

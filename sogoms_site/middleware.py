@@ -1,4 +1,4 @@
-"""Site middleware: the request id, and the contract's guarantees at the edge.
+"""Site middleware: metrics, the request id, and the contract's guarantees at the edge.
 
 `ApiErrorMiddleware` makes tenant requests keep the envelope even when things go wrong
 outside a view: an oversize body is refused before it is read, and an unhandled
@@ -7,14 +7,58 @@ exception becomes INTERNAL_ERROR (logged with the request id, never shown).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from sogoms_site import metrics
 from sogoms_site.api.envelope import error_response
 from sogoms_site.api.errors import response_headers, translate
+from sogoms_site.metrics_endpoint import bearer_allowed, metrics_view
 from sogoms_site.requestid import IdentifiedHttpRequest, new_request_id, reset_request_id, set_request_id
+
+
+class MetricsMiddleware:
+    """Counts and times every answer by tenant and URL pattern; serves /metrics to the token.
+
+    Outermost, so the time includes the whole stack and every answer is seen, the tenant
+    middleware's refusals too. Labels come from what the stack resolved (the tenant, the
+    route's pattern), never from the raw host or path: an unknown host is app "-", a path
+    no pattern matched is route "unmatched", whatever a client sends.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        # The bearer token opens /metrics on any host; without it (or with a wrong one)
+        # the request goes on as usual: served on an operator host, unknown elsewhere.
+        if request.path_info == "/metrics" and bearer_allowed(request):
+            response = metrics_view(request)
+            app, route = metrics.NO_APP, "metrics"  # the site's pattern, resolved or not
+        else:
+            response = self.get_response(request)
+            app, route = self.labels(request)
+        metrics.observe_request(
+            app, request.method, route, response.status_code, time.perf_counter() - started
+        )
+        return response
+
+    @staticmethod
+    def labels(request: HttpRequest) -> tuple[str, str]:
+        """(app, route) of an answered request, from what the stack resolved."""
+        tenant = getattr(request, "tenant", None)
+        match = request.resolver_match
+        if match is None:
+            route = metrics.UNMATCHED
+        elif tenant is None:
+            route = match.route
+        else:  # the same pattern under every tenant's base path
+            route = match.route.removeprefix(tenant.base_path.strip("/") + "/")
+        return (metrics.NO_APP if tenant is None else tenant.app), route
 
 
 class RequestIdMiddleware:

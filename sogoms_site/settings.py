@@ -51,6 +51,15 @@ SOGOMS_SITE_PATH_PREFIXES = ("/static/",)
 SOGOMS_OPERATOR_HOSTS = env_list("SOGOMS_OPERATOR_HOSTS", ["localhost", "127.0.0.1"])
 SOGOMS_OPERATOR_PATHS = ("/ready", "/metrics")
 SOGOMS_OPERATOR_PATH_PREFIXES = ("/admin/",)
+# /metrics also answers on any host to `Authorization: Bearer <this token>` (a file, ideally).
+SOGOMS_METRICS_TOKEN = env_secret("SOGOMS_METRICS_TOKEN") or ""
+# The commit in sogoms_build_info; unset, `git rev-parse` of the checkout, else "unknown".
+SOGOMS_BUILD_COMMIT = env_str("SOGOMS_BUILD_COMMIT")
+# prometheus-client's multiprocess mode: every process of the machine writes its samples
+# there and /metrics sums them (docs/operations.md, Metrics). Unset: one process's own.
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
+if PROMETHEUS_MULTIPROC_DIR:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
 # Failed admin sign-ins allowed per client IP and per username in the window (then 429).
 SOGOMS_ADMIN_LOGIN_ATTEMPTS = env_int("SOGOMS_ADMIN_LOGIN_ATTEMPTS", 10)
 SOGOMS_ADMIN_LOGIN_WINDOW_SECONDS = env_int("SOGOMS_ADMIN_LOGIN_WINDOW_SECONDS", 900)
@@ -106,6 +115,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "sogoms_site.middleware.MetricsMiddleware",  # first: times and counts every answer
     "sogoms_site.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

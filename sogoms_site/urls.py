@@ -1,7 +1,7 @@
 """URL configuration: the site's own paths, and one URL conf per tenant base path.
 
-The root URL conf serves the site paths (/health on every host; /ready and /admin/ only
-on the operator hosts, which the tenant middleware checks). The tenant middleware sets
+The root URL conf serves the site paths (/health on every host; /ready, /metrics and
+/admin/ only on the operator hosts, which the tenant middleware checks). The tenant middleware sets
 `request.urlconf` to `tenant_urlconf(base_path)`, so each tenant's API lives under its
 own base path and a tenant host answers every other path, the operators' ones included,
 with the envelope (handler404/handler500 below).
@@ -19,7 +19,7 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver, include, path
 
-from sogoms_site import health
+from sogoms_site import health, metrics_endpoint
 from sogoms_site.api.envelope import error_response
 from sogoms_site.clientip import client_ip
 from sogoms_site.errors import TooManyAttempts
@@ -62,6 +62,7 @@ def admin_login(request: HttpRequest) -> HttpResponse:
 site_urlpatterns: list[URLPattern | URLResolver] = [
     path("health", health.health),
     path("ready", health.ready),
+    path("metrics", metrics_endpoint.metrics_view),
     path("admin/login/", admin_login),  # before the admin's own, which it wraps
     path("admin/", admin.site.urls),
 ]
