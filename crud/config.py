@@ -22,7 +22,7 @@ def load_resources(tenant: Tenant, options: LoadOptions, problems: list[ConfigPr
     resources: dict[str, Resource] = {}
     schema_path = _first(options.config_dir / "schema", tenant.app)
     if schema_path is not None:
-        resources.update(_schema_resources(tenant.app, schema_path, problems))
+        resources.update(_schema_resources(tenant.app, schema_path, problems, tenant.roles))
     queries_dir = options.config_dir / "queries" / tenant.app
     login_data: dict[str, Resource | str] = {}
     if queries_dir.is_dir():
@@ -50,7 +50,9 @@ def _first(directory: Path, app: str) -> Path | None:
     return None
 
 
-def _schema_resources(app: str, path: Path, problems: list[ConfigProblem]) -> dict[str, Resource]:
+def _schema_resources(
+    app: str, path: Path, problems: list[ConfigProblem], roles: tuple[str, ...]
+) -> dict[str, Resource]:
     label = f"schema/{path.name}"
     data = read_yaml(path, label, problems)
     if data is None:
@@ -63,7 +65,7 @@ def _schema_resources(app: str, path: Path, problems: list[ConfigProblem]) -> di
     def problem(key: str, message: str) -> None:
         problems.append(ConfigProblem(label, key, message))
 
-    resources = compile_schema(app, schema, problem)
+    resources = compile_schema(app, schema, problem, roles)
     users = schema.tables.get("users")
     if users is not None:
         for name in users.fields:

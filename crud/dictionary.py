@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from crud.access.rules import RULE_OPERATIONS, rule_for
 from crud.config import resources_of
 from crud.fieldtypes import field_type
 from crud.resource import MISSING, FieldSpec
@@ -40,6 +41,10 @@ def field_entry(spec: FieldSpec) -> dict[str, Any]:
     if spec.foreign:
         entry["foreign"] = ".".join(spec.foreign)
         entry["on_delete"] = spec.on_delete
+    for which in ("read", "write"):  # a field's own access rules, as written
+        rule = getattr(spec, which)
+        if rule is not None:
+            entry[which] = rule.source
     return entry
 
 
@@ -66,7 +71,13 @@ def table_entry(bound: BoundResource) -> dict:
         "sort": list(resource.default_sort),
         "indexes": [list(group) for group in resource.indexes],
         "unique": [list(group) for group in resource.unique_together],
+        **({"access": access_entry(bound)} if resource.source == "schema" else {}),
     }
+
+
+def access_entry(bound: BoundResource) -> dict[str, str]:
+    """The rule of each operation as written (or the default rule's text)."""
+    return {name: rule_for(bound.resource, name).source for name in RULE_OPERATIONS}
 
 
 def exposed(tenant: Tenant) -> list[BoundResource]:

@@ -28,6 +28,9 @@ class DomainEvent:
     changed: tuple[str, ...] = ()
     data: dict = field(default_factory=dict)
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # the row as written (create, update) or as it was (delete), for deciding who may be
+    # told of it (a table's access rules); never sent as such
+    row: dict | None = None
 
 
 _subscribers: list[Callable[[DomainEvent], None]] = []

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from crud.access.grammar import Auth, Public
+from crud.access.rules import is_default, may_be_anonymous, rule_for
 from crud.dictionary import exposed
 from crud.fieldtypes import value_type
 from crud.params import FILTER_OPERATORS
@@ -148,6 +150,20 @@ def with_key(record: dict[str, Any], key: str) -> dict[str, Any]:
     }
 
 
+def _access(bound: BoundResource, operation: str) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The operation's `security` (a token optional where its rule can hold without one)
+    and the 403 of a rule that may refuse a signed-in caller."""
+    resource = bound.resource
+    if resource.source != "schema" or is_default(resource, operation):
+        return {}, ()
+    security: dict[str, Any] = {}
+    if may_be_anonymous(resource, operation):
+        # a token is still read when sent (owner rows, roles): optional, like a public /_schema
+        security = {"security": [{"bearer": []}, {}]}
+    node = rule_for(resource, operation).node
+    return security, (() if isinstance(node, Public | Auth) else ("403",))
+
+
 def resource_paths(bound: BoundResource) -> dict[str, Any]:
     """`/<name>` and `/<name>/{id}` with the operations the resource allows."""
     name, resource = bound.name, bound.resource
@@ -160,7 +176,9 @@ def resource_paths(bound: BoundResource) -> dict[str, Any]:
         page_meta = page_meta_schema(next_cursor={"type": "string", "nullable": True})
     collection: dict[str, Any] = {}
     if resource.allows("list"):
+        security, refused = _access(bound, "list")
         collection["get"] = {
+            **security,
             "tags": [name],
             "summary": f"List {name}",
             "operationId": f"{name}_list",
@@ -171,39 +189,47 @@ def resource_paths(bound: BoundResource) -> dict[str, Any]:
                 f"every row up to {resource.max_rows} (X-Sogoms-Truncated beyond), or a page"
                 if v1
                 else "a page of rows",
-                COMMON,
+                (*COMMON, *refused),
             ),
         }
     if resource.allows("create"):
         created = with_key(ref(schema_name), "insert_id")
+        security, refused = _access(bound, "create")
         collection["post"] = {
+            **security,
             "tags": [name],
             "summary": f"Create a row of {name}",
             "operationId": f"{name}_create",
             "requestBody": json_body(input_schema(bound, "create")),
-            "responses": responses("201", envelope(created), "the created row", (*COMMON, "409")),
+            "responses": responses("201", envelope(created), "the created row", (*COMMON, *refused, "409")),
         }
     if collection:
         paths[f"/{name}"] = collection
     item: dict[str, Any] = {}
     id_parameter = path_parameter("id", {"type": "integer", "minimum": 1})
     if resource.allows("show"):
+        security, refused = _access(bound, "show")
         item["get"] = {
+            **security,
             "tags": [name],
             "summary": f"One row of {name}",
             "operationId": f"{name}_show",
-            "responses": responses("200", envelope(ref(schema_name)), "the row", COMMON),
+            "responses": responses("200", envelope(ref(schema_name)), "the row", (*COMMON, *refused)),
         }
     # a v1 update answers the seed's affected_rows beside the row its show query reads
     updated = with_key(ref(schema_name), "affected_rows") if v1 else ref(schema_name)
     if resource.allows("update"):
+        security, refused = _access(bound, "update")
         for method, operation in (("put", "update"), ("patch", "partial")):
             item[method] = {
+                **security,
                 "tags": [name],
                 "summary": f"{'Replace' if method == 'put' else 'Change'} a row of {name}",
                 "operationId": f"{name}_{method}",
                 "requestBody": json_body(input_schema(bound, operation)),
-                "responses": responses("200", envelope(updated), "the updated row", (*COMMON, "409")),
+                "responses": responses(
+                    "200", envelope(updated), "the updated row", (*COMMON, *refused, "409")
+                ),
             }
     if resource.allows("delete"):
         deleted = {
@@ -211,11 +237,13 @@ def resource_paths(bound: BoundResource) -> dict[str, Any]:
             "properties": {"affected_rows": {"type": "integer"}},
             "required": ["affected_rows"],
         }
+        security, refused = _access(bound, "delete")
         item["delete"] = {
+            **security,
             "tags": [name],
             "summary": f"Delete a row of {name}",
             "operationId": f"{name}_delete",
-            "responses": responses("200", envelope(deleted), "deleted", (*COMMON, "409")),
+            "responses": responses("200", envelope(deleted), "deleted", (*COMMON, *refused, "409")),
         }
     if item:
         item["parameters"] = [id_parameter]
@@ -313,6 +341,8 @@ def _dictionary_schemas() -> dict[str, Any]:
             "decimal_places": {"type": "integer"},
             "foreign": {"type": "string", "description": "<table>.<column>"},
             "on_delete": {"type": "string"},
+            "read": {"type": "string", "description": "the field's read rule"},
+            "write": {"type": "string", "description": "the field's write rule"},
         },
     }
     table = {
@@ -341,6 +371,11 @@ def _dictionary_schemas() -> dict[str, Any]:
             "sort": names,
             "indexes": {"type": "array", "items": names},
             "unique": {"type": "array", "items": names},
+            "access": {
+                "type": "object",
+                "description": "the access rule of each operation, as written (or the default)",
+                "additionalProperties": {"type": "string"},
+            },
         },
     }
     dictionary = {

@@ -57,12 +57,18 @@ class _Errors(dict):
 
 
 def parse_query(
-    params: Any, resource: Resource, *, includable: tuple[str, ...] = (), extra: tuple[str, ...] = ()
+    params: Any,
+    resource: Resource,
+    *,
+    includable: tuple[str, ...] = (),
+    extra: tuple[str, ...] = (),
+    unreadable: frozenset[str] = frozenset(),
 ) -> QuerySpec:
-    """Parse a QueryDict (or mapping of lists) against a resource's declared fields."""
+    """Parse a QueryDict (or mapping of lists) against a resource's declared fields;
+    `unreadable` fields (the caller's field read rules) are as unknown as hidden ones."""
     spec = QuerySpec()
     errors = _Errors()
-    visible = {f.name: f for f in resource.visible_fields}
+    visible = {f.name: f for f in resource.visible_fields if f.name not in unreadable}
     parsing = _Parsing(resource, visible, includable, spec, errors)
     for key in params:
         values = params.getlist(key) if hasattr(params, "getlist") else list(params[key])

@@ -42,6 +42,10 @@ class FieldSpec:
     searchable: bool = False
     index: bool = False
     timestamp: str | None = None  # "created" / "updated": set by the server
+    # access rules of the column (crud.access): who may read it, who may write it; None: all
+    # who may read or write the row
+    read: Any = None
+    write: Any = None
 
     @property
     def nullable(self) -> bool:
@@ -99,6 +103,9 @@ class Resource:
     max_rows: int = 10_000
     # v1: column -> (table, column), read from the database's own foreign-key constraints
     references: dict = field(default_factory=dict)
+    # schema: rule name (list, view, create, update, delete) -> crud.access Rule; a name
+    # left out has the default rule (crud.access.rules)
+    access: dict = field(default_factory=dict)
 
     def field(self, name: str) -> FieldSpec | None:
         for spec in self.fields:

@@ -1,7 +1,9 @@
 """Reads of resources: lists with filters, sort, pages and includes; single rows.
 
 Rows are read with `values_list()` (no model instances on the hot path) and keyed by
-the API field names. Owner rules apply to every row read, included rows too.
+the API field names. Access rules (crud.access: a table's `access:`, or the default owner
+rule) apply to every row read, included rows too; a field a caller may not read is left
+out of its answers.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from crud import compiled
+from crud.access.compile import apply, shape_key, to_q, uses_now
+from crud.access.rules import is_default, rule_for, static_decision, unreadable
 from crud.fieldtypes import value_type
 from crud.params import QuerySpec, coerce, encode_cursor, is_invalid
 from crud.resource import FieldSpec
 from crud.runtime import BoundResource, existing_resource
 from sogoms_site.api.envelope import page_meta
-from sogoms_site.errors import InvalidInput, NotFoundError
+from sogoms_site.errors import InvalidInput, NotFoundError, NotPermitted
 from tenants.auth.principal import TenantPrincipal
 
 LOOKUPS = {
@@ -38,13 +42,33 @@ LOOKUPS = {
 MAX_INCLUDED_ROWS = 1000
 
 
-def scoped(bound: BoundResource, caller: TenantPrincipal) -> QuerySet:
-    """The rows this caller may see: its own in an owner-filtered table (admins see all)."""
-    queryset = bound.model._default_manager.all()
-    owner = bound.resource.owner_field
-    if owner is not None and not caller.is_admin:
-        queryset = queryset.filter(**{bound.attnames[owner.name]: caller.id})
-    return queryset
+def scoped(bound: BoundResource, caller: TenantPrincipal, operation: str = "show") -> QuerySet:
+    """The rows the rule of `operation` lets this caller reach (by default: view).
+
+    Without an `access:` block that is the owner rule: its own rows in an owner-filtered
+    table (admins see all), every row of a table without an owner field."""
+    resource = bound.resource
+    owner = resource.owner_field
+    compiled_rule = to_q(
+        rule_for(resource, operation).node,
+        caller,
+        bound.attnames,
+        bound.attnames[owner.name] if owner is not None else None,
+    )
+    return apply(bound.model._default_manager.all(), compiled_rule)
+
+
+def require(bound: BoundResource, caller: TenantPrincipal, operation: str) -> None:
+    """Refuse (403) an operation whose rule no row can pass for this caller (e.g. a role)."""
+    resource = bound.resource
+    if not is_default(resource, operation) and static_decision(resource, operation, caller) is False:
+        raise NotPermitted(f"You may not {operation} {bound.name}.")
+
+
+def readable_names(bound: BoundResource, caller: TenantPrincipal) -> list[str]:
+    """The visible fields of the resource this caller may read, in declaration order."""
+    hidden = unreadable(bound.resource, caller)
+    return [f.name for f in bound.resource.visible_fields if f.name not in hidden]
 
 
 def _condition(bound: BoundResource, name: str, op: str, value: Any) -> Q:
@@ -64,8 +88,10 @@ def _named_value(value: Any, caller: TenantPrincipal) -> Any:
     return value
 
 
-def filtered(bound: BoundResource, caller: TenantPrincipal, spec: QuerySpec) -> QuerySet:
-    queryset = scoped(bound, caller)
+def filtered(
+    bound: BoundResource, caller: TenantPrincipal, spec: QuerySpec, operation: str = "list"
+) -> QuerySet:
+    queryset = scoped(bound, caller, operation)
     for name, op, value in spec.filters:
         queryset = queryset.filter(_condition(bound, name, op, value))
     for filter_name in spec.named_filters:
@@ -74,7 +100,10 @@ def filtered(bound: BoundResource, caller: TenantPrincipal, spec: QuerySpec) -> 
                 queryset = queryset.filter(_condition(bound, name, op, _named_value(value, caller)))
     if spec.q:
         search = Q()
+        hidden = unreadable(bound.resource, caller)  # a match would tell what they hold
         for field_spec in bound.resource.search_fields:
+            if field_spec.name in hidden:
+                continue
             search |= Q(**{f"{bound.attnames[field_spec.name]}__icontains": spec.q})
         queryset = queryset.filter(search)
     return queryset
@@ -92,14 +121,15 @@ def sort_order(bound: BoundResource, spec: QuerySpec) -> list[tuple[str, bool]]:
     return sort
 
 
-def _output_names(bound: BoundResource, spec: QuerySpec) -> list[str]:
-    visible = [f.name for f in bound.resource.visible_fields]
+def _output_names(bound: BoundResource, caller: TenantPrincipal, spec: QuerySpec) -> list[str]:
+    visible = readable_names(bound, caller)
     return [name for name in visible if name in spec.fields] if spec.fields else visible
 
 
 def rows_list(bound: BoundResource, caller: TenantPrincipal, spec: QuerySpec) -> tuple[list[dict], dict]:
+    require(bound, caller, "list")
     order = sort_order(bound, spec)
-    names = _output_names(bound, spec)
+    names = _output_names(bound, caller, spec)
     needed = _with_keys(bound, names, spec.include)
     if spec.cursor is not None:
         rows, meta = _keyset_page(bound, filtered(bound, caller, spec), order, needed, spec)
@@ -114,7 +144,8 @@ def rows_list(bound: BoundResource, caller: TenantPrincipal, spec: QuerySpec) ->
 
 def row_show(bound: BoundResource, caller: TenantPrincipal, pk: Any, spec: QuerySpec | None = None) -> dict:
     spec = spec or QuerySpec()
-    names = _output_names(bound, spec)
+    require(bound, caller, "show")
+    names = _output_names(bound, caller, spec)
     needed = _with_keys(bound, names, spec.include)
     attnames = [bound.attnames[name] for name in needed]
 
@@ -122,9 +153,12 @@ def row_show(bound: BoundResource, caller: TenantPrincipal, pk: Any, spec: Query
         marked = dataclasses.replace(caller, id=values[0])
         return scoped(bound, marked).filter(**{bound.pk_attname: values[1]}).values_list(*attnames)
 
-    key = ("show", bound, caller.is_admin, tuple(needed))
+    # the caller's anonymity and role decide the rule's SQL; its id is a bound value
+    key = ("show", bound, shape_key(caller), tuple(needed))
     kinds = ["int", _kind(bound.resource.primary)]
-    cached = compiled.cached_read(key, bound.tenant.db_alias, kinds, [caller.id, pk], build)
+    cached = None
+    if not uses_now(rule_for(bound.resource, "show").node):  # @now is a new value each time
+        cached = compiled.cached_read(key, bound.tenant.db_alias, kinds, [caller.id, pk], build)
     found: Iterable[Sequence[Any]] = cached if cached is not None else build([caller.id, pk])
     rows = [dict(zip(needed, values, strict=True)) for values in found]
     if not rows:
@@ -163,7 +197,7 @@ def _page(
         for name in spec.named_filters
         for operations in bound.resource.named_filters[name].values()
         for value in operations.values()
-    )
+    ) or uses_now(rule_for(bound.resource, "list").node)
 
     def build_filtered(markers: list) -> QuerySet:
         marked = dataclasses.replace(caller, id=markers[0])
@@ -187,7 +221,7 @@ def _page(
         total = queryset.count()
         rows = queryset.order_by(*order_by)[start : start + spec.per_page].values_list(*attnames)
     else:
-        base = ("list", bound, caller.is_admin, tuple(shape), tuple(spec.named_filters))
+        base = ("list", bound, shape_key(caller), tuple(shape), tuple(spec.named_filters))
         counted = compiled.cached_read(
             (*base, "count"),
             alias,
@@ -287,11 +321,11 @@ def attach_includes(
         include = bound.includes[name]
         target = existing_resource(bound.tenant, include.target)
         keys = {row[include.local] for row in rows if row[include.local] is not None}
-        visible = [f.name for f in target.resource.visible_fields]
+        visible = readable_names(target, caller)
         if include.kind == "one":
             related = fetch_rows(
                 target,
-                scoped(target, caller).filter(**{f"{target.attnames[include.remote]}__in": keys}),
+                scoped(target, caller, "show").filter(**{f"{target.attnames[include.remote]}__in": keys}),
                 visible,
             )
             by_key = {row[include.remote]: row for row in related}
@@ -300,7 +334,7 @@ def attach_includes(
         elif include.kind == "many":
             related = fetch_rows(
                 target,
-                scoped(target, caller).filter(**{f"{target.attnames[include.remote]}__in": keys})[
+                scoped(target, caller, "list").filter(**{f"{target.attnames[include.remote]}__in": keys})[
                     :MAX_INCLUDED_ROWS
                 ],
                 visible if include.remote in visible else [*visible, include.remote],
@@ -313,7 +347,7 @@ def attach_includes(
         else:
             link = existing_resource(bound.tenant, include.link_table)
             pairs = list(
-                scoped(link, caller)
+                scoped(link, caller, "list")
                 .filter(**{f"{link.attnames[include.remote]}__in": keys})
                 .values_list(link.attnames[include.remote], link.attnames[include.link_target_column])[
                     :MAX_INCLUDED_ROWS
@@ -322,7 +356,7 @@ def attach_includes(
             target_pk = target.resource.primary.name
             related = fetch_rows(
                 target,
-                scoped(target, caller).filter(**{f"{target.pk_attname}__in": {t for _, t in pairs}}),
+                scoped(target, caller, "list").filter(**{f"{target.pk_attname}__in": {t for _, t in pairs}}),
                 visible,
             )
             by_pk = {item[target_pk]: item for item in related}

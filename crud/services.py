@@ -4,6 +4,11 @@ Input is validated by the resource's serializer; the owner column comes from the
 never from the client; a foreign key must point at a row the caller may see (so a task
 cannot join someone else's project). Unique violations are 409; every change emits one
 domain event after commit.
+
+Access rules (crud.access): an operation whose rule no row can pass for the caller is a
+403; a row the caller may not view is a 404 for update and delete, one it may view but
+not change is a 403, and so is a new or changed row the create or update rule does not
+accept. Tables on the default rules keep the one-statement UPDATE and DELETE.
 """
 
 from __future__ import annotations
@@ -16,12 +21,23 @@ from django.db.models.expressions import RawSQL
 from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
+from crud.access.callers import is_anonymous
+from crud.access.evaluate import holds
+from crud.access.rules import is_default, rule_for, unwritable
 from crud.events import DomainEvent, emit
 from crud.runtime import BoundResource, existing_resource
-from crud.selectors import row_show, scoped
+from crud.selectors import readable_names, require, row_show, scoped
 from crud.sql import bind
 from crud.sqlreads import placeholder_values, role_filter, show_row, v1_row_visible
-from sogoms_site.errors import AlreadyExists, DomainError, InvalidInput, NotFoundError, StateConflict
+from sogoms_site.errors import (
+    AlreadyExists,
+    AuthenticationRequired,
+    DomainError,
+    InvalidInput,
+    NotFoundError,
+    NotPermitted,
+    StateConflict,
+)
 from tenants.auth.principal import TenantPrincipal
 
 
@@ -39,6 +55,35 @@ def refused_by_database(bound: BoundResource, exc: IntegrityError) -> DomainErro
     return InvalidInput(
         f"The database refused this row of {bound.name}: a required value is missing "
         "or a reference points at nothing."
+    )
+
+
+def _refuse_unwritable(bound: BoundResource, caller: TenantPrincipal, data: Any) -> None:
+    """Fields whose `write:` rule the caller does not meet are refused by name (400)."""
+    refused = unwritable(bound.resource, caller)
+    if refused and isinstance(data, dict):
+        named = sorted(name for name in data if name in refused)
+        if named:
+            raise InvalidInput(
+                "You may not write these fields.",
+                details={name: ["you may not write this field"] for name in named},
+            )
+
+
+def _allowed(bound: BoundResource, caller: TenantPrincipal, operation: str, row: dict) -> bool:
+    owner = bound.resource.owner_field
+    return holds(rule_for(bound.resource, operation).node, row, caller, owner.name if owner else None)
+
+
+def _row_values(bound: BoundResource, instance: Any) -> dict:
+    return {spec.name: getattr(instance, bound.attnames[spec.name]) for spec in bound.resource.fields}
+
+
+def _writing_rules(bound: BoundResource) -> bool:
+    """Whether writes need the row read first: a table with its own view/update/delete rules."""
+    resource = bound.resource
+    return resource.source == "schema" and not all(
+        is_default(resource, op) for op in ("show", "update", "delete")
     )
 
 
@@ -122,18 +167,33 @@ def _insert(bound: BoundResource, model_values: dict) -> Any:
 
 
 def record_create(*, bound: BoundResource, caller: TenantPrincipal, data: Any) -> dict:
+    require(bound, caller, "create")
+    _refuse_unwritable(bound, caller, data)
     values = validated(bound, "create", data)
     _check_foreign_keys(bound, caller, values)
     owner = bound.resource.owner_field
+    if owner is not None and is_anonymous(caller):
+        raise AuthenticationRequired()  # a row of this table belongs to a user
     model_values = _model_values(bound, values)
     if owner is not None:
         model_values[bound.attnames[owner.name]] = caller.id
+    custom = bound.resource.source == "schema" and not is_default(bound.resource, "create")
+    written: dict | None = None
+    if custom:
+        # the new row as it would be saved (defaults filled) must pass the create rule
+        written = _row_values(bound, bound.model(**model_values))
+        if not _allowed(bound, caller, "create", written):
+            raise NotPermitted(f"The access rule of {bound.name} does not let you create this row.")
     alias = bound.tenant.db_alias
     try:
         with transaction.atomic(using=alias):
             row = _insert(bound, model_values)
+            if _writing_rules(bound) or custom:
+                written = _row_values(bound, row)
             emit(
-                DomainEvent(bound.tenant.app, bound.name, "create", row.pk, caller.id, tuple(values)),
+                DomainEvent(
+                    bound.tenant.app, bound.name, "create", row.pk, caller.id, tuple(values), row=written
+                ),
                 using=alias,
             )
     except IntegrityError as exc:
@@ -143,7 +203,7 @@ def record_create(*, bound: BoundResource, caller: TenantPrincipal, data: Any) -
         return {"insert_id": row.pk, **_v1_answer(bound, caller, row.pk, values)}
     # the saved instance holds every value the row got (defaults, timestamps, key):
     # answering from it saves a second SELECT per create
-    names = [spec.name for spec in bound.resource.visible_fields]
+    names = readable_names(bound, caller)
     record = {name: getattr(row, bound.attnames[name]) for name in names}
     return {**record, "insert_id": row.pk}
 
@@ -162,6 +222,8 @@ def _writable_rows(bound: BoundResource, caller: TenantPrincipal, operation: str
 def record_update(
     *, bound: BoundResource, caller: TenantPrincipal, pk: Any, data: Any, partial: bool
 ) -> dict:
+    require(bound, caller, "update")
+    _refuse_unwritable(bound, caller, data)
     values = validated(bound, "partial" if partial else "update", data)
     _check_foreign_keys(bound, caller, values)
     alias = bound.tenant.db_alias
@@ -169,6 +231,9 @@ def record_update(
     for spec in bound.resource.fields:
         if spec.timestamp == "updated":  # queryset.update() does not run auto_now
             changes[bound.attnames[spec.name]] = timezone.now()
+    if _writing_rules(bound):
+        _update_by_rules(bound, caller, pk, values, changes)
+        return _answer(bound, caller, pk)
     owner = bound.resource.owner_field
     try:
         with transaction.atomic(using=alias):
@@ -192,7 +257,96 @@ def record_update(
     return row_show(bound, caller, pk)
 
 
+def _answer(bound: BoundResource, caller: TenantPrincipal, pk: Any) -> dict:
+    """The changed row as the caller reads it; only its key when it may no longer view it."""
+    try:
+        return row_show(bound, caller, pk)
+    except (NotFoundError, NotPermitted):
+        return {bound.resource.primary.name: pk}
+
+
+def _locked_row(bound: BoundResource, caller: TenantPrincipal, operation: str, pk: Any) -> dict:
+    """The row `pk` if the caller may view it (404 otherwise) and `operation` it (403)."""
+    names = [spec.name for spec in bound.resource.fields]
+    found = (
+        scoped(bound, caller, "show")
+        .filter(pk=pk)
+        .select_for_update()
+        .values_list(*[bound.attnames[name] for name in names])
+        .first()
+    )
+    if found is None:
+        raise NotFoundError(f"No {bound.name} with id {pk}.")
+    row = dict(zip(names, found, strict=True))
+    if not _allowed(bound, caller, operation, row):
+        raise NotPermitted(f"The access rule of {bound.name} does not let you {operation} this row.")
+    return row
+
+
+def _update_by_rules(
+    bound: BoundResource, caller: TenantPrincipal, pk: Any, values: dict, changes: dict
+) -> None:
+    """An update under a table's own rules: the row before and after must pass `update`."""
+    alias = bound.tenant.db_alias
+    owner = bound.resource.owner_field
+    try:
+        with transaction.atomic(using=alias):
+            before = _locked_row(bound, caller, "update", pk)
+            after = {**before, **values}
+            if not _allowed(bound, caller, "update", after):
+                raise NotPermitted(
+                    f"The access rule of {bound.name} does not let you change this row into that."
+                )
+            bound.model._default_manager.filter(pk=pk).update(**changes)
+            after.update(
+                {name: changes[bound.attnames[name]] for name in after if bound.attnames[name] in changes}
+            )
+            emit(
+                DomainEvent(
+                    bound.tenant.app,
+                    bound.name,
+                    "update",
+                    pk,
+                    before[owner.name] if owner else caller.id,
+                    tuple(values),
+                    row=after,
+                ),
+                using=alias,
+            )
+    except IntegrityError as exc:
+        raise refused_by_database(bound, exc) from None
+
+
+def _delete_by_rules(bound: BoundResource, caller: TenantPrincipal, pk: Any) -> int:
+    alias = bound.tenant.db_alias
+    owner = bound.resource.owner_field
+    try:
+        with transaction.atomic(using=alias):
+            before = _locked_row(bound, caller, "delete", pk)
+            try:
+                bound.model._default_manager.filter(pk=pk).delete()
+            except (ProtectedError, RestrictedError):
+                raise IntegrityError("referenced") from None
+            emit(
+                DomainEvent(
+                    bound.tenant.app,
+                    bound.name,
+                    "delete",
+                    pk,
+                    before[owner.name] if owner else caller.id,
+                    row=before,
+                ),
+                using=alias,
+            )
+    except IntegrityError:
+        raise StateConflict(f"This row of {bound.name} is still referenced by other rows.") from None
+    return 1
+
+
 def record_delete(*, bound: BoundResource, caller: TenantPrincipal, pk: Any) -> int:
+    require(bound, caller, "delete")
+    if _writing_rules(bound):
+        return _delete_by_rules(bound, caller, pk)
     alias = bound.tenant.db_alias
     try:
         with transaction.atomic(using=alias):

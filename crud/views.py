@@ -1,7 +1,9 @@
 """HTTP endpoints of every resource: `GET/POST <base>/<resource>`, `GET/PUT/PATCH/DELETE .../<id>`.
 
 Views only resolve the resource and the operation; selectors and services do the work.
-An operation the resource does not list answers 405.
+An operation the resource does not list answers 405. A request without a token passes
+only for an operation whose access rule can hold for an anonymous caller (`public`, or a
+condition on columns alone); any other answers 401 as before.
 """
 
 from __future__ import annotations
@@ -9,19 +11,23 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar, cast
 
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from typing_extensions import override
 
 from crud import selectors, services, sqlreads
+from crud.access.callers import request_caller
+from crud.access.rules import may_be_anonymous, unreadable
 from crud.fieldtypes import field_type
 from crud.params import QuerySpec, coerce, is_invalid, parse_query
 from crud.runtime import BoundResource, bound_resource
 from sogoms_site.api.envelope import ok
 from sogoms_site.api.errors import MethodNotAllowed
 from sogoms_site.errors import InvalidInput, NotFoundError
-from tenants.requests import TenantRequest, caller
+from tenants.auth.principal import TenantPrincipal
+from tenants.requests import TenantRequest
 
 ASCII_DIGITS = re.compile(r"[0-9]{1,19}")
 ITEM_METHODS = {"get": "show", "put": "update", "patch": "update", "delete": "delete"}
@@ -30,7 +36,35 @@ COLLECTION_METHODS = {"get": "list", "post": "create"}
 TRUNCATED_HEADER = "X-Sogoms-Truncated"
 
 
+class RuleAccess(BasePermission):
+    """Signed-in callers pass (the rules decide per row); anonymous ones only where the
+    operation's rule can hold without a user. A refused anonymous request is a 401."""
+
+    @override
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        if isinstance(request.user, TenantPrincipal):
+            return True
+        tenant = cast(TenantRequest, request).tenant
+        bound = bound_resource(tenant, view.kwargs.get("resource", ""))
+        operation = cast(ResourceView, view).methods.get((request.method or "").lower())
+        if bound is None or operation is None or not bound.resource.allows(operation):
+            return False
+        return bound.resource.source == "schema" and may_be_anonymous(bound.resource, operation)
+
+
+def caller(request: Request) -> TenantPrincipal:
+    """The signed-in caller, or the anonymous one where RuleAccess let it through."""
+    return request_caller(request, cast(TenantRequest, request).tenant.app)
+
+
+def _query(view: ResourceView, request: TenantRequest) -> QuerySpec:
+    bound = view.bound
+    hidden = unreadable(bound.resource, caller(request))
+    return parse_query(request.query_params, bound.resource, includable=view.includable(), unreadable=hidden)
+
+
 class ResourceView(APIView):
+    permission_classes = [RuleAccess]
     methods: ClassVar[dict[str, str]] = {}  # HTTP method -> operation
     bound: BoundResource
 
@@ -75,7 +109,7 @@ class CollectionView(ResourceView):
             if meta.get("truncated"):  # never a silent cut: the body and a header say so
                 return ok(rows, meta=meta, headers={TRUNCATED_HEADER: "true"})
         else:
-            spec = parse_query(request.query_params, bound.resource, includable=self.includable())
+            spec = _query(self, request)
             rows, meta = selectors.rows_list(bound, caller(request), spec)
         return ok(rows, meta=meta)
 
@@ -92,7 +126,7 @@ class ItemView(ResourceView):
         key = _pk(bound, pk)
         if bound.resource.source == "queries":
             return ok(sqlreads.sql_show(bound, caller(request), key, request.query_params))
-        spec = parse_query(request.query_params, bound.resource, includable=self.includable())
+        spec = _query(self, request)
         _refuse_list_params(spec)
         return ok(selectors.row_show(bound, caller(request), key, spec))
 

@@ -7,12 +7,15 @@ key path.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from crud.access.check import checked_rule
+from crud.access.rules import RULE_OPERATIONS
 from crud.fieldtypes import all_types, field_type, find
 from crud.fieldtypes import names as type_names
 from crud.params import FILTER_OPERATORS
@@ -61,6 +64,8 @@ class FieldBlock(Strict):
     readonly: bool = False
     searchable: bool = False
     index: bool = False
+    read: str | None = None  # an access rule naming the caller only: who sees the column
+    write: str | None = None  # the same for writing it
 
     @field_validator("type")
     @classmethod
@@ -98,14 +103,18 @@ class TableBlock(Strict):
     filters: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict)
     links: dict[str, LinkBlock] = Field(default_factory=dict)
     notify: list[NotifyBlock] = Field(default_factory=list)
+    access: dict[Literal[RULE_OPERATIONS], str] = Field(default_factory=dict)  # type: ignore[valid-type]
 
 
 class SchemaFile(Strict):
     tables: dict[str, TableBlock] = Field(min_length=1)
 
 
-def compile_schema(app: str, schema: SchemaFile, problem: Problem) -> dict[str, Resource]:
-    """Resources of a schema; `problem(path, message)` records what is wrong."""
+def compile_schema(
+    app: str, schema: SchemaFile, problem: Problem, roles: tuple[str, ...] = ("default", "admin")
+) -> dict[str, Resource]:
+    """Resources of a schema; `problem(path, message)` records what is wrong; `roles` are the
+    tenant's, which access rules may name."""
     tables = schema.tables
     resources: dict[str, Resource] = {}
     for table, block in tables.items():
@@ -116,6 +125,8 @@ def compile_schema(app: str, schema: SchemaFile, problem: Problem) -> dict[str, 
         fields = _compile_fields(table, block, tables, problem)
         if fields is None:
             continue
+        fields = _with_field_rules(where, block, fields, roles, problem)
+        access = _table_rules(where, block, fields, roles, problem)
         names = {spec.name for spec in fields}
         _check_field_lists(where, block, names, problem)
         for filter_name, conditions in block.filters.items():
@@ -140,6 +151,7 @@ def compile_schema(app: str, schema: SchemaFile, problem: Problem) -> dict[str, 
             links=tuple(link for link in links if link is not None),
             notifications=_compile_notify(where, block, fields, problem),
             default_sort=tuple(block.sort),
+            access=access,
         )
     if "users" in tables:
         _check_users_table(tables["users"], problem)
@@ -263,6 +275,42 @@ def _field_spec(
         searchable=raw.searchable or name in block.search,
         index=raw.index,
     )
+
+
+def _with_field_rules(
+    where: str, block: TableBlock, fields: tuple[FieldSpec, ...], roles: tuple[str, ...], problem: Problem
+) -> tuple[FieldSpec, ...]:
+    """The fields with their `read:` / `write:` rules, checked (they name the caller only)."""
+    specs = []
+    for spec in fields:
+        raw = block.fields.get(spec.name)
+        if raw is None or (raw.read is None and raw.write is None):
+            specs.append(spec)
+            continue
+        key = f"{where}.fields.{spec.name}"
+        read = (
+            checked_rule(raw.read, f"{key}.read", fields, roles, problem, caller_only=True)
+            if raw.read
+            else None
+        )
+        write = (
+            checked_rule(raw.write, f"{key}.write", fields, roles, problem, caller_only=True)
+            if raw.write
+            else None
+        )
+        specs.append(dataclasses.replace(spec, read=read, write=write))
+    return tuple(specs)
+
+
+def _table_rules(
+    where: str, block: TableBlock, fields: tuple[FieldSpec, ...], roles: tuple[str, ...], problem: Problem
+) -> dict:
+    rules = {}
+    for operation, text in block.access.items():
+        rule = checked_rule(text, f"{where}.access.{operation}", fields, roles, problem)
+        if rule is not None:
+            rules[operation] = rule
+    return rules
 
 
 def _check_field_lists(where: str, block: TableBlock, names: set[str], problem: Problem) -> None:

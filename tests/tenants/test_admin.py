@@ -77,7 +77,7 @@ def test_the_tenant_record_list_shows_every_configured_tenant(operator, records)
     response = operator.get(RECORDS, HTTP_HOST=HOST)
 
     assert response.status_code == 200
-    assert set(TenantRecord.objects.values_list("app", flat=True)) == {"alpha", "beta"}
+    assert set(TenantRecord.objects.values_list("app", flat=True)) == {"alpha", "beta", "gamma"}
     html = response.content.decode()
     assert "alpha.test" in html
     assert "beta.test" in html

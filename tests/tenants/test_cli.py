@@ -48,7 +48,7 @@ def sogoms_failing(*args: str) -> tuple[CommandError, str]:
 def test_check_prints_ok_with_every_tenant(alpha, beta):
     output = sogoms("check")
 
-    assert f"{settings.SOGOMS_CONFIG_DIR}: OK, 2 tenant(s)" in output
+    assert f"{settings.SOGOMS_CONFIG_DIR}: OK, 3 tenant(s)" in output
     assert (
         f"  alpha: /api on alpha.test, www.alpha.test ({alpha.db_engine} database, tokens valid 1h)" in output
     )
@@ -234,7 +234,7 @@ def test_migrate_brings_up_the_control_database_and_every_tenant(alpha, beta):
     assert "control database: up to date" in output
     assert f"alpha ({alpha.db_engine}): up to date" in output
     assert f"beta ({beta.db_engine}): up to date" in output
-    assert set(TenantRecord.objects.values_list("app", flat=True)) == {"alpha", "beta"}
+    assert set(TenantRecord.objects.values_list("app", flat=True)) == {"alpha", "beta", "gamma"}
 
 
 @pytest.mark.django_db(databases="__all__")
@@ -264,7 +264,7 @@ def test_logs_purge_removes_only_files_older_than_the_retention():
         log_file("alpha", 7),  # alpha keeps 7 days
         log_file("alpha", 0),
         log_file("beta", 10),  # beta keeps the default 30 days
-        log_file("gamma", 400),  # not a tenant of this config
+        log_file("delta", 400),  # not a tenant of this config
     ]
 
     output = sogoms("logs", "purge")
