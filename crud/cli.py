@@ -28,9 +28,9 @@ def run(options: Options, out: Out) -> int:
         for line in seed_tenant(tenant, path):
             out.write(f"{tenant.app}: {line}")
     except SeedError as exc:
-        out.write(f"seed failed, nothing written for that user: {exc}")
+        out.write(f"seed failed, nothing written: {exc}")
         return 1
     except DomainError as exc:  # e.g. a user the services refuse to register
-        out.write(f"seed failed, nothing written for that user: {exc.message}")
+        out.write(f"seed failed, nothing written: {exc.message}")
         return 1
     return 0

@@ -34,6 +34,7 @@ class FieldSpec:
     max_digits: int = 12
     decimal_places: int = 2
     foreign: tuple[str, str] | None = None  # (table, column)
+    foreign_where: Any = None  # an access rule (crud.access) the referenced row must pass
     on_delete: str = "cascade"
     owner: bool = False
     auth: str | None = None
@@ -53,7 +54,12 @@ class FieldSpec:
 
     @property
     def writable(self) -> bool:
-        return not (self.primary or self.auto or self.readonly or self.owner or self.hidden or self.timestamp)
+        # the owner comes from the token, unless a `write:` rule lets some callers set it
+        # (an admin issuing an invoice for a customer); the others are refused by name
+        owner_from_token = self.owner and self.write is None
+        return not (
+            self.primary or self.auto or self.readonly or owner_from_token or self.hidden or self.timestamp
+        )
 
     @property
     def visible(self) -> bool:

@@ -36,7 +36,12 @@ def seed_tenant(tenant: Tenant, path: Path) -> list[str]:
     names a user or a row; a later value "@ref" is its id, across users.
     """
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    entries = data.get("users", [])
+    # one transaction on each database: a seed that fails writes nothing, so it can be run again
+    with transaction.atomic(using=tenant.db_alias), transaction.atomic(using="default"):
+        return _seed(tenant, data.get("users", []), path)
+
+
+def _seed(tenant: Tenant, entries: list[dict[str, Any]], path: Path) -> list[str]:
     refs: dict[str, int] = {}
     created: set[str] = set()
     done = []
@@ -56,21 +61,23 @@ def seed_tenant(tenant: Tenant, path: Path) -> list[str]:
         if user.email not in created:
             done.append(f"{email}: exists, skipped")
             continue
-        count = _create_rows(tenant, user, entry.get("rows") or {}, refs, path)
-        done.append(f"{email}: created with {count} row(s)")
+        if entry.get("rows"):
+            count = _create_rows(tenant, user, entry["rows"], refs, path)
+            done.append(f"{email}: {count} row(s) created")
+        else:
+            done.append(f"{email}: created ({user.role})")
     return done
 
 
 def _create_user(tenant: Tenant, entry: dict[str, Any], path: Path) -> TenantUserBase:
-    with transaction.atomic(using=tenant.db_alias), transaction.atomic(using="default"):
-        user = user_register(
-            tenant=tenant, email=entry["email"], password=entry["password"], name=entry["name"]
-        ).user
-        if "role" in entry:
-            try:
-                user = user_change(tenant=tenant, user=user, role=entry["role"])
-            except InvalidInput as exc:
-                raise SeedError(f"{path.name}: {entry['email']}: {exc.message}") from None
+    user = user_register(
+        tenant=tenant, email=entry["email"], password=entry["password"], name=entry["name"]
+    ).user
+    if "role" in entry:
+        try:
+            user = user_change(tenant=tenant, user=user, role=entry["role"])
+        except InvalidInput as exc:
+            raise SeedError(f"{path.name}: {entry['email']}: {exc.message}") from None
     return user
 
 
@@ -79,21 +86,20 @@ def _create_rows(
 ) -> int:
     caller = TenantPrincipal.of_user(user, tenant.app)
     count = 0
-    with transaction.atomic(using=tenant.db_alias), transaction.atomic(using="default"):
-        for resource_name, rows in tables.items():
-            bound = bound_resource(tenant, resource_name)
-            if bound is None:
-                raise SeedError(f"{path.name}: {resource_name!r} is not a resource of {tenant.app}")
-            for row in rows:
-                values = {key: _resolve(value, refs) for key, value in row.items() if key != "ref"}
-                try:
-                    record = record_create(bound=bound, caller=caller, data=values)
-                except Exception as exc:
-                    detail = getattr(exc, "details", "") or exc
-                    raise SeedError(f"{path.name}: {resource_name} {row}: {detail}") from None
-                if "ref" in row:
-                    refs[row["ref"]] = record["insert_id"]
-                count += 1
+    for resource_name, rows in tables.items():
+        bound = bound_resource(tenant, resource_name)
+        if bound is None:
+            raise SeedError(f"{path.name}: {resource_name!r} is not a resource of {tenant.app}")
+        for row in rows:
+            values = {key: _resolve(value, refs) for key, value in row.items() if key != "ref"}
+            try:
+                record = record_create(bound=bound, caller=caller, data=values)
+            except Exception as exc:
+                detail = getattr(exc, "details", "") or exc
+                raise SeedError(f"{path.name}: {resource_name} {row}: {detail}") from None
+            if "ref" in row:
+                refs[row["ref"]] = record["insert_id"]
+            count += 1
     return count
 
 

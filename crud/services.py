@@ -22,6 +22,7 @@ from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from crud.access.callers import is_anonymous
+from crud.access.compile import apply, to_q
 from crud.access.evaluate import holds
 from crud.access.rules import is_default, rule_for, unwritable
 from crud.events import DomainEvent, emit
@@ -101,7 +102,7 @@ def _references(bound: BoundResource) -> dict[str, tuple[str, str]]:
 
 
 def _reference_visible(
-    bound: BoundResource, caller: TenantPrincipal, target: tuple[str, str], value: Any
+    bound: BoundResource, caller: TenantPrincipal, target: tuple[str, str], value: Any, where: Any = None
 ) -> bool:
     """Whether the caller may point at the row `target` = value: the rows it can see."""
     target_name, target_field = target
@@ -111,7 +112,13 @@ def _reference_visible(
         return user_model(bound.tenant).objects.filter(**{target_field: value}).exists()
     if bound.resource.source == "schema":
         other = existing_resource(bound.tenant, target_name)
-        return scoped(other, caller).filter(**{other.attnames[target_field]: value}).exists()
+        rows = scoped(other, caller).filter(**{other.attnames[target_field]: value})
+        if where is not None:  # the field's foreign_where: e.g. only a paid invoice
+            owner = other.resource.owner_field
+            rows = apply(
+                rows, to_q(where.node, caller, other.attnames, other.attnames[owner.name] if owner else None)
+            )
+        return rows.exists()
     return v1_row_visible(bound, caller, target_name, target_field, value)
 
 
@@ -122,7 +129,8 @@ def _check_foreign_keys(bound: BoundResource, caller: TenantPrincipal, values: d
         target = references.get(name)
         if target is None or value is None:
             continue
-        if not _reference_visible(bound, caller, target, value):
+        spec = bound.resource.field(name)
+        if not _reference_visible(bound, caller, target, value, spec.foreign_where if spec else None):
             errors[name] = [f"no {target[0]} with {target[1]} {value}"]
     if errors:
         raise InvalidInput("A reference points at nothing you can use.", details=errors)
@@ -175,8 +183,9 @@ def record_create(*, bound: BoundResource, caller: TenantPrincipal, data: Any) -
     if owner is not None and is_anonymous(caller):
         raise AuthenticationRequired()  # a row of this table belongs to a user
     model_values = _model_values(bound, values)
-    if owner is not None:
+    if owner is not None and owner.name not in values:  # set only where its write rule allows
         model_values[bound.attnames[owner.name]] = caller.id
+    row_owner = model_values[bound.attnames[owner.name]] if owner is not None else caller.id
     custom = bound.resource.source == "schema" and not is_default(bound.resource, "create")
     written: dict | None = None
     if custom:
@@ -192,7 +201,7 @@ def record_create(*, bound: BoundResource, caller: TenantPrincipal, data: Any) -
                 written = _row_values(bound, row)
             emit(
                 DomainEvent(
-                    bound.tenant.app, bound.name, "create", row.pk, caller.id, tuple(values), row=written
+                    bound.tenant.app, bound.name, "create", row.pk, row_owner, tuple(values), row=written
                 ),
                 using=alias,
             )

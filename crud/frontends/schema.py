@@ -64,6 +64,8 @@ class FieldBlock(Strict):
     readonly: bool = False
     searchable: bool = False
     index: bool = False
+    # a foreign key may only point at rows of the target that pass this rule (beside its view)
+    foreign_where: str | None = None
     read: str | None = None  # an access rule naming the caller only: who sees the column
     write: str | None = None  # the same for writing it
 
@@ -155,6 +157,33 @@ def compile_schema(
         )
     if "users" in tables:
         _check_users_table(tables["users"], problem)
+    return _with_reference_rules(tables, resources, roles, problem)
+
+
+def _with_reference_rules(
+    tables: dict[str, TableBlock],
+    resources: dict[str, Resource],
+    roles: tuple[str, ...],
+    problem: Problem,
+) -> dict[str, Resource]:
+    """`foreign_where` of each foreign key, checked against the table it points at."""
+    for table, resource in list(resources.items()):
+        changed = []
+        for spec in resource.fields:
+            raw = tables[table].fields.get(spec.name)
+            text = raw.foreign_where if raw is not None else None
+            if text is None:
+                changed.append(spec)
+                continue
+            key = f"tables.{table}.fields.{spec.name}.foreign_where"
+            target = resources.get(spec.foreign[0]) if spec.foreign else None
+            if target is None:
+                problem(key, "needs a foreign key to a table of this schema")
+                changed.append(spec)
+                continue
+            rule = checked_rule(text, key, target.fields, roles, problem)
+            changed.append(dataclasses.replace(spec, foreign_where=rule))
+        resources[table] = dataclasses.replace(resource, fields=tuple(changed))
     return resources
 
 

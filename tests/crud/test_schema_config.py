@@ -621,3 +621,58 @@ def test_a_table_name_in_the_platform_prefix_is_refused(site):
     problems = problems_at(site.load(), SCHEMA_FILE, "tables.sogoms_notes")
 
     assert any("sogoms_" in problem.message for problem in problems)
+
+
+# --- foreign_where and a settable owner -----------------------------------------------------
+
+INVOICES = """\
+invoices:
+  fields:
+    id: { type: int, primary: true, auto: true }
+    user_id: { type: int, foreign: users.id, filter: owner, write: role(admin) }
+    status: { type: string, choices: [unpaid, paid], default: unpaid }
+  crud: [list, show, create]
+refunds:
+  fields:
+    id: { type: int, primary: true, auto: true }
+    user_id: { type: int, foreign: users.id, filter: owner }
+    invoice_id: { type: int, foreign: invoices.id, required: true, foreign_where: "%s" }
+  crud: [list, create]
+"""
+
+
+def test_a_foreign_where_is_checked_against_the_table_it_points_at(site):
+    site.schema(schema_with(INVOICES % "status == 'paid'"))
+    found = resources(site.load())
+    rule = found["refunds"].field("invoice_id").foreign_where
+    assert rule is not None and rule.source == "status == 'paid'"
+    # the owner with a write rule is writable (by whom the rule says); without one it is not
+    assert found["invoices"].field("user_id").writable
+    assert not found["refunds"].field("user_id").writable
+
+
+@pytest.mark.parametrize(
+    ("rule", "words"), [("reason == 'x'", "reason"), ("status == 3", "status"), ("status ==", "not a rule")]
+)
+def test_a_foreign_where_naming_what_the_target_lacks_is_reported(site, rule, words):
+    site.schema(schema_with(INVOICES % rule))
+
+    (problem,) = problems_at(site.load(), SCHEMA_FILE, "tables.refunds.fields.invoice_id.foreign_where")
+
+    assert words in problem.message
+
+
+def test_a_foreign_where_without_a_foreign_key_is_reported(site):
+    site.schema(
+        schema_with(
+            """\
+            notes:
+              fields:
+                id: { type: int, primary: true, auto: true }
+                ref: { type: int, foreign_where: "id > 1" }
+              crud: [list]
+            """
+        )
+    )
+
+    problems_at(site.load(), SCHEMA_FILE, "tables.notes.fields.ref.foreign_where")
