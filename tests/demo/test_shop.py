@@ -58,7 +58,7 @@ def manage(env: dict, *args: str) -> str:
     done = subprocess.run(
         [sys.executable, str(BASE_DIR / "manage.py"), "sogoms", *args],
         env=env,
-        cwd=root_of(env),
+        cwd=BASE_DIR,
         capture_output=True,
         text=True,
         timeout=120,
@@ -68,17 +68,14 @@ def manage(env: dict, *args: str) -> str:
     return done.stdout
 
 
-def root_of(env: dict) -> str:
-    return env["SOGOMS_TEST_ROOT"]
-
-
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory):
     root = tmp_path_factory.mktemp("shop")
     shutil.copytree(BASE_DIR / "config", root / "config")
     env = site_env(root / "config", root / "var")
-    env["SOGOMS_TEST_ROOT"] = str(BASE_DIR)
-    # the demo's secrets are development ones, made as `make run` makes them
+    # relative paths of the demo's YAML (var/secrets/...) resolve here; its secrets are
+    # development ones, made as `make run` makes them
+    env["SOGOMS_BASE_DIR"] = str(root)
     manage(env, "devsecrets")
     manage(env, "migrate")
     seeded = manage(env, "seed", "shop")
