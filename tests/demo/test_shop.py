@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
 import pytest
 
-from tests.realtime.servers import BASE_DIR, free_port, site_env, uvicorn
+from tests.realtime.servers import BASE_DIR, free_port, site_env, sogoms_command, uvicorn
 
 HOST = "shop.localhost"
 DEMO = "shop demo 2026"
@@ -54,20 +52,6 @@ class Shop:
         return envelope["data"]
 
 
-def manage(env: dict, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, str(BASE_DIR / "manage.py"), "sogoms", *args],
-        env=env,
-        cwd=BASE_DIR,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
-
-
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory):
     root = tmp_path_factory.mktemp("shop")
@@ -76,11 +60,11 @@ def shop(tmp_path_factory):
     # relative paths of the demo's YAML (var/secrets/...) resolve here; its secrets are
     # development ones, made as `make run` makes them
     env["SOGOMS_BASE_DIR"] = str(root)
-    manage(env, "devsecrets")
-    manage(env, "migrate")
-    seeded = manage(env, "seed", "shop")
+    sogoms_command(env, "devsecrets")
+    sogoms_command(env, "migrate")
+    seeded = sogoms_command(env, "seed", "shop")
     assert "carol@shop.test: 3 row(s) created" in seeded, seeded
-    assert "exists, skipped" in manage(env, "seed", "shop")  # a second run changes nothing
+    assert "exists, skipped" in sogoms_command(env, "seed", "shop")  # a second run changes nothing
     with uvicorn(env, free_port()) as address:
         yield Shop(address)
 

@@ -8,15 +8,13 @@ the real command, and a real server process answering on 127.0.0.1.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import bcrypt
 import pytest
 
-from tests.realtime.servers import BASE_DIR, call, free_port, site_env, uvicorn
+from tests.realtime.servers import call, free_port, site_env, sogoms_command, uvicorn
 
 from .godb import (
     APP,
@@ -65,20 +63,6 @@ def adopt(config: Path) -> Path:
     return config
 
 
-def sogoms(env: dict, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, str(BASE_DIR / "manage.py"), "sogoms", *args],
-        env=env,
-        cwd=BASE_DIR,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
-
-
 @pytest.fixture(scope="module", params=["sqlite", "mariadb"])
 def deployment(request, tmp_path_factory):
     root = tmp_path_factory.mktemp(f"goera-{request.param}")
@@ -87,7 +71,7 @@ def deployment(request, tmp_path_factory):
         users = go_era_rows(database)
         config = adopt(go_config(root, database))
         env = site_env(config, root / "var")
-        sogoms(env, "migrate")
+        sogoms_command(env, "migrate")
         secret = (root / "secrets" / "prokov_jwt_secret").read_text()
         with uvicorn(env, free_port()) as address:
             yield Deployment(address, database, env, secret, users)
@@ -263,5 +247,5 @@ def test_migrate_kept_the_go_columns_and_a_second_run_changes_nothing(deployment
     assert str(columns["role"][1]).strip("'") == "default"
     assert "CURRENT_TIMESTAMP" in str(columns["created_at"][1]).upper()
     assert {"is_active", "updated_at"} <= set(columns)
-    out = sogoms(deployment.env, "migrate", APP)
+    out = sogoms_command(deployment.env, "migrate", APP)
     assert f"{APP} (" in out and "up to date" in out.split(f"{APP} (", 1)[1]

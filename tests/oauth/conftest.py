@@ -26,7 +26,7 @@ from tenants.auth.oauth import oidc
 from tenants.config import load_config
 from tests.conftest import TenantApi
 from tests.oauth.fake_providers import CLIENT_ID, CLIENT_SECRET, FakeProviders, fake_providers
-from tests.realtime.servers import BASE_DIR, free_port
+from tests.realtime.servers import BASE_DIR, free_port, stop_process
 
 SERVER_DIR = Path(__file__).parent / "oidc_server"
 HOST = "alpha.test"
@@ -87,12 +87,7 @@ def oidc_server(tmp_path_factory):
                 time.sleep(0.1)
         yield OidcServer(issuer)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
+        stop_process(server)
 
 
 @pytest.fixture(scope="session")

@@ -84,12 +84,32 @@ def served(command: list[str], env: dict, port: int, *, log: IO[bytes] | None = 
                 time.sleep(0.1)
         yield f"127.0.0.1:{port}"
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
+        stop_process(server)
+
+
+def sogoms_command(env: dict, *args: str) -> str:
+    """`manage.py sogoms <args>` in a process of its own with `env`; its output, once it succeeded."""
+    done = subprocess.run(
+        [sys.executable, str(BASE_DIR / "manage.py"), "sogoms", *args],
+        env=env,
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def stop_process(process: subprocess.Popen, grace: float = 10) -> None:
+    """SIGTERM, then SIGKILL if it has not ended after `grace` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 @contextmanager

@@ -21,7 +21,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.realtime.servers import BASE_DIR, free_port, prepare_site, uvicorn
+from tests.realtime.servers import BASE_DIR, free_port, prepare_site, stop_process, uvicorn
 
 DEPLOY = BASE_DIR / "deploy"
 TOKEN = "a metrics token for the Prometheus test"
@@ -144,9 +144,4 @@ def test_prometheus_scrapes_a_live_server_with_the_deploy_config(tmp_path):
                 loaded = [rule["name"] for group in rules["data"]["groups"] for rule in group["rules"]]
                 assert len(loaded) == len(alert_expressions())
             finally:
-                server.terminate()
-                try:
-                    server.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    server.kill()
-                    server.wait(timeout=10)
+                stop_process(server, grace=15)

@@ -7,7 +7,6 @@ The codes are read from the text sealed for delivery (the outbox's columns only 
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import re
@@ -24,8 +23,6 @@ from mail.hooks import flush_pending
 from mail.models import OutboxMessage
 from mail.sealing import unseal
 from tenants import registry as registry_module
-from tenants.config.loader import LoadResult
-from tenants.config.model import Registry
 from tenants.models import AuthSession, EmailVerificationCode
 from tenants.retention import purge_reset_tokens
 from tenants.usermodel import user_model
@@ -35,23 +32,6 @@ from tests.tenants.test_config import Site, only_problem
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 NEW = "newbie@example.com"
-
-
-@pytest.fixture
-def reconfigure():
-    """Swap a tenant of the running registry for a copy with other settings; restored after."""
-    saved = registry_module._state["result"]
-
-    def apply(app: str, **changes):
-        tenants = [
-            dataclasses.replace(tenant, **changes) if tenant.app == app else tenant
-            for tenant in registry_module.registry()
-        ]
-        registry_module._state["result"] = LoadResult(Registry.of(tenants))
-        return registry_module.registry().get(app)
-
-    yield apply
-    registry_module._state["result"] = saved
 
 
 def codes_sent_to(email: str) -> list[str]:
