@@ -2,7 +2,8 @@
 
 - table providers: more tables of a tenant, created by `sogoms migrate` beside `users`;
 - login enrichers: extra lists in the login response (`auth.login_includes`);
-- account mailers: the e-mails of auth flows (welcome, password reset), from templates.
+- account mailers: e-mails from templates: the auth flows (welcome, password reset, e-mail
+  verification) and the `notify` e-mails of schema tables.
 """
 
 from __future__ import annotations
