@@ -130,8 +130,10 @@ def _check_foreign_keys(bound: BoundResource, caller: TenantPrincipal, values: d
         if target is None or value is None:
             continue
         spec = bound.resource.field(name)
-        if not _reference_visible(bound, caller, target, value, spec.foreign_where if spec else None):
-            errors[name] = [f"no {target[0]} with {target[1]} {value}"]
+        where = spec.foreign_where if spec else None
+        if not _reference_visible(bound, caller, target, value, where):
+            condition = f" where {where.source}" if where is not None else ""
+            errors[name] = [f"no {target[0]} with {target[1]} {value}{condition}"]
     if errors:
         raise InvalidInput("A reference points at nothing you can use.", details=errors)
 
