@@ -41,7 +41,7 @@ class JobBlock(BaseModel):
 
     schedule: str
     timezone: str | None = None
-    kind: Literal["service", "http", "query_email"]
+    kind: Literal["service", "http", "query_email", "backup"]
     description: str = ""
     enabled: bool = True
     retries: int = Field(default=0, ge=0, le=10)

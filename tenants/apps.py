@@ -19,7 +19,7 @@ class TenantsConfig(AppConfig):
         from tenants.auth.openapi import auth_paths
         from tenants.registry import ensure_loaded
 
-        for group in ("check", "devsecrets", "migrate", "users", "logs", "tokens", "reload"):
+        for group in ("check", "devsecrets", "migrate", "users", "logs", "tokens", "reload", "backup"):
             commands.register(f"tenants.cli.{group}")
 
         # A broken config is reported by the system check, `sogoms check` and the
