@@ -7,8 +7,13 @@ embedded); the fixture stops it whatever happens, so no process outlives the tes
 
 from __future__ import annotations
 
+import ast
+import configparser
+import importlib.util
 import json
 import os
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -154,3 +159,75 @@ def test_stale_pid_file_is_cleaned(site: Site) -> None:
     (run / "ctl.pid").write_text(finished.stdout.decode())
     assert site.ctl("status").returncode != 0
     assert not (run / "ctl.pid").exists()
+
+
+# The systemd units of deploy/systemd/ (production's way to run the same processes).
+
+UNITS = BASE_DIR / "deploy" / "systemd"
+SERVICES = ("http", "socket", "worker", "beat")
+
+
+def unit_sections(path: Path) -> dict[str, dict[str, str]]:
+    """A unit file's sections and keys (systemd's syntax: no interpolation, keys keep case)."""
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read(path)
+    return {name: dict(parser[name]) for name in parser.sections()}
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_unit_is_hardened_and_runs_a_real_entry_point(name: str) -> None:
+    service = unit_sections(UNITS / f"sogoms-{name}.service")["Service"]
+    assert service["User"] == "sogoms"
+    assert service["WorkingDirectory"] == "/opt/sogoms"
+    assert service["EnvironmentFile"] == "/etc/sogoms/env"
+    assert service["Restart"] == "on-failure"
+    assert service["ProtectSystem"] == "strict"
+    assert service["ReadWritePaths"] == "/opt/sogoms/var"
+    for flag in ("PrivateTmp", "NoNewPrivileges", "ProtectHome"):
+        assert service[flag] == "yes", flag
+    assert service["KillSignal"] == "SIGTERM"
+    assert service["TimeoutStopSec"] == "30"
+
+    program, *args = shlex.split(service["ExecStart"])
+    assert program.startswith("/opt/sogoms/.venv/bin/")
+    tool = Path(program).name
+    if tool in ("gunicorn", "uvicorn"):
+        module, _, attribute = args[0].partition(":")
+        spec = importlib.util.find_spec(module)
+        assert spec is not None and spec.origin, module
+        # Read, not imported: importing the entry point would start its background work.
+        defined = {
+            target.id
+            for node in ast.parse(Path(spec.origin).read_text()).body
+            if isinstance(node, ast.Assign)
+            for target in node.targets
+            if isinstance(target, ast.Name)
+        }
+        assert attribute in defined, args[0]
+        assert (tool, module) in (("gunicorn", "sogoms_site.wsgi"), ("uvicorn", "sogoms_site.asgi"))
+    else:
+        assert tool == "celery"
+        assert args[:2] == ["-A", "sogoms_site"] and args[2] in ("worker", "beat")
+        assert importlib.util.find_spec("sogoms_site.celery") is not None
+    assert (Path(sys.executable).parent / tool).exists(), tool
+
+
+def test_target_wants_every_service() -> None:
+    unit = unit_sections(UNITS / "sogoms.target")["Unit"]
+    assert set(unit["Wants"].split()) == {f"sogoms-{name}.service" for name in SERVICES}
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+def test_units_verify(tmp_path: Path) -> None:
+    # The units name /opt/sogoms; here its programs are this virtualenv's.
+    venv_bin = str(Path(sys.executable).parent) + "/"
+    for path in UNITS.iterdir():
+        text = path.read_text().replace("/opt/sogoms/.venv/bin/", venv_bin)
+        (tmp_path / path.name).write_text(text)
+    units = sorted(str(path) for path in tmp_path.iterdir())
+    result = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", *units], capture_output=True, text=True, timeout=60
+    )
+    ours = [line for line in result.stderr.splitlines() if "sogoms" in line]
+    assert result.returncode == 0 and not ours, result.stderr
