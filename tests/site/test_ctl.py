@@ -231,3 +231,12 @@ def test_units_verify(tmp_path: Path) -> None:
     )
     ours = [line for line in result.stderr.splitlines() if "sogoms" in line]
     assert result.returncode == 0 and not ours, result.stderr
+
+
+def test_worker_and_beat_run_only_with_a_broker(settings) -> None:
+    from sogoms_site.ctl.processes import processes
+
+    settings.SOGOMS_EMBEDDED_WORKER = True
+    assert [process.name for process in processes()] == ["http", "socket"]
+    settings.SOGOMS_EMBEDDED_WORKER = False
+    assert [process.name for process in processes()] == ["http", "socket", "worker", "beat"]
