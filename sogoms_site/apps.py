@@ -8,6 +8,8 @@ class SogomsSiteConfig(AppConfig):
 
     def ready(self) -> None:
         # Metrics are wired into every process type: the servers and Celery alike.
-        from sogoms_site import metrics_endpoint
+        from sogoms_site import commands, metrics_endpoint
 
         metrics_endpoint.install()
+        # `sogoms ctl`: the process manager of small installs (sogoms_site.ctl).
+        commands.register("sogoms_site.ctl.cli")
