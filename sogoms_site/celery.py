@@ -12,11 +12,11 @@ import os
 
 from celery import Celery
 
-from sogoms_site import metrics
+from sogoms_site.metrics import instrument_celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sogoms_site.settings")
 
 app = Celery("sogoms")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-metrics.instrument_celery()
+instrument_celery()
