@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import hmac
 import logging
-import subprocess
-import tomllib
 from collections.abc import Iterator
 from datetime import datetime
-from functools import cache
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -28,6 +25,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.metrics_core import Metric
 
 from sogoms_site import metrics
+from sogoms_site.build import build_commit, build_version
 from sogoms_site.probes import database_reachable
 
 logger = logging.getLogger("sogoms.metrics")
@@ -52,32 +50,8 @@ class BuildInfo:
 
     def collect(self) -> Iterator[Metric]:
         family = GaugeMetricFamily("sogoms_build_info", "The running build.", labels=["version", "commit"])
-        family.add_metric(list(build()), 1)
+        family.add_metric([build_version(), build_commit() or "unknown"], 1)
         yield family
-
-
-@cache
-def build() -> tuple[str, str]:
-    try:
-        with (settings.BASE_DIR / "pyproject.toml").open("rb") as file:
-            version = str(tomllib.load(file)["project"]["version"])
-    except (OSError, KeyError, tomllib.TOMLDecodeError):
-        version = "unknown"
-    commit = settings.SOGOMS_BUILD_COMMIT
-    if not commit:
-        try:  # a checkout; a packaged deployment sets SOGOMS_BUILD_COMMIT instead
-            done = subprocess.run(
-                ["git", "rev-parse", "--short=12", "HEAD"],  # noqa: S607
-                cwd=settings.BASE_DIR,
-                capture_output=True,
-                text=True,
-                timeout=5,
-                check=True,
-            )
-            commit = done.stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            commit = ""
-    return version, commit or "unknown"
 
 
 class TenantsUp:
@@ -161,4 +135,4 @@ def install() -> None:
 
 def _forget_build(setting: str, **_kwargs: object) -> None:
     if setting == "SOGOMS_BUILD_COMMIT":
-        build.cache_clear()
+        build_commit.cache_clear()

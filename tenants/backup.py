@@ -36,6 +36,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connections
 
+from sogoms_site.build import build_commit
 from sogoms_site.errors import InvalidInput, StateConflict
 from tenants.config import Tenant
 from tenants.config.secrets import resolve_path
@@ -132,25 +133,6 @@ def config_files(tenant: Tenant) -> list[tuple[Path, str]]:
             if item.is_file() and not item.is_symlink() and item.resolve() not in secrets:
                 found.append((item, "config/" + item.relative_to(base).as_posix()))
     return found
-
-
-def build_commit() -> str:
-    """SOGOMS_BUILD_COMMIT, else the checkout's HEAD, else ""."""
-    commit = str(getattr(settings, "SOGOMS_BUILD_COMMIT", "") or "")
-    if commit:
-        return commit
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"],  # noqa: S607
-            cwd=settings.BASE_DIR,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return done.stdout.strip()
 
 
 def sha256_of(path: Path) -> str:
