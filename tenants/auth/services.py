@@ -112,6 +112,33 @@ def _issue(*, tenant: Tenant, user: TenantUserBase, session_id: str) -> Session:
     )
 
 
+def user_create(
+    *, tenant: Tenant, email: str, password_hash: str, name: str, verified: bool = False
+) -> TenantUserBase:
+    """A new user of the tenant's first role, with its welcome e-mail and, unless the address
+    is `verified` already, a verification code. IntegrityError when the e-mail is taken.
+
+    The e-mails are recorded in the tenant's transaction, beside the user: all or none.
+    They reach the control outbox after commit, or with the mail sweep. The verification
+    code is a row of the control database, whose transaction commits last: a code whose
+    user was never created does not exist."""
+    welcome = hooks.account_mailer(tenant, "welcome")
+    verify = None if verified else verification.verification_mailer(tenant)
+    with transaction.atomic(using="default"), transaction.atomic(using=tenant.db_alias):
+        user = user_model(tenant).objects.create(
+            email=email,
+            password=password_hash,
+            name=name,
+            role=tenant.roles[0],
+            email_verified_at=timezone.now() if verified else None,
+        )
+        if welcome is not None:
+            welcome.queue_in_tenant(tenant=tenant, template="welcome", user=user, variables={})
+        if verify is not None:
+            verification.verification_queue(tenant=tenant, user=user, mailer=verify)
+    return user
+
+
 def user_register(
     *, tenant: Tenant, email: str, password: str, name: str, ip: str = "", user_agent: str = ""
 ) -> Registration:
@@ -122,20 +149,9 @@ def user_register(
         raise AlreadyExists(
             "An account with this e-mail already exists.", details={"email": ["already registered"]}
         )
-    welcome = hooks.account_mailer(tenant, "welcome")
-    verify = verification.verification_mailer(tenant)
     hashed = hash_password(password, tenant)  # before the transaction: bcrypt takes a while
     try:
-        # The e-mails are recorded in the tenant's transaction, beside the user: all or none.
-        # They reach the control outbox after commit, or with the mail sweep. The
-        # verification code is a row of the control database, whose transaction commits
-        # last: a code whose user was never created does not exist.
-        with transaction.atomic(using="default"), transaction.atomic(using=tenant.db_alias):
-            user = model.objects.create(email=email, password=hashed, name=name, role=tenant.roles[0])
-            if welcome is not None:
-                welcome.queue_in_tenant(tenant=tenant, template="welcome", user=user, variables={})
-            if verify is not None:
-                verification.verification_queue(tenant=tenant, user=user, mailer=verify)
+        user = user_create(tenant=tenant, email=email, password_hash=hashed, name=name)
     except IntegrityError:  # a concurrent registration won the race
         raise AlreadyExists(
             "An account with this e-mail already exists.", details={"email": ["already registered"]}

@@ -13,14 +13,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from sogoms_site.errors import AccountExists, IdentityInUse, NotPermitted, OAuthFailed
-from tenants import hooks
-from tenants.auth import verification
 from tenants.auth.oauth.base import Profile
 from tenants.auth.selectors import user_by_email, user_by_id
+from tenants.auth.services import user_create
 from tenants.config import Tenant
 from tenants.logs import log_event
 from tenants.models import Identity
-from tenants.usermodel import TenantUserBase, user_model
+from tenants.usermodel import TenantUserBase
 
 DISABLED = "This account is disabled."
 
@@ -65,24 +64,15 @@ def identity_link(*, tenant: Tenant, provider: str, profile: Profile, user_id: i
 
 
 def _create(*, tenant: Tenant, provider: str, profile: Profile) -> TenantUserBase:
-    model = user_model(tenant)
-    welcome = hooks.account_mailer(tenant, "welcome")
-    verify = None if profile.email_verified else verification.verification_mailer(tenant)
     try:
-        # As at register: the e-mails are recorded beside the user, all or none, and an
-        # address the provider does not vouch for gets a verification code.
-        with transaction.atomic(using="default"), transaction.atomic(using=tenant.db_alias):
-            user = model.objects.create(
-                email=profile.email,
-                password=make_password(None),  # unusable: this account signs in through the provider
-                name=profile.name,
-                role=tenant.roles[0],
-                email_verified_at=timezone.now() if profile.email_verified else None,
-            )
-            if welcome is not None:
-                welcome.queue_in_tenant(tenant=tenant, template="welcome", user=user, variables={})
-            if verify is not None:
-                verification.verification_queue(tenant=tenant, user=user, mailer=verify)
+        # as at register; an address the provider does not vouch for gets a verification code
+        user = user_create(
+            tenant=tenant,
+            email=profile.email,
+            password_hash=make_password(None),  # unusable: this account signs in through the provider
+            name=profile.name,
+            verified=profile.email_verified,
+        )
     except IntegrityError:  # the same e-mail registered meanwhile
         raise AccountExists(details={"email": ["already registered"]}) from None
     log_event(
