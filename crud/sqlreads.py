@@ -101,9 +101,9 @@ def sql_list(bound: BoundResource, caller: TenantPrincipal, params: Params) -> t
 
 
 def sql_show(bound: BoundResource, caller: TenantPrincipal, pk: Any, params: Params) -> dict:
-    sql = add_condition(bound.resource.sql["show"], role_filter(bound, "show", caller))
+    sql = _show_sql(bound, caller)
     _unknown_params(sql, params)
-    row = show_row(bound, caller, pk, params)
+    row = _first_row(bound, sql, caller, pk, params)
     if row is None:
         raise NotFoundError(f"No {bound.name} with id {pk}.")
     return row
@@ -111,7 +111,16 @@ def sql_show(bound: BoundResource, caller: TenantPrincipal, pk: Any, params: Par
 
 def show_row(bound: BoundResource, caller: TenantPrincipal, pk: Any, params: Params) -> dict | None:
     """The row `pk` as the show query answers it for the caller, or None when it is hidden."""
-    sql = add_condition(bound.resource.sql["show"], role_filter(bound, "show", caller))
+    return _first_row(bound, _show_sql(bound, caller), caller, pk, params)
+
+
+def _show_sql(bound: BoundResource, caller: TenantPrincipal) -> str:
+    return add_condition(bound.resource.sql["show"], role_filter(bound, "show", caller))
+
+
+def _first_row(
+    bound: BoundResource, sql: str, caller: TenantPrincipal, pk: Any, params: Params
+) -> dict | None:
     statement, values = bind(sql, placeholder_values(sql, caller, params, pk))
     rows = _fetch(bound.tenant.db_alias, statement, values)
     return rows[0] if rows else None
