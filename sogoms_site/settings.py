@@ -189,7 +189,10 @@ def _tuned(config: dict[str, Any]) -> dict[str, Any]:
         # A database host that does not answer fails its tenant's requests in seconds
         # (503 TENANT_UNAVAILABLE) instead of holding a worker for the system's timeout.
         options.setdefault("connect_timeout", env_int("SOGOMS_DB_CONNECT_TIMEOUT", 5))
-        options.setdefault("init_command", "SET sql_mode='STRICT_TRANS_TABLES'")
+        # UTC sessions: Django reads and writes datetimes as UTC, and so must the database's
+        # own clock (CURRENT_TIMESTAMP defaults of adopted tables, NOW() in v1 SQL) on a
+        # server whose zone is another.
+        options.setdefault("init_command", "SET sql_mode='STRICT_TRANS_TABLES', time_zone='+00:00'")
         config.setdefault("TEST", {}).setdefault("CHARSET", "utf8mb4")
         config["TEST"].setdefault("COLLATION", "utf8mb4_unicode_ci")
     return config
