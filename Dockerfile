@@ -56,8 +56,9 @@ WORKDIR /app
 # The code and the static files belong to root: the process may write only under var/.
 COPY --from=builder /src ./
 COPY --from=builder /opt/static ./static
-COPY --from=builder /src/deploy/container/entrypoint.sh /usr/local/bin/sogoms-container
-RUN install -d -o sogoms -g sogoms -m 0750 /app/var
+COPY --from=builder /src/deploy/container /opt/sogoms-container
+RUN ln -s /opt/sogoms-container/entrypoint.sh /usr/local/bin/sogoms-container \
+    && install -d -o sogoms -g sogoms -m 0750 /app/var
 
 USER 10001:10001
 EXPOSE 8000 8001

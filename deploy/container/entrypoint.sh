@@ -10,11 +10,14 @@
 #   beat        Celery beat: exactly one per installation
 #   migrate     `sogoms check`, then `sogoms migrate` (before a release's processes start)
 #   manage ...  any `manage.py` command, e.g. `manage sogoms users list prokov`
+#   configmap   prints $SOGOMS_CONFIG_DIR as the Kubernetes ConfigMap sogoms-config
 #   healthcheck the image's HEALTHCHECK: asks the process this container runs
 #
 # SOGOMS_ENTRYPOINT_DRY_RUN=1 prints the command instead of running it (tests/deploy).
 set -eu
 
+# This script's own directory: configmap.py is beside it (in the image and in a checkout).
+here="$(dirname "$(readlink -f "$0")")"
 process="${1:-http}"
 [ "$#" -gt 0 ] && shift
 
@@ -37,7 +40,9 @@ run() {
         echo "$@"
         return 0
     fi
-    echo "$process" >"$state_file" 2>/dev/null || true
+    case "$process" in
+        http | socket | worker | beat) echo "$process" >"$state_file" 2>/dev/null || true ;;
+    esac
     exec "$@"
 }
 
@@ -85,6 +90,9 @@ case "$process" in
     manage)
         run python manage.py "$@"
         ;;
+    configmap)
+        run python "$here/configmap.py" "${SOGOMS_CONFIG_DIR:-config}"
+        ;;
     healthcheck)
         running="$(cat "$state_file" 2>/dev/null || echo http)"
         case "$running" in
@@ -96,7 +104,7 @@ case "$process" in
         run python -c 'import sys, urllib.request; sys.exit(urllib.request.urlopen(sys.argv[1], timeout=5).status != 200)' "$url"
         ;;
     *)
-        echo "unknown process '$process': use http, socket, worker, beat, migrate, manage or healthcheck" >&2
+        echo "unknown process '$process': use http, socket, worker, beat, migrate, manage, configmap or healthcheck" >&2
         exit 64
         ;;
 esac
