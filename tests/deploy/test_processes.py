@@ -19,7 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -219,59 +219,52 @@ def _answers(url: str, host: str | None) -> bool:
         return False
 
 
-def test_the_migrate_job_laid_out_the_config_and_created_the_tenants_databases(migrated):
+def _probe(env: dict[str, str], name: str, bind: str, log: Path) -> None:
+    """Wait until the readiness and liveness probes of the Deployment answer 200, as sent."""
+    container_spec = kubernetes("Deployment", name)["spec"]["template"]["spec"]["containers"][0]
+    for probe in (container_spec["readinessProbe"], container_spec["livenessProbe"]):
+        get = probe["httpGet"]
+        host = next((h["value"] for h in get.get("httpHeaders", []) if h["name"].lower() == "host"), None)
+        url = f"http://{env[bind]}{get['path']}"
+        _wait_for(lambda url=url, host=host: _answers(url, host), f"{name} {get['path']}", log)
+
+
+def test_the_pods_processes_start_and_answer_their_probes_and_health_checks(migrated):
+    """One test (one set-up of the container root): the migrate Job ran; then the four
+    Deployments' processes start side by side, as their pods would."""
     for key in yaml.safe_load((KUBERNETES / "11-config.yaml").read_text())["data"]:
         assert migrated.path("/app/var/config/" + key.replace("__", "/")).is_file(), key
-    for app in ("prokov", "shop"):
-        assert migrated.path(f"/app/var/db/{app}.sqlite3").stat().st_size > 0
-    assert migrated.path("/app/var/db/control.sqlite3").stat().st_size > 0
+    for database in ("control", "prokov", "shop"):
+        assert migrated.path(f"/app/var/db/{database}.sqlite3").stat().st_size > 0, database
 
-
-@pytest.mark.parametrize(
-    ("name", "bind"), [("sogoms-http", "SOGOMS_HTTP_BIND"), ("sogoms-socket", "SOGOMS_SOCKET_BIND")]
-)
-def test_the_servers_answer_their_probes_and_health_check(migrated, name, bind):
-    container_spec = kubernetes("Deployment", name)["spec"]["template"]["spec"]["containers"][0]
-    with running(migrated, name) as (env, log):
-        address = env[bind]
-        for probe in (container_spec["readinessProbe"], container_spec["livenessProbe"]):
-            get = probe["httpGet"]
-            host = next((h["value"] for h in get.get("httpHeaders", []) if h["name"].lower() == "host"), None)
-            _wait_for(
-                lambda get=get, host=host: _answers(f"http://{address}{get['path']}", host),
-                f"{name} {get['path']}",
-                log,
+    with ExitStack() as stack:
+        started = {
+            name: stack.enter_context(running(migrated, name))
+            for name in ("sogoms-http", "sogoms-socket", "sogoms-worker", "sogoms-beat")
+        }
+        for name, bind in (("sogoms-http", "SOGOMS_HTTP_BIND"), ("sogoms-socket", "SOGOMS_SOCKET_BIND")):
+            env, log = started[name]
+            _probe(env, name, bind, log)
+            health = entrypoint("healthcheck", env=env, dry_run=False)
+            assert health.returncode == 0, (name, health.stderr)
+            # /metrics opened by the token file, from the process's multiprocess directory.
+            token = migrated.secrets["metrics_token"]
+            request = urllib.request.Request(
+                f"http://{env[bind]}/metrics", headers={"Authorization": f"Bearer {token}"}
             )
-        health = entrypoint("healthcheck", env=env, dry_run=False)
-        assert health.returncode == 0, health.stderr
-        # The metrics of the process's own multiprocess directory, opened with the token file.
-        token = migrated.secrets["metrics_token"]
-        request = urllib.request.Request(
-            f"http://{address}/metrics", headers={"Authorization": f"Bearer {token}"}
-        )
-        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310  (loopback)
-            assert b"sogoms_build_info" in response.read()
-        assert any(Path(env["SOGOMS_METRICS_DIR"]).glob("*/*.db")), "no multiprocess metrics files"
-    # Stopped: the same health check now fails.
-    assert entrypoint("healthcheck", env=env, dry_run=False).returncode != 0
+            with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310  (loopback)
+                assert b"sogoms_build_info" in response.read()
+            assert any(Path(env["SOGOMS_METRICS_DIR"]).glob("*/*.db")), (name, "no multiprocess files")
 
-
-def test_a_worker_answers_its_health_checks_celery_ping(migrated):
-    with running(migrated, "sogoms-worker") as (env, log):
+        env, log = started["sogoms-worker"]
         _wait_for(lambda: b" ready." in log.read_bytes(), "the worker did not start", log)
         health = entrypoint("healthcheck", env=env, dry_run=False)
         assert health.returncode == 0, health.stdout + health.stderr
         assert "pong" in health.stdout
 
+        env, log = started["sogoms-beat"]
+        run_dir = migrated.path("/app/var/run")
+        _wait_for(lambda: any(run_dir.glob("celerybeat-schedule*")), "beat did not start", log)
 
-def test_beat_starts_and_keeps_its_schedule_under_var(migrated):
-    with running(migrated, "sogoms-beat") as (env, log):
-        _wait_for(
-            lambda: (
-                migrated.path("/app/var/run").is_dir()
-                and any(migrated.path("/app/var/run").glob("celerybeat-schedule*"))
-            ),
-            "beat did not start",
-            log,
-        )
-        assert env["REDIS_URL_FILE"].endswith("/redis_url")
+    # Stopped: the HTTP container's health check now fails.
+    assert entrypoint("healthcheck", env=started["sogoms-http"][0], dry_run=False).returncode != 0
