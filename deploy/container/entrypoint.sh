@@ -94,12 +94,13 @@ case "$process" in
         run python "$here/configmap.py" "${SOGOMS_CONFIG_DIR:-config}"
         ;;
     healthcheck)
-        running="$(cat "$state_file" 2>/dev/null || echo http)"
+        # No state file: a one-off command (migrate, manage), checked by its exit status.
+        running="$(cat "$state_file" 2>/dev/null || echo none)"
         case "$running" in
             http) url="http://127.0.0.1:$(port_of "$http_bind")/health" ;;
             socket) url="http://127.0.0.1:$(port_of "$socket_bind")/health" ;;
             worker) run celery -A sogoms_site inspect ping --timeout 10 -d "celery@$(hostname)" ;;
-            *) exit 0 ;;  # beat, migrate, manage: the process itself is the check
+            *) exit 0 ;;  # beat: the process itself is the check
         esac
         run python -c 'import sys, urllib.request; sys.exit(urllib.request.urlopen(sys.argv[1], timeout=5).status != 200)' "$url"
         ;;
