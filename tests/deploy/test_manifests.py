@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -457,3 +458,40 @@ def test_the_build_context_keeps_the_code_the_config_and_the_entrypoint():
         "deploy/systemd/sogoms.target",
     ):
         assert _ignored(path, patterns), path
+
+
+def test_the_images_collectstatic_step_runs_without_a_database_or_a_secret_left_behind(tmp_path):
+    """The Dockerfile's collectstatic line, run here with its own variables (paths moved
+    under tmp_path): the admin's and Swagger UI's files are collected, nothing is written
+    to the var directory's secrets, and no database is needed."""
+    text = DOCKERFILE.read_text().replace("\\\n", " ")
+    line = next(line for line in text.splitlines() if "collectstatic" in line)
+    words = shlex.split(line.removeprefix("RUN ").split("&&")[0])
+    assignments = dict(word.split("=", 1) for word in words if re.match(r"^[A-Z_]+=", word))
+    command = [word for word in words if not re.match(r"^[A-Z_]+=", word)]
+    assert command[0] == "/opt/venv/bin/python" and command[1:] == ["manage.py", "collectstatic", "--noinput"]
+    moved = {
+        key: str(tmp_path / value.lstrip("/")) if value.startswith("/") else value
+        for key, value in assignments.items()
+    }
+    env = {key: value for key, value in site_env(BASE_DIR / "config", tmp_path / "unused").items()}
+    env.pop("SOGOMS_VAR_DIR")
+    env.update(moved)
+
+    done = subprocess.run(
+        [sys.executable, *command[1:]],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    static = Path(moved["SOGOMS_STATIC_ROOT"])
+    assert (static / "admin" / "css" / "base.css").is_file()
+    assert (static / "swagger-ui" / "swagger-ui-bundle.js").is_file()
+    assert not (Path(moved["SOGOMS_VAR_DIR"]) / "secrets").exists()
+    assert dockerfile_env()["SOGOMS_STATIC_ROOT"] == "/app/static"
+    assert "COPY --from=builder " + assignments["SOGOMS_STATIC_ROOT"] + " ./static" in text
