@@ -8,6 +8,8 @@
 # client library only, and runs as an unprivileged user.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+# The Debian packages are not pinned (hadolint's DL3008): their versions are the base
+# image's Debian release's, whose security updates a rebuild should take.
 
 FROM ${PYTHON_IMAGE} AS builder
 # hadolint ignore=DL3008
