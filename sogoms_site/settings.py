@@ -26,7 +26,7 @@ SOGOMS_LOG_DIR = Path(env_str("SOGOMS_LOG_DIR", str(VAR_DIR / "log"))).resolve()
 # Relative paths inside tenant YAML (secret files, SQLite files) resolve against this.
 SOGOMS_BASE_DIR = Path(env_str("SOGOMS_BASE_DIR", str(BASE_DIR))).resolve()
 # Template for tenants without a `database:` block, e.g. mysql://u@db/sogoms_{app}.
-SOGOMS_TENANT_DATABASE_URL = env_str("SOGOMS_TENANT_DATABASE_URL")
+SOGOMS_TENANT_DATABASE_URL = env_secret("SOGOMS_TENANT_DATABASE_URL") or ""
 SOGOMS_MAX_BODY_BYTES = env_int("SOGOMS_MAX_BODY_BYTES", 1024 * 1024)
 SOGOMS_MAX_JSON_DEPTH = env_int("SOGOMS_MAX_JSON_DEPTH", 64)  # arrays and objects in a JSON body
 SOGOMS_TRUST_X_FORWARDED_FOR = env_bool("SOGOMS_TRUST_X_FORWARDED_FOR", False)  # = TRUSTED_PROXIES=1
@@ -153,7 +153,7 @@ ASGI_APPLICATION = "sogoms_site.asgi.application"
 
 
 def _control_database() -> dict[str, Any]:
-    url = env_str("DATABASE_URL")
+    url = env_secret("DATABASE_URL")
     config: dict[str, Any]
     if url:
         config = dict(dj_database_url.parse(url))
@@ -208,7 +208,7 @@ SOGOMS_TENANT_RETRY_SECONDS = env_int("SOGOMS_TENANT_RETRY_SECONDS", 5)
 # target unless this is on (tests with local providers, an intranet identity provider).
 SOGOMS_OAUTH_ALLOW_PRIVATE_NETWORK = env_bool("SOGOMS_OAUTH_ALLOW_PRIVATE_NETWORK", False)
 
-REDIS_URL = env_str("REDIS_URL")
+REDIS_URL = env_secret("REDIS_URL") or ""
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -222,7 +222,7 @@ else:
 
 # Background work. Redis when REDIS_URL is set (worker and beat as their own processes);
 # otherwise in memory, with a worker and beat in the server process (sogoms_site.embedded).
-CELERY_BROKER_URL = env_str("SOGOMS_BROKER_URL") or REDIS_URL or "memory://localhost/"
+CELERY_BROKER_URL = env_secret("SOGOMS_BROKER_URL") or REDIS_URL or "memory://localhost/"
 SOGOMS_EMBEDDED_WORKER = env_bool("SOGOMS_EMBEDDED_WORKER", CELERY_BROKER_URL.startswith("memory://"))
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # a task lost with its worker runs again (claims make that safe)
@@ -325,7 +325,8 @@ USE_TZ = True
 STATIC_URL = "/static/"
 # Swagger UI for <base>/_docs, shipped by a Python package: no CDN at run time.
 STATICFILES_DIRS = [("swagger-ui", swagger_ui_bundle.swagger_ui_path)]
-STATIC_ROOT = VAR_DIR / "static"
+# A container image collects them at build time, outside the var volume (SOGOMS_STATIC_ROOT).
+STATIC_ROOT = Path(env_str("SOGOMS_STATIC_ROOT", str(VAR_DIR / "static"))).resolve()
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns when it is missing
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
