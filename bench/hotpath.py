@@ -1,0 +1,351 @@
+#!/usr/bin/env python
+"""Per-request cost of SOGOMS's CRUD hot path, in one process, without a server.
+
+    .venv/bin/python bench/hotpath.py                         # embedded SQLite, no Redis
+    .venv/bin/python bench/hotpath.py --engine mariadb        # MariaDB + Redis (the production set-up)
+    .venv/bin/python bench/hotpath.py --profile update        # + cProfile of one workload
+
+Authenticated requests of the demo tenant (Prokov, `config/`) on its `projects` table
+(10,000 rows of the benchmark user) go through Django's test client: show, list
+(`?page=1&per_page=20`), create and update (PUT), in rounds that interleave the
+workloads, so a change of load on the machine touches all of them alike. For each
+workload it prints microseconds per request (median of the rounds) and what one request
+costs outside Python: SQL statements and their time, COMMIT and autocommit switches,
+Redis round trips and their time, and the time of the after-commit CRUD event
+dispatch (tenant log, real-time fan-out). The MariaDB run uses the databases
+`<db-prefix>` and `<db-prefix>_prokov` (dropped at the end) and Redis `--redis-url`.
+Everything lives in a temp dir that is removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+PASSWORD = "correct horse battery"  # noqa: S105  (throw-away bench accounts)
+SEED_TS = "2026-11-22 00:00:00.000000"
+WORKLOADS = ("show", "list", "create", "update")
+COLORS = ("#10b981", "#f59e0b", "#ef4444", "#3b82f6")
+
+
+def mysql(sql: str) -> None:
+    subprocess.run(["mysql", "-h127.0.0.1", "-uroot", "-e", sql], check=True)  # noqa: S607
+
+
+def prepare_environment(args: argparse.Namespace, tmp: Path) -> None:
+    for key in [k for k in os.environ if k.startswith(("SOGOMS_", "DATABASE_URL", "REDIS_URL", "DJANGO_"))]:
+        del os.environ[key]
+    os.environ.update(
+        SOGOMS_VAR_DIR=str(tmp / "var"),
+        SOGOMS_BASE_DIR=str(tmp),
+        SOGOMS_CONFIG_DIR=str(REPO / "config"),
+        SOGOMS_LOG_DIR=str(tmp / "var" / "log"),
+        DJANGO_SETTINGS_MODULE="sogoms_site.settings",
+    )
+    if args.engine == "mariadb":
+        prefix = args.db_prefix
+        for name in (prefix, f"{prefix}_prokov"):
+            mysql(f"DROP DATABASE IF EXISTS `{name}`; CREATE DATABASE `{name}` CHARACTER SET utf8mb4;")
+        os.environ.update(
+            DATABASE_URL=f"mysql://root@127.0.0.1:3306/{prefix}",
+            SOGOMS_TENANT_DATABASE_URL=f"mysql://root@127.0.0.1:3306/{prefix}_{{app}}",
+            REDIS_URL=args.redis_url,
+            SOGOMS_REQUIRE_SERVICES="1",
+        )
+    for pair in args.env:
+        name, _, value = pair.partition("=")
+        os.environ[name] = value
+    for command in ("devsecrets", "migrate"):
+        subprocess.run(
+            [sys.executable, "manage.py", "sogoms", command], cwd=REPO, check=True, capture_output=True
+        )
+
+
+class Meter:
+    """Counts and times what one request does outside Python: SQL, COMMIT, Redis, events."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.seconds: Counter[str] = Counter()
+        self.on = False
+
+    def add(self, what: str, started: float) -> None:
+        if self.on:
+            self.counts[what] += 1
+            self.seconds[what] += time.perf_counter() - started
+
+    def timed(self, what: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.add(what, started)
+
+        return wrapper
+
+    def install(self) -> None:
+        from django.db import connections
+        from django.db.backends.base.base import BaseDatabaseWrapper
+
+        meter = self
+
+        def sql(execute: Callable, statement: str, params: Any, many: bool, context: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return execute(statement, params, many, context)
+            finally:
+                verb = statement.lstrip().split(None, 1)[0].upper()
+                meter.add(f"sql {verb}", started)
+
+        original_init = BaseDatabaseWrapper.ensure_connection
+
+        def ensure_connection(self: BaseDatabaseWrapper) -> None:
+            if sql not in self.execute_wrappers:
+                self.execute_wrappers.append(sql)
+            original_init(self)
+
+        BaseDatabaseWrapper.ensure_connection = ensure_connection  # type: ignore[method-assign]
+        for wrapper in connections.all():
+            wrapper.execute_wrappers.append(sql)
+        BaseDatabaseWrapper._commit = self.timed("COMMIT", BaseDatabaseWrapper._commit)  # type: ignore[method-assign]
+        BaseDatabaseWrapper.connect = self.timed("connect", BaseDatabaseWrapper.connect)  # type: ignore[method-assign]
+        for cls in {type(w) for w in connections.all()}:
+            cls._set_autocommit = self.timed("autocommit switch", cls._set_autocommit)  # type: ignore[method-assign]
+            cls._commit = self.timed("COMMIT", cls._commit) if "_commit" in cls.__dict__ else cls._commit  # type: ignore[method-assign]
+        try:
+            import redis
+
+            redis.Redis.execute_command = self.timed("redis command", redis.Redis.execute_command)  # type: ignore[method-assign]
+            redis.client.Pipeline.execute = self.timed("redis pipeline", redis.client.Pipeline.execute)  # type: ignore[method-assign]
+        except ImportError:
+            pass
+        from crud import events
+
+        events.dispatch = self.timed("event dispatch", events.dispatch)
+
+    @contextmanager
+    def measuring(self) -> Iterator[None]:
+        self.on = True
+        try:
+            yield
+        finally:
+            self.on = False
+
+
+def seed(alias: str, bench_id: int, other_id: int, rows: int) -> list[tuple[int, str]]:
+    from django.db import connections
+
+    mark = "%s"
+    sql = (
+        "INSERT INTO projects (user_id, name, description, color, position, archived, created_at, updated_at)"
+        f" VALUES ({','.join([mark] * 8)})"
+    )
+    values = [(other_id, f"Other {i:05d}", "seeded", "#4f46e5", i, False, SEED_TS, SEED_TS) for i in range(5)]
+    values += [(bench_id, f"Project {i:05d}", "seeded", "#4f46e5", i, False, SEED_TS, SEED_TS) for i in range(rows)]
+    with connections[alias].cursor() as cursor:
+        cursor.executemany(sql, values)
+        cursor.execute("SELECT id, name FROM projects WHERE user_id = %s", [bench_id])
+        own = [(row[0], row[1]) for row in cursor.fetchall()]
+    return own
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--engine", choices=("sqlite", "mariadb"), default="sqlite")
+    parser.add_argument("--requests", type=int, default=2000, help="measured requests per workload")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (requests are split)")
+    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--workloads", default=",".join(WORKLOADS))
+    parser.add_argument("--db-prefix", default="sogoms_hotpath")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/8")
+    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for SOGOMS (repeatable)")
+    parser.add_argument("--profile", choices=WORKLOADS, help="also cProfile this workload")
+    parser.add_argument("--top", type=int, default=30)
+    args = parser.parse_args()
+    workloads = [w for w in args.workloads.split(",") if w]
+    tmp = Path(tempfile.mkdtemp(prefix="sogoms-hotpath-"))
+    try:
+        prepare_environment(args, tmp)
+        run(args, workloads)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if args.engine == "mariadb":
+            mysql(f"DROP DATABASE IF EXISTS `{args.db_prefix}`; DROP DATABASE IF EXISTS `{args.db_prefix}_prokov`;")
+            import redis
+
+            client = redis.Redis.from_url(args.redis_url)
+            keys = list(client.scan_iter("sogoms:*"))
+            if keys:
+                client.delete(*keys)
+
+
+def run(args: argparse.Namespace, workloads: list[str]) -> None:
+    sys.path.insert(0, str(REPO))
+    import django
+
+    django.setup()
+    import orjson
+    from django.test import Client
+
+    from tenants.registry import registry
+
+    client = Client(HTTP_HOST="127.0.0.1")
+    tokens, ids = {}, {}
+    for who in ("bench", "other"):
+        response = client.post(
+            "/api/auth/register",
+            {"email": f"{who}@example.com", "password": PASSWORD, "name": who.title()},
+            content_type="application/json",
+        )
+        assert response.status_code == 201, response.content
+        body = response.json()["data"]
+        tokens[who] = body["token"]
+        ids[who] = body["user"]["id"]
+    tenant = registry().for_host("127.0.0.1")
+    assert tenant is not None
+    own = seed(tenant.db_alias, ids["bench"], ids["other"], args.rows)
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {tokens['bench']}"}
+    counter = [0]
+
+    def show() -> Any:
+        return client.get(f"/api/projects/{own[counter[0] % len(own)][0]}", **auth)
+
+    def listing() -> Any:
+        return client.get("/api/projects?page=1&per_page=20", **auth)
+
+    def create() -> Any:
+        n = counter[0]
+        body = {
+            "name": f"hotpath n{n}",
+            "description": "created by the benchmark",
+            "color": COLORS[n % 4],
+            "position": n,
+            "archived": False,
+        }
+        return client.post("/api/projects", orjson.dumps(body), content_type="application/json", **auth)
+
+    def update() -> Any:
+        n = counter[0]
+        pk, name = own[(n * 7919) % len(own)]
+        body = {
+            "name": name,  # the name is unique per user: keep it
+            "description": f"updated {n}",
+            "color": COLORS[n % 4],
+            "position": n,
+            "archived": bool(n % 2),
+        }
+        return client.put(f"/api/projects/{pk}", orjson.dumps(body), content_type="application/json", **auth)
+
+    calls = {"show": (show, 200), "list": (listing, 200), "create": (create, 201), "update": (update, 200)}
+    for workload in workloads:  # warm up: compiled reads, serializers, connections
+        call, status = calls[workload]
+        for _ in range(100):
+            counter[0] += 1
+            response = call()
+            assert response.status_code == status, (workload, response.status_code, response.content)
+    per_round = max(1, args.requests // args.rounds)
+    times: dict[str, list[float]] = {w: [] for w in workloads}
+    for _ in range(args.rounds):
+        for workload in workloads:
+            call, _status = calls[workload]
+            started = time.perf_counter()
+            for _ in range(per_round):
+                counter[0] += 1
+                call()
+            times[workload].append((time.perf_counter() - started) / per_round)
+    meter = Meter()
+    meter.install()
+    breakdown = {}
+    sample = min(500, args.requests)
+    for workload in workloads:
+        call, _status = calls[workload]
+        meter.counts.clear()
+        meter.seconds.clear()
+        started = time.perf_counter()
+        with meter.measuring():
+            for _ in range(sample):
+                counter[0] += 1
+                call()
+        wall = (time.perf_counter() - started) / sample
+        breakdown[workload] = (wall, dict(meter.counts), dict(meter.seconds))
+    report(args, workloads, times, breakdown, sample)
+    if args.profile:
+        call, _status = calls[args.profile]
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(per_round):
+            counter[0] += 1
+            call()
+        profiler.disable()
+        for sort in ("tottime", "cumulative"):
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(sort).print_stats(args.top)
+            text = out.getvalue()
+            print(f"\n--- {args.profile}: top {args.top} by {sort} ({per_round} requests)")
+            print(text[text.find("   ncalls") :])
+
+
+def report(
+    args: argparse.Namespace,
+    workloads: list[str],
+    times: dict[str, list[float]],
+    breakdown: dict[str, tuple[float, dict[str, int], dict[str, float]]],
+    sample: int,
+) -> None:
+    from django.db import connections
+
+    versions = []
+    for wrapper in connections.all():
+        if wrapper.vendor == "mysql":
+            with wrapper.cursor() as cursor:
+                cursor.execute("SELECT VERSION(), @@innodb_flush_log_at_trx_commit, @@sync_binlog")
+                versions.append("MariaDB %s, innodb_flush_log_at_trx_commit=%s, sync_binlog=%s" % cursor.fetchone())
+            break
+    else:
+        import sqlite3
+
+        versions.append(f"SQLite {sqlite3.sqlite_version}")
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    print(f"engine {args.engine} ({'; '.join(versions)}), commit {commit or '?'}, rows {args.rows}")
+    print(f"{args.requests} requests per workload in {args.rounds} interleaved rounds; us/request:\n")
+    print("| workload | median | min | max |")
+    print("|---|---:|---:|---:|")
+    for workload in workloads:
+        values = [t * 1e6 for t in times[workload]]
+        print(f"| {workload} | {statistics.median(values):,.0f} | {min(values):,.0f} | {max(values):,.0f} |")
+    print(f"\nPer request, {sample} metered requests per workload (count / us):\n")
+    kinds = sorted({kind for _w, counts, _s in breakdown.values() for kind in counts})
+    print("| workload | metered us | " + " | ".join(kinds) + " |")
+    print("|---|---:|" + "---:|" * len(kinds))
+    for workload in workloads:
+        wall, counts, seconds = breakdown[workload]
+        cells = [
+            f"{counts.get(kind, 0) / sample:.2f} / {seconds.get(kind, 0.0) * 1e6 / sample:,.0f}" for kind in kinds
+        ]
+        print(f"| {workload} | {wall * 1e6:,.0f} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
