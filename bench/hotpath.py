@@ -13,7 +13,7 @@ workload it prints microseconds per request (median of the rounds) and what one 
 costs outside Python: SQL statements and their time, COMMIT and autocommit switches,
 Redis round trips and their time, and the time of the after-commit CRUD event
 dispatch (tenant log, real-time fan-out). The MariaDB run uses the databases
-`<db-prefix>` and `<db-prefix>_prokov` (dropped at the end) and Redis `--redis-url`.
+`<db-prefix>` and `<db-prefix>_prokov` (and one per other app, dropped at the end) and Redis `--redis-url`.
 Everything lives in a temp dir that is removed at the end.
 """
 
@@ -44,7 +44,13 @@ COLORS = ("#10b981", "#f59e0b", "#ef4444", "#3b82f6")
 
 
 def mysql(sql: str) -> None:
-    subprocess.run(["mysql", "-h127.0.0.1", "-uroot", "-e", sql], check=True)  # noqa: S607
+    subprocess.run(["mysql", "-h127.0.0.1", "-uroot", "-e", sql], check=True)
+
+
+def databases(prefix: str) -> list[str]:
+    """The control database and one per app of `config/` (each app has its routes file)."""
+    apps = sorted(path.stem for path in (REPO / "config" / "routes").glob("*.yaml"))
+    return [prefix] + [f"{prefix}_{app}" for app in apps]
 
 
 def prepare_environment(args: argparse.Namespace, tmp: Path) -> None:
@@ -59,7 +65,7 @@ def prepare_environment(args: argparse.Namespace, tmp: Path) -> None:
     )
     if args.engine == "mariadb":
         prefix = args.db_prefix
-        for name in (prefix, f"{prefix}_prokov"):
+        for name in databases(prefix):
             mysql(f"DROP DATABASE IF EXISTS `{name}`; CREATE DATABASE `{name}` CHARACTER SET utf8mb4;")
         os.environ.update(
             DATABASE_URL=f"mysql://root@127.0.0.1:3306/{prefix}",
@@ -151,13 +157,14 @@ class Meter:
 def seed(alias: str, bench_id: int, other_id: int, rows: int) -> list[tuple[int, str]]:
     from django.db import connections
 
-    mark = "%s"
     sql = (
         "INSERT INTO projects (user_id, name, description, color, position, archived, created_at, updated_at)"
-        f" VALUES ({','.join([mark] * 8)})"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
     )
     values = [(other_id, f"Other {i:05d}", "seeded", "#4f46e5", i, False, SEED_TS, SEED_TS) for i in range(5)]
-    values += [(bench_id, f"Project {i:05d}", "seeded", "#4f46e5", i, False, SEED_TS, SEED_TS) for i in range(rows)]
+    values += [
+        (bench_id, f"Project {i:05d}", "seeded", "#4f46e5", i, False, SEED_TS, SEED_TS) for i in range(rows)
+    ]
     with connections[alias].cursor() as cursor:
         cursor.executemany(sql, values)
         cursor.execute("SELECT id, name FROM projects WHERE user_id = %s", [bench_id])
@@ -186,7 +193,7 @@ def main() -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         if args.engine == "mariadb":
-            mysql(f"DROP DATABASE IF EXISTS `{args.db_prefix}`; DROP DATABASE IF EXISTS `{args.db_prefix}_prokov`;")
+            mysql("; ".join(f"DROP DATABASE IF EXISTS `{name}`" for name in databases(args.db_prefix)))
             import redis
 
             client = redis.Redis.from_url(args.redis_url)
@@ -195,11 +202,8 @@ def main() -> None:
                 client.delete(*keys)
 
 
-def run(args: argparse.Namespace, workloads: list[str]) -> None:
-    sys.path.insert(0, str(REPO))
-    import django
-
-    django.setup()
+def requests_of(args: argparse.Namespace) -> dict[str, tuple[Callable[[], Any], int]]:
+    """workload -> (one request of it, its expected status), on a seeded tenant."""
     import orjson
     from django.test import Client
 
@@ -224,12 +228,15 @@ def run(args: argparse.Namespace, workloads: list[str]) -> None:
     counter = [0]
 
     def show() -> Any:
+        counter[0] += 1
         return client.get(f"/api/projects/{own[counter[0] % len(own)][0]}", **auth)
 
     def listing() -> Any:
+        counter[0] += 1
         return client.get("/api/projects?page=1&per_page=20", **auth)
 
     def create() -> Any:
+        counter[0] += 1
         n = counter[0]
         body = {
             "name": f"hotpath n{n}",
@@ -241,6 +248,7 @@ def run(args: argparse.Namespace, workloads: list[str]) -> None:
         return client.post("/api/projects", orjson.dumps(body), content_type="application/json", **auth)
 
     def update() -> Any:
+        counter[0] += 1
         n = counter[0]
         pk, name = own[(n * 7919) % len(own)]
         body = {
@@ -252,11 +260,18 @@ def run(args: argparse.Namespace, workloads: list[str]) -> None:
         }
         return client.put(f"/api/projects/{pk}", orjson.dumps(body), content_type="application/json", **auth)
 
-    calls = {"show": (show, 200), "list": (listing, 200), "create": (create, 201), "update": (update, 200)}
+    return {"show": (show, 200), "list": (listing, 200), "create": (create, 201), "update": (update, 200)}
+
+
+def run(args: argparse.Namespace, workloads: list[str]) -> None:
+    sys.path.insert(0, str(REPO))
+    import django
+
+    django.setup()
+    calls = requests_of(args)
     for workload in workloads:  # warm up: compiled reads, serializers, connections
         call, status = calls[workload]
         for _ in range(100):
-            counter[0] += 1
             response = call()
             assert response.status_code == status, (workload, response.status_code, response.content)
     per_round = max(1, args.requests // args.rounds)
@@ -266,7 +281,6 @@ def run(args: argparse.Namespace, workloads: list[str]) -> None:
             call, _status = calls[workload]
             started = time.perf_counter()
             for _ in range(per_round):
-                counter[0] += 1
                 call()
             times[workload].append((time.perf_counter() - started) / per_round)
     meter = Meter()
@@ -280,7 +294,6 @@ def run(args: argparse.Namespace, workloads: list[str]) -> None:
         started = time.perf_counter()
         with meter.measuring():
             for _ in range(sample):
-                counter[0] += 1
                 call()
         wall = (time.perf_counter() - started) / sample
         breakdown[workload] = (wall, dict(meter.counts), dict(meter.seconds))
@@ -290,7 +303,6 @@ def run(args: argparse.Namespace, workloads: list[str]) -> None:
         profiler = cProfile.Profile()
         profiler.enable()
         for _ in range(per_round):
-            counter[0] += 1
             call()
         profiler.disable()
         for sort in ("tottime", "cumulative"):
@@ -315,14 +327,17 @@ def report(
         if wrapper.vendor == "mysql":
             with wrapper.cursor() as cursor:
                 cursor.execute("SELECT VERSION(), @@innodb_flush_log_at_trx_commit, @@sync_binlog")
-                versions.append("MariaDB %s, innodb_flush_log_at_trx_commit=%s, sync_binlog=%s" % cursor.fetchone())
+                version, flush, sync_binlog = cursor.fetchone()
+                versions.append(
+                    f"MariaDB {version}, innodb_flush_log_at_trx_commit={flush}, sync_binlog={sync_binlog}"
+                )
             break
     else:
         import sqlite3
 
         versions.append(f"SQLite {sqlite3.sqlite_version}")
     commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
+        ["git", "rev-parse", "--short", "HEAD"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -342,7 +357,7 @@ def report(
     for workload in workloads:
         wall, counts, seconds = breakdown[workload]
         cells = [
-            f"{counts.get(kind, 0) / sample:.2f} / {seconds.get(kind, 0.0) * 1e6 / sample:,.0f}" for kind in kinds
+            f"{counts.get(k, 0) / sample:.2f} / {seconds.get(k, 0.0) * 1e6 / sample:,.0f}" for k in kinds
         ]
         print(f"| {workload} | {wall * 1e6:,.0f} | " + " | ".join(cells) + " |")
 
