@@ -3,6 +3,10 @@
 `ApiErrorMiddleware` makes tenant requests keep the envelope even when things go wrong
 outside a view: an oversize body is refused before it is read, and an unhandled
 exception becomes INTERNAL_ERROR (logged with the request id, never shown).
+
+`SitePathsMiddleware` runs the browser machinery (sessions, CSRF, the admin's user,
+messages) on the site's own paths only: a tenant API request authenticates by token and
+uses none of it.
 """
 
 from __future__ import annotations
@@ -11,7 +15,11 @@ import time
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import CsrfViewMiddleware
 
 from sogoms_site import metrics
 from sogoms_site.api.envelope import error_response
@@ -102,6 +110,33 @@ class ApiErrorMiddleware:
                 known.status_code, known.code, known.message, known.details, response_headers(known)
             )
         return internal_error_response(request, exception)
+
+
+class SitePathsMiddleware:
+    """Sessions, CSRF, the signed-in admin and messages, for requests without a tenant.
+
+    In Django's order (session, CSRF, authentication, messages), placed where the four
+    stood; a tenant request (`request.tenant` set by the tenant middleware) skips them.
+    CSRF's check lives in `process_view`, which Django calls on listed middleware only:
+    this one passes it on for site requests.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.csrf = CsrfViewMiddleware(AuthenticationMiddleware(MessageMiddleware(get_response)))
+        self.site_chain = SessionMiddleware(self.csrf)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if getattr(request, "tenant", None) is not None:
+            return self.get_response(request)
+        return self.site_chain(request)
+
+    def process_view(
+        self, request: HttpRequest, view: Callable[..., HttpResponse], args: tuple, kwargs: dict
+    ) -> HttpResponse | None:
+        if getattr(request, "tenant", None) is not None:
+            return None
+        return self.csrf.process_view(request, view, args, kwargs)
 
 
 def internal_error_response(request: HttpRequest, exception: BaseException | None) -> HttpResponse:
