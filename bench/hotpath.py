@@ -313,6 +313,10 @@ def run(args: argparse.Namespace, workloads: list[str]) -> None:
         wall = (time.perf_counter() - started) / sample
         breakdown[workload] = (wall, dict(meter.counts), dict(meter.seconds))
     report(args, workloads, times, cpu, breakdown, sample)
+    print(
+        f"\nA new connection to the tenant's database (what SOGOMS_CONN_MAX_AGE=0 adds per request):"
+        f" {connect_cost() * 1e6:,.0f} us (open, first query, close; median of 50)"
+    )
     if args.profile:
         call, _status = calls[args.profile]
         profiler = cProfile.Profile()
@@ -326,6 +330,26 @@ def run(args: argparse.Namespace, workloads: list[str]) -> None:
             text = out.getvalue()
             print(f"\n--- {args.profile}: top {args.top} by {sort} ({per_round} requests)")
             print(text[text.find("   ncalls") :])
+
+
+def connect_cost() -> float:
+    """Seconds to open the tenant database's connection, run one query and close it."""
+    from django.db import connections
+
+    from tenants.registry import registry
+
+    tenant = registry().for_host("127.0.0.1")
+    assert tenant is not None
+    connection = connections[tenant.db_alias]
+    spent = []
+    for _ in range(50):
+        connection.close()
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        connection.close()
+        spent.append(time.perf_counter() - started)
+    return statistics.median(spent)
 
 
 def report(

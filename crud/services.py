@@ -271,7 +271,7 @@ def record_update(
             if not affected:
                 raise NotFoundError(f"No {bound.name} with id {pk}.")
             row_owner: int | None = caller.id
-            if reads_owner:
+            if reads_owner and owner is not None:
                 row_owner = rows.values_list(bound.attnames[owner.name], flat=True).first()
             emit(
                 DomainEvent(bound.tenant.app, bound.name, "update", pk, row_owner, tuple(values)),

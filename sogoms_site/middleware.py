@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.middleware import AuthenticationMiddleware
@@ -123,8 +124,12 @@ class SitePathsMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        self.csrf = CsrfViewMiddleware(AuthenticationMiddleware(MessageMiddleware(get_response)))
-        self.site_chain = SessionMiddleware(self.csrf)
+        # typed Any: the stubs allow async answers; these four are sync, as the whole stack is
+        messages: Any = MessageMiddleware(get_response)
+        authentication: Any = AuthenticationMiddleware(messages)
+        self.csrf = CsrfViewMiddleware(authentication)
+        csrf: Any = self.csrf
+        self.site_chain: Any = SessionMiddleware(csrf)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if getattr(request, "tenant", None) is not None:
