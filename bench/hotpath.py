@@ -183,7 +183,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
     parser.add_argument("--db-prefix", default="sogoms_hotpath")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/8")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/10")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for SOGOMS (repeatable)")
     parser.add_argument("--profile", choices=WORKLOADS + EXTRA_WORKLOADS, help="also cProfile this workload")
     parser.add_argument("--top", type=int, default=30)
