@@ -4,6 +4,8 @@
     .venv/bin/python bench/hotpath.py                         # embedded SQLite, no Redis
     .venv/bin/python bench/hotpath.py --engine mariadb        # MariaDB + Redis (the production set-up)
     .venv/bin/python bench/hotpath.py --profile update        # + cProfile of one workload
+    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=/tmp/cg.%p \
+        .venv/bin/python bench/hotpath.py --callgrind 50         # instructions per request
 
 Authenticated requests of the demo tenant (Prokov, `config/`) on its `projects` table
 (10,000 rows of the benchmark user) go through Django's test client: show, list
@@ -16,6 +18,10 @@ Redis round trips and their time, and the time of the after-commit CRUD event
 dispatch (tenant log, real-time fan-out). The MariaDB run uses the databases
 `<db-prefix>` and `<db-prefix>_prokov` (and one per other app, dropped at the end) and Redis `--redis-url`.
 Everything lives in a temp dir that is removed at the end.
+
+`--callgrind N` (under valgrind, as above) instead counts the instructions of N requests of
+each workload, instrumentation switched on around them only (`callgrind_control`): a
+figure the load of a shared machine does not move, for comparing two checkouts.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ SEED_TS = "2026-11-22 00:00:00.000000"
 WORKLOADS = ("show", "list", "create", "update")
 # `list-nototal`: the list with `?total=false` (no COUNT); name it in --workloads to add it
 EXTRA_WORKLOADS = ("list-nototal",)
+CALLGRIND_DIR = "/tmp/hotpath-cg"  # noqa: S108  (--callgrind-out-file of the valgrind command)
 COLORS = ("#10b981", "#f59e0b", "#ef4444", "#3b82f6")
 
 
@@ -185,6 +192,9 @@ def main() -> None:
     parser.add_argument("--db-prefix", default="sogoms_hotpath")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/10")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for SOGOMS (repeatable)")
+    parser.add_argument(
+        "--callgrind", type=int, default=0, help="instructions of N requests (under valgrind)"
+    )
     parser.add_argument("--profile", choices=WORKLOADS + EXTRA_WORKLOADS, help="also cProfile this workload")
     parser.add_argument("--top", type=int, default=30)
     args = parser.parse_args()
@@ -282,6 +292,9 @@ def run(args: argparse.Namespace, workloads: list[str]) -> None:
 
     django.setup()
     calls = requests_of(args)
+    if args.callgrind:
+        count_instructions(calls, workloads, args.callgrind)
+        return
     for workload in workloads:  # warm up: compiled reads, serializers, connections
         call, status = calls[workload]
         for _ in range(100):
@@ -330,6 +343,31 @@ def run(args: argparse.Namespace, workloads: list[str]) -> None:
             text = out.getvalue()
             print(f"\n--- {args.profile}: top {args.top} by {sort} ({per_round} requests)")
             print(text[text.find("   ncalls") :])
+
+
+def count_instructions(calls: dict[str, tuple[Callable[[], Any], int]], workloads: list[str], n: int) -> None:
+    """Instructions per request of each workload, from callgrind dumps of this process."""
+    pid = str(os.getpid())
+    out = Path(CALLGRIND_DIR)
+    print(f"instructions per request (callgrind, {n} requests each, after 20 of warm-up):\n")
+    print("| workload | instructions per request |")
+    print("|---|---:|")
+    for workload in workloads:
+        call, status = calls[workload]
+        for _ in range(20):
+            assert call().status_code == status
+        before = set(out.glob(f"cg.{pid}*"))
+        subprocess.run(["callgrind_control", "-z", pid], check=True, capture_output=True)
+        subprocess.run(["callgrind_control", "-i", "on", pid], check=True, capture_output=True)
+        for _ in range(n):
+            call()
+        subprocess.run(["callgrind_control", "-d", pid], check=True, capture_output=True)
+        subprocess.run(["callgrind_control", "-i", "off", pid], check=True, capture_output=True)
+        [dump] = set(out.glob(f"cg.{pid}*")) - before
+        totals = [line for line in dump.read_text().splitlines() if line.startswith(("totals:", "summary:"))]
+        instructions = int(totals[-1].split()[1])
+        dump.unlink()
+        print(f"| {workload} | {instructions / n:,.0f} |")
 
 
 def connect_cost() -> float:
