@@ -210,7 +210,9 @@ def main() -> None:
             import redis
 
             client = redis.Redis.from_url(args.redis_url)
-            keys = list(client.scan_iter("sogoms:*"))
+            # its own keys, and the e-mail tasks its sign-ups queued for Celery
+            patterns = ("sogoms:*", "celery", "_kombu.*")
+            keys = [key for pattern in patterns for key in client.scan_iter(pattern)]
             if keys:
                 client.delete(*keys)
 
