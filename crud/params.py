@@ -49,6 +49,7 @@ class QuerySpec:
     fields: list[str] | None = None
     include: list[str] = field(default_factory=list)
     q: str | None = None
+    total: bool = True  # `total=false`: a page without the count of all matching rows
 
 
 class _Errors(dict):
@@ -123,6 +124,14 @@ def _page_number(parsing: _Parsing, key: str, value: str) -> None:
         setattr(parsing.spec, key, int(value))
 
 
+def _total(parsing: _Parsing, key: str, value: str) -> None:
+    flag = parse_bool(value) if value in ("true", "false") else None
+    if flag is None:
+        parsing.errors.add(key, f"{value!r} is not true or false")
+    else:
+        parsing.spec.total = flag
+
+
 def _cursor(parsing: _Parsing, _key: str, value: str) -> None:
     parsing.spec.cursor = decode_cursor(value, parsing.errors)
 
@@ -165,6 +174,7 @@ _PARAMETERS: dict[str, Callable[[_Parsing, str, str], None]] = {
     "fields": _fields,
     "include": _include,
     "q": _search,
+    "total": _total,
 }
 
 
