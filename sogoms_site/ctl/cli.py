@@ -18,7 +18,7 @@ from django.conf import settings
 
 from sogoms_site.commands import Options, Out, Subparsers
 from sogoms_site.ctl import runfiles
-from sogoms_site.ctl.processes import grace_seconds, processes, separate_workers
+from sogoms_site.ctl.processes import KILL_MARGIN, grace_seconds, processes, separate_workers
 
 START_TIMEOUT = 30.0
 
@@ -83,7 +83,7 @@ def stop(_options: Options, out: Out) -> int:
         return 0
     os.kill(pid, signal.SIGTERM)
     # Each process may take the grace period; a little more for the supervisor itself.
-    timeout = grace_seconds() * len(_names()) + 10
+    timeout = (grace_seconds() + KILL_MARGIN) * len(_names()) + 10
     if not _wait(lambda: not runfiles.alive(pid), timeout):
         out.write(f"the supervisor (pid {pid}) did not stop in {timeout} s")
         return 1
@@ -105,7 +105,7 @@ def restart_process(options: Options, out: Out) -> int:
     before = _pids()
     runfiles.write_atomic(runfiles.restart_file(), f"{name}\n")
     os.kill(pid, signal.SIGUSR1)
-    timeout = grace_seconds() * len(chosen) + START_TIMEOUT
+    timeout = (grace_seconds() + KILL_MARGIN) * len(chosen) + START_TIMEOUT
 
     def restarted() -> bool:
         now = _pids()

@@ -32,22 +32,35 @@ def processes() -> list[Process]:
     # `python -m` of this interpreter, so the processes run in the same virtualenv.
     python = [sys.executable, "-m"]
     workers = str(env_int("SOGOMS_HTTP_WORKERS", 3))
+    grace = str(grace_seconds())
     http_bind = env_str("SOGOMS_HTTP_BIND", "127.0.0.1:8000")
     socket_host, socket_port = _host_port(env_str("SOGOMS_SOCKET_BIND", "127.0.0.1:8001"))
     found = [
         Process(
-            "http", [*python, "gunicorn", "sogoms_site.wsgi:application", "-w", workers, "-b", http_bind]
+            "http",
+            [
+                *python,
+                "gunicorn",
+                "sogoms_site.wsgi:application",
+                "-w",
+                workers,
+                "-b",
+                http_bind,
+                "--graceful-timeout",
+                grace,
+            ],
         ),
         Process(
             "socket",
             [
                 *python,
-                "uvicorn",
-                "sogoms_site.asgi:application",
+                "sogoms_site.socketserver",  # uvicorn, closing push sockets with 1001 when it stops
                 "--host",
                 socket_host,
                 "--port",
                 socket_port,
+                "--timeout-graceful-shutdown",
+                grace,
             ],
         ),
     ]
@@ -58,5 +71,10 @@ def processes() -> list[Process]:
 
 
 def grace_seconds() -> int:
-    """How long a process may take to stop after SIGTERM before it is killed."""
+    """How long requests and tasks in flight may take to finish after SIGTERM; the servers
+    are given it, and a process still running `KILL_MARGIN` s after it is killed."""
     return env_int("SOGOMS_CTL_GRACE", 30)
+
+
+# The servers' own bound ends first; this margin is for their exit after it.
+KILL_MARGIN = 5
