@@ -1,7 +1,9 @@
-"""The site's URL conf plus `/test-only/slow?seconds=N&mark=NAME` (tests.ops.slow_settings).
+"""The site's URL conf plus two test-only paths (tests.ops.slow_settings).
 
-The view first creates `$SOGOMS_VAR_DIR/NAME`, so a test knows the request is in flight,
-then sleeps, then answers 200 with a body long enough that a cut-off answer shows.
+`/test-only/slow?seconds=N&mark=NAME` first creates `$SOGOMS_VAR_DIR/NAME`, so a test knows
+the request is in flight, then sleeps, then answers 200 with a body long enough that a
+cut-off answer shows. `/test-only/release` answers the content `$SOGOMS_VAR_DIR/release`
+had when this process imported the code: which release a worker runs.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from django.urls import path
 from sogoms_site.urls import urlpatterns as site_urlpatterns
 
 BODY_PAD = "x" * 100_000
+_release_file = Path(settings.VAR_DIR) / "release"
+RELEASE = _release_file.read_text().strip() if _release_file.exists() else ""
 
 
 def slow(request: HttpRequest) -> JsonResponse:
@@ -27,4 +31,8 @@ def slow(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"slept": seconds, "pad": BODY_PAD})
 
 
-urlpatterns = [path("test-only/slow", slow), *site_urlpatterns]
+def release(_request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"release": RELEASE})
+
+
+urlpatterns = [path("test-only/slow", slow), path("test-only/release", release), *site_urlpatterns]
