@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -107,29 +108,39 @@ def test_a_table_the_plan_creates_is_no_running_release_s():
     assert found == ["shop.0003_drop: Remove field note from item: drops a column the running release reads"]
 
 
-def control_database_url(tmp_path) -> str:
-    """SQLite under `tmp_path`, or, when this run uses MariaDB, a new database beside its own."""
+@pytest.fixture
+def control_database_url(tmp_path) -> Iterator[str]:
+    """SQLite under `tmp_path`, or, when this run uses MariaDB, a new database beside its own
+    (dropped after the test)."""
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("mysql"):
-        return f"sqlite:///{tmp_path / 'control.sqlite3'}"
+        yield f"sqlite:///{tmp_path / 'control.sqlite3'}"
+        return
     import MySQLdb
 
     parts = urlsplit(url)
     name = f"{parts.path.lstrip('/')}_rolling_{os.environ.get('PYTEST_XDIST_WORKER', 'gw0')}"
-    server = MySQLdb.connect(host=parts.hostname, port=parts.port or 3306, user=parts.username or "root")
+
+    def run(statement: str) -> None:
+        server = MySQLdb.connect(host=parts.hostname, port=parts.port or 3306, user=parts.username or "root")
+        try:
+            server.cursor().execute(statement)
+        finally:
+            server.close()
+
+    run(f"DROP DATABASE IF EXISTS `{name}`")
+    run(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
     try:
-        server.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
-        server.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+        yield urlunsplit(parts._replace(path=f"/{name}"))
     finally:
-        server.close()
-    return urlunsplit(parts._replace(path=f"/{name}"))
+        run(f"DROP DATABASE IF EXISTS `{name}`")
 
 
-def test_migrate_rolling_applies_the_expand_release_and_refuses_the_contract_one(tmp_path):
+def test_migrate_rolling_applies_the_expand_release_and_refuses_the_contract_one(
+    tmp_path, control_database_url
+):
     env = prepare_site(tmp_path)
-    env.update(
-        DJANGO_SETTINGS_MODULE="tests.ops.deploy_settings", DATABASE_URL=control_database_url(tmp_path)
-    )
+    env.update(DJANGO_SETTINGS_MODULE="tests.ops.deploy_settings", DATABASE_URL=control_database_url)
 
     def migrate(release: str, *args: str, **extra: str) -> subprocess.CompletedProcess:
         return subprocess.run(
