@@ -225,6 +225,9 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # a task lost with its worker runs again (claims make that safe)
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# With REMAP_SIGTERM=SIGQUIT (the worker's unit and `sogoms ctl`), SIGTERM lets running tasks
+# finish for this long, then puts those still running back in the queue and exits.
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = float(env_int("SOGOMS_WORKER_SOFT_SHUTDOWN_SECONDS", 25))
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A request must not hang on a stopped broker: the outbox row is written already and the

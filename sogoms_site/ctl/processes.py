@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 
@@ -14,6 +14,7 @@ from sogoms_site.env import env_int, env_str
 class Process:
     name: str
     command: list[str]
+    env: dict[str, str] = field(default_factory=dict)  # beside the supervisor's own
 
 
 def _host_port(bind: str) -> tuple[str, str]:
@@ -65,7 +66,10 @@ def processes() -> list[Process]:
         ),
     ]
     if separate_workers():
-        found.append(Process("worker", [*python, "celery", "-A", "sogoms_site", "worker", "-l", "info"]))
+        # SIGTERM as a soft shutdown: tasks finish within SOGOMS_WORKER_SOFT_SHUTDOWN_SECONDS,
+        # those still running go back to the queue (docs/operations.md, "Graceful shutdown").
+        worker = [*python, "celery", "-A", "sogoms_site", "worker", "-l", "info"]
+        found.append(Process("worker", worker, {"REMAP_SIGTERM": "SIGQUIT"}))
         found.append(Process("beat", [*python, "celery", "-A", "sogoms_site", "beat", "-l", "info"]))
     return found
 

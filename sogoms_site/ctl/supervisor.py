@@ -78,6 +78,7 @@ class Supervisor:
         child.popen = subprocess.Popen(  # noqa: S603  (the commands of processes.py)
             child.process.command,
             cwd=settings.BASE_DIR,
+            env={**os.environ, **child.process.env},
             stdin=subprocess.DEVNULL,
             stdout=child.log,
             stderr=subprocess.STDOUT,

@@ -1,5 +1,6 @@
-"""Celery workers on a real Redis broker: a stopped worker finishes its task, a killed
-worker's task is run by another worker (acks late), and no task is lost.
+"""Celery workers on a real Redis broker: a stopped worker finishes its task, or puts it
+back in the queue past the soft shutdown; a killed worker's task is run by another
+worker (acks late); no task is lost.
 
 Each test has a queue of its own on the run's Redis (REDIS_URL), so parallel runs and
 other tests never take its tasks. The task is tests.ops.tasks.record_then_sleep.
@@ -36,6 +37,7 @@ def broker(tmp_path) -> Iterator[tuple[dict, str]]:
         pytest.skip("needs REDIS_URL (a Redis broker)")
     env = prepare_site(tmp_path, redis_url=redis_url, channel_prefix=f"ops-{uuid.uuid4().hex[:8]}")
     env["SOGOMS_BROKER_VISIBILITY_TIMEOUT"] = str(VISIBILITY_SECONDS)
+    env["REMAP_SIGTERM"] = "SIGQUIT"  # as the worker's unit and `sogoms ctl` run it
     yield env, f"ops-{uuid.uuid4().hex}"
 
 
@@ -84,10 +86,29 @@ def test_a_worker_stopped_with_sigterm_finishes_its_task_first(broker, tmp_path)
     send(env, queue, record, 3)
     with worker(env, queue, "stopped", log) as process:
         wait_for_line(record, "started", 1, 60, log)
-        process.send_signal(signal.SIGTERM)  # warm shutdown
-        assert process.wait(timeout=30) == 0
+        process.send_signal(signal.SIGTERM)  # the task is within the soft shutdown (25 s)
+        assert process.wait(timeout=40) == 0
     started, done = lines(record)
     assert started.startswith("started ") and done == "done " + started.split()[1]
+
+
+def test_a_task_longer_than_the_soft_shutdown_goes_back_to_the_queue_at_once(broker, tmp_path):
+    env, queue = broker
+    env = {**env, "SOGOMS_WORKER_SOFT_SHUTDOWN_SECONDS": "2"}
+    env["SOGOMS_BROKER_VISIBILITY_TIMEOUT"] = "3600"  # not given out again by timeout: requeued
+    record, log = tmp_path / "record", tmp_path / "worker.log"
+    send(env, queue, record, 600)
+    with worker(env, queue, "soft", log) as first:
+        wait_for_line(record, "started", 1, 60, log)
+        stopping = time.monotonic()
+        first.send_signal(signal.SIGTERM)
+        first.wait(timeout=30)
+        stopped_in = time.monotonic() - stopping
+    assert stopped_in < 15, stopped_in
+    with worker(env, queue, "after", log):
+        wait_for_line(record, "started", 2, 60, log)
+    first_run, second_run = lines(record)
+    assert first_run != second_run
 
 
 def test_a_task_of_a_killed_worker_is_run_by_another_worker_once(broker, tmp_path):
