@@ -31,7 +31,6 @@ MAX_QUEUED = 10_000  # per tenant; beyond it events are dropped (and logged), me
 EXIT_FLUSH_SECONDS = 5.0
 _lock = threading.Lock()
 _bridges: dict[str, MqttBridge] = {}
-_flush_at_exit_registered: list[bool] = []
 
 
 class MqttBridge:
@@ -120,9 +119,6 @@ def bridge_for(tenant: Tenant) -> MqttBridge | None:
             return bridge
         old, bridge = bridge, MqttBridge(tenant.app, settings)
         _bridges[tenant.app] = bridge
-        if not _flush_at_exit_registered:
-            _flush_at_exit_registered.append(True)
-            atexit.register(flush_and_stop_all)
     if old is not None:
         old.stop()
     return bridge
@@ -155,5 +151,7 @@ def flush_and_stop_all(**_signal_arguments: Any) -> None:
     stop_all()
 
 
-# A Celery pool process ends with os._exit, which runs no atexit handler.
+# Nothing to do in a process that opened no bridge. A Celery pool process ends with
+# os._exit, which runs no atexit handler: it has its own signal.
+atexit.register(flush_and_stop_all)
 worker_process_shutdown.connect(flush_and_stop_all, weak=False)
