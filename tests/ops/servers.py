@@ -22,7 +22,7 @@ from tests.realtime.servers import BASE_DIR, prepare_site, stop_process
 # gunicorn's sync workers (what `make serve-prod` runs) and granian's WSGI interface.
 HTTP_SERVERS = ("gunicorn", "granian")
 # Those whose SIGHUP reload loses no request. granian 2.8.9's does not qualify: across its
-# reload the port refused connections for about a second in 2 of 6 runs of
+# reload the port refused connections for about a second in 2 of 8 runs of
 # test_rolling_restart.py here (its graceful stop passes, see test_graceful_http.py).
 ROLLING_HTTP_SERVERS = ("gunicorn",)
 
