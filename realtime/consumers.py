@@ -29,11 +29,14 @@ MAX_FRAME_CHARS = 8192
 # The channel layer lost Redis (a restart): this socket's subscriptions may be gone with it,
 # so it is closed with "try again later" (RFC 6455) for the client to reconnect and subscribe.
 CLOSE_TRY_AGAIN = 1013
+# Going away (RFC 6455): the server process stops (a deploy, a restart); the client reconnects.
+CLOSE_GOING_AWAY = 1001
 MAX_SUBSCRIPTIONS = 200
 # Group changes in flight per event loop: thousands of sockets closing at once (a restart,
 # a network blip) must queue here, not exhaust the Redis layer's connection pool.
 LAYER_CONCURRENCY = 100
 _gates: dict = {}
+_open: set[PushConsumer] = set()  # this process's accepted sockets, closed when it stops
 
 
 def _gate() -> asyncio.Semaphore:
@@ -70,12 +73,14 @@ class PushConsumer(AsyncWebsocketConsumer):
         self.topics: dict[str, Topic] = {}
         self.expiry = asyncio.create_task(self._close_at_expiry())
         watch.watch(self)
+        _open.add(self)
         metrics.push_opened(self, self.tenant.app)
 
     async def _forget(self) -> None:
         expiry = getattr(self, "expiry", None)
         if expiry is not None:
             expiry.cancel()
+        _open.discard(self)
         watch.unwatch(self)
         metrics.push_closed(self)
 
@@ -163,3 +168,20 @@ class PushConsumer(AsyncWebsocketConsumer):
     async def _error(self, code: str, message: str) -> None:
         frame = {"type": "error", "code": code, "message": message}
         await self.send(text_data=json.dumps(frame, ensure_ascii=False, separators=(",", ":")))
+
+
+async def close_all_going_away(timeout: float) -> int:
+    """Close every open socket of this process with 1001, waiting at most `timeout` s for
+    the closing handshakes; the number closed. The socket server calls it when it stops,
+    before the server's own close (1012) would reach the clients."""
+    consumers = list(_open)
+    if consumers:
+        await asyncio.wait([asyncio.ensure_future(_go_away(c)) for c in consumers], timeout=timeout)
+    return len(consumers)
+
+
+async def _go_away(consumer: PushConsumer) -> None:
+    try:
+        await consumer.close(code=CLOSE_GOING_AWAY, reason="the server is stopping; reconnect")
+    except Exception:  # the client may be gone already
+        logger.debug("a socket was closed already when the server stopped")

@@ -230,12 +230,17 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # a task lost with its worker runs again (claims make that safe)
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# With REMAP_SIGTERM=SIGQUIT (the worker's unit and `sogoms ctl`), SIGTERM lets running tasks
+# finish for this long, then puts those still running back in the queue and exits.
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = float(env_int("SOGOMS_WORKER_SOFT_SHUTDOWN_SECONDS", 25))
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A request must not hang on a stopped broker: the outbox row is written already and the
 # sweep sends it once the broker is back.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5}
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# A task taken by a worker that was then killed (not stopped) is given out again after this
+# long; longer than the longest task, or a task still running is given out twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("SOGOMS_BROKER_VISIBILITY_TIMEOUT", 3600)}
 (VAR_DIR / "run").mkdir(parents=True, exist_ok=True)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "run" / "celerybeat-schedule")
 # Built-in jobs, beside the tenants' own (config/cron/<app>.yaml, run by the tick).
