@@ -401,7 +401,9 @@ class SogomsMariaDB(Sogoms):
         return env
 
     def start(self) -> Target:
-        names = [self.args.db_prefix, f"{self.args.db_prefix}_prokov"]
+        # the control database and one per app of the demo config (prokov, shop, ...)
+        apps = sorted(path.stem for path in (REPO / "config" / "routes").glob("*.yaml"))
+        names = [self.args.db_prefix, *(f"{self.args.db_prefix}_{app}" for app in apps)]
         for name in names:
             mysql_exec(f"DROP DATABASE IF EXISTS `{name}`; CREATE DATABASE `{name}` CHARACTER SET utf8mb4;")
         self.undo.append(lambda: mysql_exec("; ".join(f"DROP DATABASE IF EXISTS `{n}`" for n in names)))

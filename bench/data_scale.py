@@ -162,10 +162,7 @@ def grow(database: Database, bench_id: int, other_ids: list[int], have: int, wan
 
 def middle_row(database: Database, bench_id: int, size: int) -> tuple:
     """(position, name, id) of the user's row in the middle of the default order."""
-    sql = FIRST_PAGE.replace("id, name, position", "position, name, id").replace(
-        "LIMIT 20", "LIMIT 1 OFFSET "
-    )
-    return tuple(database.rows(sql + str(int(size) // 2), (bench_id,))[0])
+    return tuple(database.rows(MIDDLE, (bench_id, size // 2))[0])
 
 
 def request_paths(database: Database, bench_id: int, size: int, total_false: bool) -> dict[str, str]:
