@@ -264,7 +264,12 @@ def table(results: dict) -> str:
             cells = []
             for label in labels:
                 r = at_size["requests"].get(label)
-                cells.append(f"{r['p50_ms']:.1f} / {r['p99_ms']:.1f}" if r else "n/a")
+                if not r:
+                    cells.append("n/a")
+                elif not r["requests"]:  # not one answer in the window
+                    cells.append(f"> {r['seconds']:.0f} s")
+                else:
+                    cells.append(f"{r['p50_ms']:.1f} / {r['p99_ms']:.1f}")
             sql = at_size["sql_ms"]
             lines.append(
                 f"| {engine} | {size:,} | "
