@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from sogoms_site.env import env_int, env_str
+from sogoms_site.serving import DEFAULT_WORKERS, http_server_args
 
 
 @dataclass(frozen=True)
@@ -32,25 +33,12 @@ def processes() -> list[Process]:
     """http, socket, then worker and beat when they do not run embedded."""
     # `python -m` of this interpreter, so the processes run in the same virtualenv.
     python = [sys.executable, "-m"]
-    workers = str(env_int("SOGOMS_HTTP_WORKERS", 3))
+    workers = env_int("SOGOMS_HTTP_WORKERS", DEFAULT_WORKERS)
     grace = str(grace_seconds())
-    http_bind = env_str("SOGOMS_HTTP_BIND", "127.0.0.1:8000")
+    http_host, http_port = _host_port(env_str("SOGOMS_HTTP_BIND", "127.0.0.1:8000"))
     socket_host, socket_port = _host_port(env_str("SOGOMS_SOCKET_BIND", "127.0.0.1:8001"))
     found = [
-        Process(
-            "http",
-            [
-                *python,
-                "gunicorn",
-                "sogoms_site.wsgi:application",
-                "-w",
-                workers,
-                "-b",
-                http_bind,
-                "--graceful-timeout",
-                grace,
-            ],
-        ),
+        Process("http", [*python, "granian", *http_server_args(http_host, http_port, workers, grace=grace)]),
         Process(
             "socket",
             [
