@@ -27,7 +27,7 @@ serve-prod: $(VENV)/.installed
 	$(PY) manage.py sogoms devsecrets
 	$(PY) manage.py sogoms check
 	$(PY) manage.py sogoms migrate
-	$(VENV)/bin/granian --interface wsgi --host $(HOST) --port $(PORT) --workers $(WORKERS) --blocking-threads $(THREADS) --respawn-failed-workers sogoms_site.wsgi:application
+	$(VENV)/bin/granian --interface wsgi --host $(HOST) --port $(PORT) --workers $(WORKERS) --blocking-threads $(THREADS) --respawn-failed-workers --workers-kill-timeout 30 --respawn-interval 15 sogoms_site.wsgi:application
 
 test: $(VENV)/.installed
 	$(VENV)/bin/pytest -n 2 $(PYTEST_ARGS)

@@ -66,13 +66,21 @@ socket_bind="${SOGOMS_SOCKET_BIND:-0.0.0.0:8001}"
 case "$process" in
     http)
         metrics_dir http
-        run gunicorn sogoms_site.wsgi:application -w "${SOGOMS_HTTP_WORKERS:-3}" -b "$http_bind" --access-logfile - "$@"
+        # sogoms_site/serving.py's command (tests/deploy holds this line to it); an access log
+        export GRANIAN_LOG_ACCESS_ENABLED="${GRANIAN_LOG_ACCESS_ENABLED:-1}"
+        run granian --interface wsgi --host "${http_bind%:*}" --port "$(port_of "$http_bind")" \
+            --workers "${SOGOMS_HTTP_WORKERS:-2}" --blocking-threads 1 --respawn-failed-workers \
+            --workers-kill-timeout 30 --respawn-interval 15 sogoms_site.wsgi:application "$@"
         ;;
     socket)
         metrics_dir socket
-        run uvicorn sogoms_site.asgi:application --host "${socket_bind%:*}" --port "$(port_of "$socket_bind")" "$@"
+        # uvicorn, closing push sockets with 1001 on SIGTERM (docs/operations.md, Graceful shutdown)
+        run python -m sogoms_site.socketserver --host "${socket_bind%:*}" --port "$(port_of "$socket_bind")" \
+            --timeout-graceful-shutdown 30 "$@"
         ;;
     worker)
+        # SIGTERM as Celery's soft shutdown: tasks finish or go back to the queue
+        export REMAP_SIGTERM=SIGQUIT
         run celery -A sogoms_site worker --pool prefork --concurrency "${SOGOMS_WORKER_CONCURRENCY:-2}" -l info "$@"
         ;;
     beat)

@@ -496,3 +496,12 @@ def test_the_images_collectstatic_step_runs_without_a_database_or_a_secret_left_
     assert not (Path(moved["SOGOMS_VAR_DIR"]) / "secrets").exists()
     assert dockerfile_env()["SOGOMS_STATIC_ROOT"] == "/app/static"
     assert "COPY --from=builder " + assignments["SOGOMS_STATIC_ROOT"] + " ./static" in text
+
+
+def test_the_http_process_runs_the_production_command():
+    """The image serves HTTP as `make serve-prod`, the unit and `sogoms ctl` do."""
+    from sogoms_site.serving import DEFAULT_WORKERS, http_server_args
+
+    program, *args = shlex.split(entrypoint("http").stdout.strip().splitlines()[-1])
+    assert program == "granian"
+    assert args == http_server_args("0.0.0.0", 8000, DEFAULT_WORKERS)

@@ -2,7 +2,7 @@
 
 `HTTP_SERVERS` names the production HTTP servers the graceful-stop and rolling-restart
 tests run against; `http_server_command` is the one place that knows their command lines
-(the same flags as sogoms_site.ctl.processes). The processes serve a copy of the test
+(granian's: sogoms_site.serving's, what production runs). The processes serve a copy of the test
 config from SQLite under their own var directory (tests.realtime.servers.prepare_site),
 with the slow test path of tests.ops.slow_settings.
 """
@@ -17,14 +17,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from sogoms_site.serving import http_server_args
 from tests.realtime.servers import BASE_DIR, prepare_site, stop_process
 
-# gunicorn's sync workers (what `make serve-prod` runs) and granian's WSGI interface.
-HTTP_SERVERS = ("gunicorn", "granian")
-# Those whose SIGHUP reload loses no request. granian 2.8.9's does not qualify: across its
-# reload the port refused connections for about a second in 2 of 8 runs of
-# test_rolling_restart.py here (its graceful stop passes, see test_graceful_http.py).
-ROLLING_HTTP_SERVERS = ("gunicorn",)
+# granian's WSGI interface (the production server: sogoms_site.serving) and gunicorn's sync
+# workers (the previous one, still a supported choice).
+HTTP_SERVERS = ("granian", "gunicorn")
+# Those whose SIGHUP reload loses no request (granian with the production reload overlap:
+# each new worker serves before its old one stops).
+ROLLING_HTTP_SERVERS = ("granian", "gunicorn")
 
 
 def http_server_command(server: str, port: int, *, workers: int = 1, grace: int = 30) -> list[str]:
@@ -35,11 +36,8 @@ def http_server_command(server: str, port: int, *, workers: int = 1, grace: int 
             "-w", str(workers), "-b", f"127.0.0.1:{port}", "--graceful-timeout", str(grace),
         ]  # fmt: skip
     if server == "granian":
-        return [
-            sys.executable, "-m", "granian", "--interface", "wsgi", "sogoms_site.wsgi:application",
-            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-            "--workers-kill-timeout", str(grace), "--log-level", "warning",
-        ]  # fmt: skip
+        args = http_server_args("127.0.0.1", port, workers, grace=grace)
+        return [sys.executable, "-m", "granian", "--log-level", "warning", *args]
     raise ValueError(f"unknown HTTP server {server!r}")
 
 

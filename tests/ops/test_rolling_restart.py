@@ -1,6 +1,6 @@
 """A rolling restart of the HTTP server under load: new code, same port, no failed request.
 
-SIGHUP has the server (tests.ops.servers.ROLLING_HTTP_SERVERS: gunicorn) start new
+SIGHUP has the server (tests.ops.servers.ROLLING_HTTP_SERVERS: granian, gunicorn) start new
 workers, which import the code afresh, and stop the old ones gracefully, while its
 listening socket stays open. Client threads send requests all along, each on a
 keep-alive connection of its own (gunicorn's sync workers close it after each answer,

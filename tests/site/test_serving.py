@@ -7,6 +7,7 @@ import configparser
 import http.client
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,7 +20,7 @@ import pytest
 
 from sogoms_site.ctl.processes import processes
 from sogoms_site.serving import DEFAULT_THREADS, DEFAULT_WORKERS, http_server_args
-from tests.realtime.servers import BASE_DIR, free_port, served, site_env
+from tests.realtime.servers import BASE_DIR, free_port, served, site_env, sogoms_command
 
 
 def make_serve_prod_dry_run(*variables: str) -> list[str]:
@@ -72,8 +73,17 @@ def answers_health(port: int) -> bool:
         return False
 
 
+def demo_site(root: Path) -> dict:
+    """The demo config copied under `root`, its relative paths (var/secrets/...) resolving
+    there: a fresh checkout has no development secrets until `make run` makes them."""
+    shutil.copytree(BASE_DIR / "config", root / "config")
+    env = site_env(root / "config", root / "var")
+    env["SOGOMS_BASE_DIR"] = str(root)
+    return env
+
+
 def test_make_serve_prod_serves_health_with_keep_alive(tmp_path: Path) -> None:
-    env = site_env(BASE_DIR / "config", tmp_path / "var")
+    env = demo_site(tmp_path)
     port = free_port()
     server = subprocess.Popen(
         ["make", "-o", ".venv/.installed", "serve-prod", f"PORT={port}", "WORKERS=1"],
@@ -116,7 +126,8 @@ def test_the_production_access_log_has_no_query_string(tmp_path: Path) -> None:
     # The socket's token rides in the query string; granian's access line (enabled from the
     # environment, as docs/operations.md says) logs the path without it.
     secret = "c2VjcmV0LXBheWxvYWQ.in.the-query"  # a marker, not a credential
-    env = {**site_env(BASE_DIR / "config", tmp_path / "var"), "GRANIAN_LOG_ACCESS_ENABLED": "1"}
+    env = {**demo_site(tmp_path), "GRANIAN_LOG_ACCESS_ENABLED": "1"}
+    sogoms_command(env, "devsecrets")
     subprocess.run(
         [sys.executable, str(BASE_DIR / "manage.py"), "sogoms", "migrate"],
         env=env,
