@@ -114,14 +114,17 @@ def require_binaries(*paths: str) -> None:
     pytest.skip(f"needs {', '.join(missing)}")
 
 
-def sql(port: int, statement: str, *, host: str = "127.0.0.1", database: str = "") -> list[tuple]:
-    """One statement as root on the MariaDB server at host:port; its rows."""
+def sql(
+    port: int, statement: str, params: tuple = (), *, host: str = "127.0.0.1", database: str = ""
+) -> list[tuple]:
+    """One statement (with `params` for its %s) as root on the MariaDB server at host:port;
+    its rows."""
     import MySQLdb
 
     connection = MySQLdb.connect(host=host, port=port, user="root", database=database, connect_timeout=5)
     try:
         cursor = connection.cursor()
-        cursor.execute(statement)
+        cursor.execute(statement, params or None)
         rows = list(cursor.fetchall())
         connection.commit()
         return rows

@@ -70,5 +70,5 @@ def test_two_tenants_on_two_mariadb_servers_keep_their_tables_and_rows_on_their_
             assert sql(second_port, "SELECT email FROM users", database=south_db) == [
                 (f"owner@{south}.example.com",)
             ]
-            assert sql(second_port, f"SHOW DATABASES LIKE '{north_db}'") == []
-            assert sql(services.mysql_port, f"SHOW DATABASES LIKE '{south_db}'") == []
+            assert sql(second_port, "SHOW DATABASES LIKE %s", (north_db,)) == []
+            assert sql(services.mysql_port, "SHOW DATABASES LIKE %s", (south_db,)) == []
