@@ -9,9 +9,12 @@ tenant's tables and rows are on its own server only. About 10 s.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 from tests.realtime.servers import call, free_port, register, served, sogoms_command
 from tests.scale.processes import (
     databases,
+    forget_queue,
     process_env,
     require_services,
     run_suffix,
@@ -39,7 +42,11 @@ def test_two_tenants_on_two_mariadb_servers_keep_their_tables_and_rows_on_their_
             south: {"host": "127.0.0.1", "port": second_port, "user": "root", "name": south_db},
         }
         config = tenant_config(tmp_path, blocks)
-        with databases(services.mysql_port, control, north_db), databases(second_port, south_db):
+        with (
+            databases(services.mysql_port, control, north_db),
+            databases(second_port, south_db),
+            ExitStack() as stack,
+        ):
             env = process_env(config, tmp_path / "var", services, control=control, suffix=suffix)
             sogoms_command(env, "migrate")
             port = free_port()
@@ -47,6 +54,7 @@ def test_two_tenants_on_two_mariadb_servers_keep_their_tables_and_rows_on_their_
                 (tmp_path / "http.log").open("wb") as log,
                 served(server_command(2, port), env, port, log=log) as http,
             ):
+                stack.callback(forget_queue, env)
                 written = {}
                 for app in (north, south):
                     _, token = register(http, f"owner@{app}.example.com", host=f"{app}.test")
