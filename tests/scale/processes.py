@@ -239,8 +239,10 @@ def process_env(
 
 
 def forget_queue(env: dict[str, str]) -> None:
-    """Delete the run's Celery queue from Redis (the welcome e-mails' tasks nobody took)."""
+    """Delete the run's Celery queue from Redis (the welcome e-mails' tasks nobody took)
+    with the exchange bindings the broker keeps beside it."""
     import redis
 
+    queue = env["SOGOMS_SCALE_QUEUE"]
     client = redis.Redis.from_url(env["REDIS_URL"])
-    client.delete(env["SOGOMS_SCALE_QUEUE"])
+    client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
