@@ -438,7 +438,12 @@ def clear_redis(url: str) -> None:
     import redis
 
     client = redis.Redis.from_url(url)
-    keys = [*client.scan_iter("sogoms*"), b"celery"]
+    keys = [
+        *client.scan_iter("sogoms*"),
+        b"celery",
+        b"_kombu.binding.celery",
+        b"_kombu.binding_permanent.celery",
+    ]
     client.delete(*keys)
 
 
