@@ -3,8 +3,8 @@
 
     flock /tmp/sogoms-bench.lock .venv/bin/python bench/scale_out.py --client netns
 
-The server is the one `make serve-prod` runs (the Makefile's line, read by
-tests/scale/processes.py), or the template in SOGOMS_SERVER_COMMAND / --server-command
+The server is the production one (sogoms_site.serving's command, as `make serve-prod`
+runs it; tests/scale/processes.py), or the template in SOGOMS_SERVER_COMMAND / --server-command
 (fields {bin}, {workers}, {host}, {port}), so a change of server is measured as it is.
 It serves this checkout's config/ (tenant prokov) with the control database and the
 tenant's on MariaDB (127.0.0.1:3306, root; databases `<prefix>` and `<prefix>_prokov`,
@@ -325,7 +325,7 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1000, help="projects of the benchmark user")
     parser.add_argument("--client", choices=("local", "netns"), default="local")
     parser.add_argument(
-        "--server-command", default="", help="template of the server command (else the Makefile's)"
+        "--server-command", default="", help="template of the server command (else the production one)"
     )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/9")
     parser.add_argument("--db-prefix", default="sogoms_scalebench")

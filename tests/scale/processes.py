@@ -3,8 +3,8 @@ server with N workers, a second MariaDB server of the test's own, tenants of the
 on MariaDB and Redis.
 
 The production HTTP server is one command, `server_command(workers, port)`: by default
-the last line of `make serve-prod` in the Makefile (so a change of server there is what
-the tests and the bench run), or the template in SOGOMS_SERVER_COMMAND, e.g.
+sogoms_site.serving's (what `make serve-prod`, `sogoms ctl` and the unit run), or the
+template in SOGOMS_SERVER_COMMAND, e.g.
 `{bin}/gunicorn sogoms_site.wsgi:application -w {workers} -b {host}:{port}`.
 
 Everything a test creates is its own, so tests can run in parallel beside other runs on
@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from sogoms_site.serving import http_server_args
 from tests.realtime.servers import site_env
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -42,37 +43,10 @@ SERVER_COMMAND_VARIABLE = "SOGOMS_SERVER_COMMAND"
 
 def server_command(workers: int, port: int, host: str = "127.0.0.1") -> list[str]:
     """The production HTTP server of this checkout with `workers` workers on host:port."""
-    template = os.environ.get(SERVER_COMMAND_VARIABLE) or _serve_prod_template()
-    line = template.format(bin=BIN, workers=workers, host=host, port=port)
-    return shlex.split(line)
-
-
-def _serve_prod_template() -> str:
-    """The server line of the Makefile's `serve-prod` recipe (its last line), with the
-    Makefile's variables turned into this module's template fields."""
-    recipe: list[str] = []
-    lines = (BASE_DIR / "Makefile").read_text().splitlines()
-    for index, line in enumerate(lines):
-        if line.startswith("serve-prod:"):
-            for following in lines[index + 1 :]:
-                if not following.startswith("\t"):
-                    break
-                recipe.append(following.strip())
-            break
-    if not recipe:
-        raise RuntimeError(f"no serve-prod recipe in the Makefile: set {SERVER_COMMAND_VARIABLE}")
-    template = recipe[-1].replace("{", "{{").replace("}", "}}")
-    for variable, field in (
-        ("$(VENV)/bin", "{bin}"),
-        ("$(PY)", "{bin}/python"),
-        ("$(WORKERS)", "{workers}"),
-        ("$(HOST)", "{host}"),
-        ("$(PORT)", "{port}"),
-    ):
-        template = template.replace(variable, field)
-    if "$(" in template or "${" in template:
-        raise RuntimeError(f"cannot read the serve-prod line {recipe[-1]!r}: set {SERVER_COMMAND_VARIABLE}")
-    return template
+    template = os.environ.get(SERVER_COMMAND_VARIABLE)
+    if template:
+        return shlex.split(template.format(bin=BIN, workers=workers, host=host, port=port))
+    return [str(BIN / "granian"), *http_server_args(host, port, workers)]
 
 
 # --------------------------------------------------------------------------- services
