@@ -41,9 +41,7 @@ from pathlib import Path
 from crud_bench import BIN, REPO, Server, base_env, free_port, http, log, run, wait_until_up
 
 HOST = "127.0.0.1"
-DEFAULT_SERVER = (
-    "{bin}/gunicorn sogoms_site.wsgi:application -w 1 -b 127.0.0.1:{port} --no-control-socket"
-)
+DEFAULT_SERVER = "{bin}/gunicorn sogoms_site.wsgi:application -w 1 -b 127.0.0.1:{port} --no-control-socket"
 PASSWORD = "many tenants bench 2026"  # noqa: S105  (a throwaway account of the bench)
 
 
@@ -136,7 +134,7 @@ def use_tenant(base: str, app: str, who: str) -> dict:
 
 def queries_so_far(base: str) -> float:
     """The SQL statements the server has counted (sogoms_db_query_duration_seconds_count)."""
-    request = urllib.request.Request(base + "/metrics", headers={"Host": "localhost"})
+    request = urllib.request.Request(base + "/metrics", headers={"Host": "localhost"})  # noqa: S310
     with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310  (127.0.0.1 only)
         text = response.read().decode()
     return sum(
@@ -151,7 +149,7 @@ def ready_cost(base: str, calls: int) -> dict:
     latencies = []
     status = 0
     for _ in range(calls):
-        ms, status, answer = timed("GET", base + "/ready", None, host)
+        ms, status, _answer = timed("GET", base + "/ready", None, host)
         latencies.append(ms)
     # the statements of one /ready call, without those of the scrapes that count them
     first = queries_so_far(base)
@@ -197,7 +195,9 @@ def measure(label: str, checkout: Path, n: int, config: Path, var: Path, args, o
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tenants", default="1,101,1000", help="comma-separated N")
     parser.add_argument(
         "--checkout",
@@ -222,7 +222,9 @@ def main() -> int:
             var = prepare_databases(n, root, config)
             for label, path in checkouts:
                 log(f"N={n}: {label}")
-                results.setdefault(str(n), {})[label] = measure(label, Path(path).resolve(), n, config, var, args, out)
+                results.setdefault(str(n), {})[label] = measure(
+                    label, Path(path).resolve(), n, config, var, args, out
+                )
                 log(f"N={n} {label}: {json.dumps(results[str(n)][label])}")
         finally:
             if not args.keep_tmp:
@@ -235,7 +237,8 @@ def main() -> int:
 
 def table(results: dict) -> str:
     lines = [
-        "| N | checkout | start s | RSS MB start/after | first register+list ms | warm register+list ms | /ready ms first/median | /ready queries |",
+        "| N | checkout | start s | RSS MB start/after | first register+list ms "
+        "| warm register+list ms | /ready ms first/median | /ready queries |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for n, by_label in results.items():

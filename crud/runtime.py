@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from functools import cache
 
 from django.db import models
 from rest_framework import serializers
@@ -22,6 +21,7 @@ from crud.resource import Resource
 from crud.serializers import input_serializer
 from sogoms_site.errors import NotFoundError
 from tenants.config import Tenant
+from tenants.usermodel import MODEL_BUILD_LOCK
 
 
 @dataclass(frozen=True)
@@ -81,8 +81,22 @@ def existing_resource(tenant: Tenant, name: str) -> BoundResource:
     return bound
 
 
-@cache
+_bound: dict[tuple[Tenant, str], BoundResource] = {}
+
+
 def _bind(tenant: Tenant, name: str) -> BoundResource:
+    """The bound resource, made on the tenant's first use of it, once whatever the threads."""
+    try:
+        return _bound[tenant, name]
+    except KeyError:
+        pass
+    with MODEL_BUILD_LOCK:  # an introspected table's model is built here, like the schema's
+        if (tenant, name) not in _bound:
+            _bound[tenant, name] = _bind_now(tenant, name)
+        return _bound[tenant, name]
+
+
+def _bind_now(tenant: Tenant, name: str) -> BoundResource:
     resource = resources_of(tenant)[name]
     model: type[models.Model] | None
     if resource.source == "schema":

@@ -7,7 +7,10 @@ their queries to the tenant's database.
 
 from __future__ import annotations
 
-from functools import cache
+import functools
+import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 from django.apps.registry import Apps
 from django.db import models
@@ -18,8 +21,36 @@ from tenants.config import Tenant
 
 TENANT_MODEL_LABELS = ("tenants", "crud")
 
+Built = TypeVar("Built")
 
-@cache
+# One lock for every first build of a tenant's models: two threads serving a tenant's first
+# requests at once must not build two classes of one table (two registries, two `users`).
+# Re-entrant: a table's model builds the user model and the registry it points at.
+MODEL_BUILD_LOCK = threading.RLock()
+
+
+def once_per_tenant(build: Callable[[Tenant], Built]) -> Callable[[Tenant], Built]:
+    """`build(tenant)` run once per loaded tenant, on its first use, whatever the threads.
+
+    Tenants compare by identity, so a reloaded config builds its own on first use. The
+    lookup after the first build takes no lock."""
+    results: dict[Tenant, Built] = {}
+
+    @functools.wraps(build)
+    def built(tenant: Tenant) -> Built:
+        try:
+            return results[tenant]
+        except KeyError:
+            pass
+        with MODEL_BUILD_LOCK:
+            if tenant not in results:
+                results[tenant] = build(tenant)
+            return results[tenant]
+
+    return built
+
+
+@once_per_tenant
 def tenant_apps(_tenant: Tenant) -> Apps:
     """The private model registry of one loaded tenant (a reload gets a fresh one).
 
@@ -74,7 +105,7 @@ class TenantUserBase(models.Model):
         return self.email_verified_at is not None
 
 
-@cache
+@once_per_tenant
 def user_model(tenant: Tenant) -> type[TenantUserBase]:
     app = tenant.app
     meta = type(
