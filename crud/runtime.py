@@ -21,7 +21,7 @@ from crud.resource import Resource
 from crud.serializers import input_serializer
 from sogoms_site.errors import NotFoundError
 from tenants.config import Tenant
-from tenants.usermodel import MODEL_BUILD_LOCK
+from tenants.usermodel import MODEL_BUILD_LOCK, PerTenant, once_per_tenant
 
 
 @dataclass(frozen=True)
@@ -81,19 +81,21 @@ def existing_resource(tenant: Tenant, name: str) -> BoundResource:
     return bound
 
 
-_bound: dict[tuple[Tenant, str], BoundResource] = {}
+# name -> BoundResource of each loaded tenant (dropped with the tenant after a reload)
+_bound_of: PerTenant[dict[str, BoundResource]] = once_per_tenant(lambda _tenant: {})
 
 
 def _bind(tenant: Tenant, name: str) -> BoundResource:
     """The bound resource, made on the tenant's first use of it, once whatever the threads."""
+    bound: dict[str, BoundResource] = _bound_of(tenant)
     try:
-        return _bound[tenant, name]
+        return bound[name]
     except KeyError:
         pass
     with MODEL_BUILD_LOCK:  # an introspected table's model is built here, like the schema's
-        if (tenant, name) not in _bound:
-            _bound[tenant, name] = _bind_now(tenant, name)
-        return _bound[tenant, name]
+        if name not in bound:
+            bound[name] = _bind_now(tenant, name)
+        return bound[name]
 
 
 def _bind_now(tenant: Tenant, name: str) -> BoundResource:

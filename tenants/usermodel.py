@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, TypeVar
 
 from django.apps.registry import Apps
 from django.db import models
@@ -29,25 +29,47 @@ Built = TypeVar("Built")
 MODEL_BUILD_LOCK = threading.RLock()
 
 
-def once_per_tenant(build: Callable[[Tenant], Built]) -> Callable[[Tenant], Built]:
+class PerTenant(Generic[Built]):
     """`build(tenant)` run once per loaded tenant, on its first use, whatever the threads.
 
-    Tenants compare by identity, so a reloaded config builds its own on first use. The
+    Tenants compare by identity, so a reloaded config builds its own on first use; the
     lookup after the first build takes no lock."""
-    results: dict[Tenant, Built] = {}
 
-    @functools.wraps(build)
-    def built(tenant: Tenant) -> Built:
+    def __init__(self, build: Callable[[Tenant], Built]) -> None:
+        self.build = build
+        self.results: dict[Tenant, Built] = {}
+        functools.update_wrapper(self, build)
+        _per_tenant.append(self)
+
+    def __call__(self, tenant: Tenant) -> Built:
         try:
-            return results[tenant]
+            return self.results[tenant]
         except KeyError:
             pass
         with MODEL_BUILD_LOCK:
-            if tenant not in results:
-                results[tenant] = build(tenant)
-            return results[tenant]
+            if tenant not in self.results:
+                self.results[tenant] = self.build(tenant)
+            return self.results[tenant]
 
-    return built
+    def built_for(self, tenant: Tenant) -> bool:
+        return tenant in self.results
+
+
+_per_tenant: list[PerTenant[Any]] = []
+
+
+def once_per_tenant(build: Callable[[Tenant], Built]) -> PerTenant[Built]:
+    return PerTenant(build)
+
+
+def forget_tenants_except(kept: Iterable[Tenant]) -> None:
+    """Drop what was built for tenants of an older config (after a reload installs a new
+    one): their models are rebuilt if a request that began before still asks."""
+    keep = set(kept)
+    with MODEL_BUILD_LOCK:
+        for cache in _per_tenant:
+            for tenant in [tenant for tenant in cache.results if tenant not in keep]:
+                del cache.results[tenant]
 
 
 @once_per_tenant
