@@ -2,8 +2,9 @@
 
 `/health` answers as long as the process serves. `/ready` checks what a request needs:
 the control database and Redis (when configured) on every call, and the tenant databases
-as `tenants.availability.tenant_checks()` last found them (a sweep at most every
-SOGOMS_TENANT_PROBE_SECONDS, so a call costs the same with one tenant or a thousand). A
+as `tenants.availability.tenant_checks()` last found them (a sweep in the background at
+most every SOGOMS_TENANT_PROBE_SECONDS, so a call costs the same with one tenant or a
+thousand; in a process's first seconds the tenants are not listed yet). A
 tenant whose database is down makes the process "degraded" (200, the tenant named in
 `unavailable`): the other tenants are served, so the balancer must keep sending them.
 The control plane (control database, Redis) down is "down", 503.
@@ -38,6 +39,7 @@ def ready(_request: HttpRequest) -> JsonResponse:
         "status": status,
         "checks": checks,
         "unavailable": unavailable,
-        "tenants_checked_ago": round(age, 1),
+        # seconds since the tenant databases were checked; None: the first check still runs
+        "tenants_checked_ago": None if age is None else round(age, 1),
     }
     return JsonResponse(body, status=code)

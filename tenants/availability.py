@@ -95,8 +95,8 @@ class _Sweep:
 
     swept: Registry | None = None
     checks: dict[str, dict[str, Any]] = field(default_factory=dict)  # app -> check_database()
-    at: float = 0.0  # time.monotonic() when the last sweep ended
-    running: bool = False
+    at: float | None = None  # time.monotonic() when the last sweep ended; None: none has
+    thread: threading.Thread | None = None  # the sweep running or last run
 
 
 _sweep = _Sweep()
@@ -107,30 +107,33 @@ def probe_seconds() -> float:
     return max(0.0, float(settings.SOGOMS_TENANT_PROBE_SECONDS))
 
 
-def tenant_checks() -> tuple[dict[str, dict[str, Any]], float]:
-    """Every tenant's last database check (app -> check) and its age in seconds.
+def tenant_checks() -> tuple[dict[str, dict[str, Any]], float | None]:
+    """The tenants' last database checks (app -> check) and their age in seconds.
 
-    The first call of a process (or after a reload) checks every tenant database before it
-    answers; afterwards a call that finds the checks older than SOGOMS_TENANT_PROBE_SECONDS
-    starts one sweep in a background thread and answers the last ones. A tenant a request
-    found down (`known_down`) is down whatever its last check said.
+    A call that finds no checks of the loaded config younger than SOGOMS_TENANT_PROBE_SECONDS
+    starts one sweep in a background thread and answers with what is known: nothing (age
+    None) in a process's first seconds, the last checks afterwards, so no call waits for a
+    thousand databases. With 0, each call checks every tenant database itself. A tenant a
+    request found down (`known_down`) is down whatever its last check said.
     """
     current = registry()
-    with _sweep_lock:
-        fresh = _sweep.swept is current and time.monotonic() - _sweep.at < probe_seconds()
-        first = _sweep.swept is not current
-        start_background = not fresh and not first and not _sweep.running
-        if start_background:
-            _sweep.running = True
-    if first or probe_seconds() == 0:
+    if probe_seconds() == 0:
         _sweep_now(current)
-    elif start_background:
-        threading.Thread(
-            target=_sweep_in_background, args=(current,), name="tenant-probes", daemon=True
-        ).start()
+    else:
+        with _sweep_lock:
+            fresh = (
+                _sweep.swept is current
+                and _sweep.at is not None
+                and time.monotonic() - _sweep.at < probe_seconds()
+            )
+            if not fresh and (_sweep.thread is None or not _sweep.thread.is_alive()):
+                _sweep.thread = threading.Thread(
+                    target=_sweep_in_background, args=(current,), name="tenant-probes", daemon=True
+                )
+                _sweep.thread.start()
     with _sweep_lock:
-        checks = dict(_sweep.checks)
-        age = time.monotonic() - _sweep.at
+        checks = {app: check for app, check in _sweep.checks.items() if app in current.tenants}
+        age = None if _sweep.at is None else time.monotonic() - _sweep.at
     for app in checks:
         if known_down(app) and checks[app]["status"] == "ok":
             checks[app] = {"status": "down", "error": "TenantUnavailable"}
@@ -153,15 +156,21 @@ def _sweep_now(current: Registry) -> None:
 def _sweep_in_background(current: Registry) -> None:
     try:
         _sweep_now(current)
-    except Exception:  # a sweep must not kill the thread silently nor leave `running` set
+    except Exception:  # logged: the next stale call starts another
         logger.exception("tenant database sweep failed")
     finally:
-        with _sweep_lock:
-            _sweep.running = False
         connections.close_all()
+
+
+def wait_for_sweep(timeout: float = 30) -> None:
+    """Wait for the running sweep, if any, to end (tests, and tools that need the checks)."""
+    thread = _sweep.thread
+    if thread is not None:
+        thread.join(timeout)
 
 
 def forget_checks() -> None:
     """Drop the last sweep (tests; the next probe checks every tenant again)."""
+    wait_for_sweep()
     with _sweep_lock:
-        _sweep.swept, _sweep.checks, _sweep.at = None, {}, 0.0
+        _sweep.swept, _sweep.checks, _sweep.at, _sweep.thread = None, {}, None, None
