@@ -143,7 +143,7 @@ def tenant_checks() -> tuple[dict[str, dict[str, Any]], float | None]:
 def _sweep_now(current: Registry) -> None:
     """Check every tenant database of the registry, without leaving connections open."""
     checks = {}
-    already_open = {connection.alias for connection in connections.all(initialized_only=True)}
+    already_open = {c.alias for c in connections.all(initialized_only=True) if c.connection is not None}
     for tenant in current:
         opened = tenant.db_alias not in already_open
         checks[tenant.app] = check_database(tenant.db_alias)

@@ -105,6 +105,18 @@ def main() -> None:
     )[0]
     facts["alice_lists_g07_after_reload"] = call("GET", "g07", "projects", token=alice)[1]["meta"]["total"]
     facts["built_at_end"] = built()
+    from django.db import connections
+
+    from mail.pending import pending_flush_all, pending_model
+
+    def open_aliases() -> set[str]:
+        return {c.alias for c in connections.all(initialized_only=True) if c.connection is not None}
+
+    before_sweep = open_aliases()
+    pending_flush_all(queue=lambda **_message: None)
+    facts["mail_sweep_opened_and_kept"] = sorted(open_aliases() - before_sweep)
+    facts["mail_sweep_built_models_of"] = [t.app for t in registry() if pending_model.built_for(t)]
+
     from django.contrib.auth import get_user_model
 
     operator = get_user_model().objects.create_superuser("operator", "op@example.com", PASSWORD)

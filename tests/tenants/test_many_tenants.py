@@ -89,6 +89,11 @@ def test_a_reload_serves_a_new_tenant_and_rebuilds_the_old_ones_on_use(facts):
     assert facts["built_at_end"] == ["g07", "gnew"]
 
 
+def test_the_mail_sweep_visits_every_tenant_without_keeping_a_connection_or_building_models(facts):
+    assert facts["mail_sweep_opened_and_kept"] == []
+    assert facts["mail_sweep_built_models_of"] == []  # no tenant had a deferred e-mail
+
+
 def test_the_admin_shows_every_tenant_once_opened(facts):
     assert facts["admin_index"] == 200
     assert facts["admin_lists_users_of"] == TENANTS + 1  # g00..g49 and gnew
