@@ -21,7 +21,7 @@ from crud.resource import Resource
 from crud.serializers import input_serializer
 from sogoms_site.errors import NotFoundError
 from tenants.config import Tenant
-from tenants.usermodel import MODEL_BUILD_LOCK, PerTenant, once_per_tenant
+from tenants.usermodel import PerTenant, build_lock, once_per_tenant
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def _bind(tenant: Tenant, name: str) -> BoundResource:
         return bound[name]
     except KeyError:
         pass
-    with MODEL_BUILD_LOCK:  # an introspected table's model is built here, like the schema's
+    with build_lock(tenant):  # an introspected table's model is built here, like the schema's
         if name not in bound:
             bound[name] = _bind_now(tenant, name)
         return bound[name]

@@ -23,10 +23,21 @@ TENANT_MODEL_LABELS = ("tenants", "crud")
 
 Built = TypeVar("Built")
 
-# One lock for every first build of a tenant's models: two threads serving a tenant's first
-# requests at once must not build two classes of one table (two registries, two `users`).
-# Re-entrant: a table's model builds the user model and the registry it points at.
-MODEL_BUILD_LOCK = threading.RLock()
+# A lock per loaded tenant for the first build of its models: two threads serving a
+# tenant's first requests at once must not build two classes of one table (two registries,
+# two `users`), and a tenant whose build waits for its database (introspection) must not
+# hold up the others'. Re-entrant: a table's model builds the user model and the registry.
+_build_locks: dict[Tenant, threading.RLock] = {}
+_build_locks_guard = threading.Lock()
+
+
+def build_lock(tenant: Tenant) -> threading.RLock:
+    """The lock of the first builds of one tenant's models."""
+    lock = _build_locks.get(tenant)
+    if lock is None:
+        with _build_locks_guard:
+            lock = _build_locks.setdefault(tenant, threading.RLock())
+    return lock
 
 
 class PerTenant(Generic[Built]):
@@ -46,7 +57,7 @@ class PerTenant(Generic[Built]):
             return self.results[tenant]
         except KeyError:
             pass
-        with MODEL_BUILD_LOCK:
+        with build_lock(tenant):
             if tenant not in self.results:
                 self.results[tenant] = self.build(tenant)
             return self.results[tenant]
@@ -66,10 +77,12 @@ def forget_tenants_except(kept: Iterable[Tenant]) -> None:
     """Drop what was built for tenants of an older config (after a reload installs a new
     one): their models are rebuilt if a request that began before still asks."""
     keep = set(kept)
-    with MODEL_BUILD_LOCK:
+    with _build_locks_guard:
         for cache in _per_tenant:
             for tenant in [tenant for tenant in cache.results if tenant not in keep]:
-                del cache.results[tenant]
+                cache.results.pop(tenant, None)
+        for tenant in [tenant for tenant in _build_locks if tenant not in keep]:
+            del _build_locks[tenant]
 
 
 @once_per_tenant
