@@ -206,6 +206,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 SOGOMS_TUNE_DATABASE = _tuned
 # A tenant whose database was found down answers 503 at once, without trying, this long.
 SOGOMS_TENANT_RETRY_SECONDS = env_int("SOGOMS_TENANT_RETRY_SECONDS", 5)
+# /ready and /metrics check the tenant databases at most this often (in the background
+# once a first check is known), not on every call; 0: on every call.
+SOGOMS_TENANT_PROBE_SECONDS = env_int("SOGOMS_TENANT_PROBE_SECONDS", 30)
 # Sign-in providers (auth.oauth) on private or loopback addresses: refused like any SSRF
 # target unless this is on (tests with local providers, an intranet identity provider).
 SOGOMS_OAUTH_ALLOW_PRIVATE_NETWORK = env_bool("SOGOMS_OAUTH_ALLOW_PRIVATE_NETWORK", False)
