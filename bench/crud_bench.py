@@ -273,7 +273,7 @@ class Engine:
         workers = str(self.args.workers)
         if self.args.server == "granian":  # the production command (sogoms_site/serving.py)
             args = serving().http_server_args(
-                HOST, port, workers, self.args.threads, f"{project}.wsgi:application"
+                HOST, port, workers, self.args.threads, application=f"{project}.wsgi:application"
             )
             argv = [str(BIN / "granian"), *args]
         elif self.args.server == "gunicorn-asgi":

@@ -292,7 +292,12 @@ def _keyset_page(
             for previous, (prev_name, _) in enumerate(order[:index]):
                 step &= Q(**{bound.attnames[prev_name]: spec.cursor[previous]})
             after |= step
-        queryset = queryset.filter(after)
+        # Implied by `after` (every branch has the first key at or past the cursor's), but
+        # stated on its own it gives the planner an index range to seek into; the OR alone
+        # has it read every row before the cursor (docs/performance.md, data scale).
+        first, first_desc = order[0]
+        seek = Q(**{f"{bound.attnames[first]}__{'lte' if first_desc else 'gte'}": spec.cursor[0]})
+        queryset = queryset.filter(seek & after)
     keys = [name for name, _ in order]
     fetch = names + [key for key in keys if key not in names]
     rows = fetch_rows(bound, queryset.order_by(*order_by_terms(bound, order))[: spec.per_page + 1], fetch)

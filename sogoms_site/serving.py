@@ -27,6 +27,7 @@ def http_server_args(
     port: int | str,
     workers: int | str = DEFAULT_WORKERS,
     threads: int | str = DEFAULT_THREADS,
+    *,
     grace: int | str = DEFAULT_GRACE_SECONDS,
     application: str = WSGI_APPLICATION,
 ) -> list[str]:
