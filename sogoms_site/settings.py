@@ -279,7 +279,10 @@ if REDIS_URL:
 
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # The pub/sub flavour: a group message is one PUBLISH, and each process hands it
+            # to its own sockets of that group (the list flavour writes once per socket of
+            # the group: thousands of Redis writes for one event to a busy topic).
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
                 # redis-py's pool refuses (MaxConnectionsError) rather than waits past its
                 # limit, 100 by default: a burst of socket connections needs more.
@@ -294,7 +297,6 @@ if REDIS_URL:
                     }
                 ],
                 "prefix": env_str("SOGOMS_CHANNEL_PREFIX", "sogoms"),
-                "capacity": env_int("SOGOMS_CHANNEL_CAPACITY", 1000),
             },
         }
     }
