@@ -33,6 +33,14 @@ from tenants.config import Tenant
 PASSWORD_RESET_PATHS = ("/auth/password/forgot", "/auth/password/reset")
 # Served for every tenant, described only for one that sends verification codes.
 # Likewise the provider sign-in paths, described only for a tenant with `auth.oauth` providers.
+OAUTH_PATHS = (
+    "/auth/oauth/{provider}/start",
+    "/auth/oauth/{provider}/callback",
+    "/auth/oauth/exchange",
+    "/auth/oauth/{provider}/link",
+    "/auth/me/identities",
+    "/auth/me/identities/{provider}",
+)
 VERIFY_PATHS = ("/auth/verify", "/auth/verify/resend")
 
 

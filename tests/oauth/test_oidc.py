@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from tenants.auth.openapi import auth_paths
+from tenants.auth.openapi import OAUTH_PATHS, auth_paths
 from tenants.models import Identity, OAuthCode, OAuthState
 from tenants.usermodel import user_model
 from tests.conftest import error_of
@@ -263,3 +263,7 @@ def test_the_openapi_document_describes_provider_sign_in_only_where_configured(a
     without = auth_paths(dataclasses.replace(oauth_alpha, oauth=None)).paths
     assert "/auth/login" in without
     assert not [path for path in without if "oauth" in path or "identities" in path]
+
+
+def test_the_provider_sign_in_paths_are_the_ones_left_undescribed_without_providers(oauth_alpha):
+    assert set(auth_paths(oauth_alpha).paths) >= set(OAUTH_PATHS)

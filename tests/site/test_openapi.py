@@ -32,7 +32,7 @@ from sogoms_site.api import openapi
 from sogoms_site.api.openapi import OpenApiPart, openapi_document
 from sogoms_site.urls import tenant_urlconf
 from tenants import hooks
-from tenants.auth.openapi import PASSWORD_RESET_PATHS, VERIFY_PATHS
+from tenants.auth.openapi import OAUTH_PATHS, PASSWORD_RESET_PATHS, VERIFY_PATHS
 from tenants.auth.passwordreset import TEMPLATE as PASSWORD_RESET_TEMPLATE
 from tenants.auth.verification import verification_mailer
 from tenants.registry import registry
@@ -100,6 +100,9 @@ def served_paths(tenant) -> dict[str, str]:
             del served[path]
     if verification_mailer(tenant) is None:
         for path in VERIFY_PATHS:
+            del served[path]
+    if not (tenant.oauth and tenant.oauth.providers):
+        for path in OAUTH_PATHS:
             del served[path]
     return served
 
