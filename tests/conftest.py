@@ -49,7 +49,9 @@ def pytest_sessionstart(session) -> None:
 @pytest.fixture(autouse=True)
 def _isolated(settings, tmp_path):
     """Every test gets its own log directory and empty caches (rate-limit counters, the
-    auth state a process remembers: user ids are reused from one test to the next)."""
+    auth state a process remembers: user ids are reused from one test to the next), and
+    leaves no finding about tenant databases behind."""
+    from tenants import availability
     from tenants.auth import current
 
     settings.SOGOMS_LOG_DIR = tmp_path / "log"
@@ -58,6 +60,9 @@ def _isolated(settings, tmp_path):
     yield
     cache.clear()
     current.forget_all()
+    # what this process found of the tenant databases (a test may have broken one)
+    availability.forget_checks()
+    availability._down_until.clear()
 
 
 @pytest.fixture
