@@ -1,25 +1,21 @@
-"""Handing a message to the channel layer from wherever a publish happens.
+"""Handing an event to the sockets from wherever a publish happens.
 
-A publish may come from the server's event loop, from a sync view running in a worker
-thread, or from a command with no loop at all. The in-memory layer's queues belong to
-the server's loop and are not thread-safe, so a publish from another thread is handed
-to that loop (`run_coroutine_threadsafe`) instead of running on a loop of its own; that
-also keeps the request from waiting on delivery. Without a server loop in the process
-(a command, a worker) the publish runs to completion here, which with Redis reaches
-the servers.
+With Redis, the event is published once to every socket process (realtime.fanout), from
+any thread. Without Redis (the embedded default) the sockets are those of this process,
+on the server's loop: a publish from a sync view running in a worker thread is handed to
+that loop (`call_soon_threadsafe`), which also keeps the request from waiting on delivery.
+A process without a server loop and without Redis (a command) has no socket to reach.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import Future
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from realtime import fanout
 
 logger = logging.getLogger("sogoms.push")
-_state: dict = {"loop": None, "tasks": set()}
+_state: dict = {"loop": None}
 
 
 def remember_server_loop() -> None:
@@ -39,30 +35,19 @@ class LoopRecorder:
         return await self.inner(scope, receive, send)
 
 
-def group_send(group: str, message: dict) -> None:
-    layer = get_channel_layer()
+def publish(topic: str, text: str) -> None:
+    """Send the frame `text` to every socket listening to `topic`; never waits for them."""
+    if fanout.redis_url():
+        fanout.publish_to_processes(topic, text)
+        return
     try:
         running = asyncio.get_running_loop()
     except RuntimeError:
         running = None
-    if running is not None:  # async code of this thread: schedule, do not block the loop
-        task = running.create_task(layer.group_send(group, message))
-        _state["tasks"].add(task)  # a task nobody references may be collected mid-flight
-        task.add_done_callback(_finished)
-        return
-    loop = _state["loop"]
-    if loop is not None and loop.is_running():
-        asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop).add_done_callback(_failed)
-        return
-    async_to_sync(layer.group_send)(group, message)
-
-
-def _finished(task: asyncio.Task) -> None:
-    _state["tasks"].discard(task)
-    if not task.cancelled() and task.exception() is not None:
-        logger.error("push to the channel layer failed: %r", task.exception())
-
-
-def _failed(future: Future) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        logger.error("push to the channel layer failed: %r", future.exception())
+    loop = fanout.sockets_loop() or _state["loop"]
+    if running is not None and running is loop:  # async code of the sockets' loop
+        fanout.deliver(topic, text)
+    elif loop is not None and loop.is_running():
+        loop.call_soon_threadsafe(fanout.deliver, topic, text)
+    else:
+        logger.debug("no socket server in this process and no Redis: the event reaches no one")

@@ -258,40 +258,9 @@ SOGOMS_MAIL_HANDOVER_CHUNK = env_int("SOGOMS_MAIL_HANDOVER_CHUNK", 20)
 SOGOMS_MAIL_SWEEP_LIMIT = env_int("SOGOMS_MAIL_SWEEP_LIMIT", 20000)
 SOGOMS_MAIL_MAX_BULK = env_int("SOGOMS_MAIL_MAX_BULK", 10000)  # recipients in one bulk send
 
-# Push events between processes go through Redis; without it, the in-memory layer
-# reaches the sockets of this one process (the embedded default).
-if REDIS_URL:
-    from redis.asyncio.retry import Retry
-    from redis.backoff import NoBackoff
-
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                # redis-py's pool refuses (MaxConnectionsError) rather than waits past its
-                # limit, 100 by default: a burst of socket connections needs more.
-                "hosts": [
-                    {
-                        "address": REDIS_URL,
-                        "max_connections": env_int("SOGOMS_CHANNEL_REDIS_CONNECTIONS", 1000),
-                        # A pooled connection idle for a second is pinged before use and,
-                        # if Redis restarted meanwhile, reconnected once instead of failing.
-                        "health_check_interval": 1,
-                        "retry": Retry(NoBackoff(), 1),
-                    }
-                ],
-                "prefix": env_str("SOGOMS_CHANNEL_PREFIX", "sogoms"),
-                "capacity": env_int("SOGOMS_CHANNEL_CAPACITY", 1000),
-            },
-        }
-    }
-else:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels.layers.InMemoryChannelLayer",
-            "CONFIG": {"capacity": env_int("SOGOMS_CHANNEL_CAPACITY", 1000)},
-        }
-    }
+# Push events need no Channels layer: with REDIS_URL they cross processes on one Redis
+# pub/sub channel (SOGOMS_PUSH_CHANNEL below), without it they reach the sockets of this
+# one process (realtime.fanout). The sockets' consumers therefore have no channel layer.
 # How often a process asks, in one query, which sessions of its open sockets ended (in
 # seconds). An ending announced through tenants.auth.current wakes the check at once; this
 # is the fallback for endings it did not hear of (another process without Redis).
@@ -302,6 +271,8 @@ SOGOMS_PUSH_REVOCATION_CHECK_SECONDS = env_int("SOGOMS_PUSH_REVOCATION_CHECK_SEC
 SOGOMS_AUTH_STATE_SECONDS = float(env_str("SOGOMS_AUTH_STATE_SECONDS", "1"))
 # The Redis pub/sub channel those changes travel on (with REDIS_URL).
 SOGOMS_AUTH_CHANGES_CHANNEL = env_str("SOGOMS_CHANNEL_PREFIX", "sogoms") + ":auth-changes"
+# The Redis pub/sub channel of push events: each socket process subscribes once (realtime.fanout).
+SOGOMS_PUSH_CHANNEL = env_str("SOGOMS_CHANNEL_PREFIX", "sogoms") + ":push"
 # A session's last_used_at is written at most this often (and on every refresh).
 SOGOMS_SESSION_TOUCH_SECONDS = env_int("SOGOMS_SESSION_TOUCH_SECONDS", 60)
 
