@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import http.client
+import base64
 import json
 import os
 import resource
@@ -32,7 +32,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 import uuid
@@ -178,60 +177,177 @@ async def open_clients(url: str, token, first: int, count: int, timeout: float, 
     return list(await asyncio.gather(*(one(first + n) for n in range(count))))
 
 
-def publisher(
-    port: int, admin: str, user_ids: list[int], rate: float, sent: dict, threads: int, errors: list
-) -> None:
-    """POST one notify per user at `rate` events/s over keep-alive connections."""
-    interval = threads / rate
-    chunks = [user_ids[n::threads] for n in range(threads)]
+class LeanClient(asyncio.Protocol):
+    """A WebSocket client that only notes the arrival time and text of each frame.
 
-    def worker(chunk: list[int], offset: float) -> None:
-        connection = http.client.HTTPConnection(HOST, port, timeout=30)
-        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {admin}"}
-        start = time.perf_counter() + offset
-        for index, user_id in enumerate(chunk):
-            delay = start + index * interval - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            body = json.dumps({"user_id": user_id, "channel": "notifications", "data": {"n": user_id}})
-            sent[user_id] = time.perf_counter()
-            try:
-                connection.request("POST", "/api/_push/notify", body, headers)
-                response = connection.getresponse()
-                response.read()
-                if response.status != 202:
-                    errors.append(f"notify answered {response.status}")
-            except (OSError, http.client.HTTPException) as exc:
-                errors.append(repr(exc))
-                connection.close()
-                connection = http.client.HTTPConnection(HOST, port, timeout=30)
+    The latency runs hold thousands of these in the bench process, on the same two cores
+    as the server: a full client library costs more CPU per frame than the server does,
+    and its backlog would be measured as latency. Frames are parsed after the run.
+    """
+
+    def __init__(self, host: str, path: str, token: str) -> None:
+        self.request = (
+            f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n"
+            f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: bearer, {token}\r\n\r\n"
+        ).encode()
+        self.buffer = b""
+        self.upgraded = False
+        self.frames: list[tuple[float, bytes]] = []  # (wall-clock arrival, text)
+        self.pongs = asyncio.Queue()
+        self.closed: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.open: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        arrived = time.time()
+        buffer: bytes | None = self.buffer + data
+        if not self.upgraded:
+            buffer = self._handshake(buffer)
+        if buffer is not None:
+            self.buffer = self._frames(buffer, arrived)
+
+    def _handshake(self, buffer: bytes) -> bytes | None:
+        """What follows the server's answer, or None while it is not all here (or refused)."""
+        head, found, rest = buffer.partition(b"\r\n\r\n")
+        if not found:
+            self.buffer = head
+            return None
+        if not head.startswith(b"HTTP/1.1 101"):
+            self._closed(RuntimeError(f"handshake refused: {head[:60]!r}"))
+            return None
+        self.upgraded = True
+        self.open.set_result(True)
+        return rest
+
+    def _frames(self, buffer: bytes, arrived: float) -> bytes:
+        """Takes the whole frames out of `buffer` (server frames are not masked); returns the rest."""
+        start, end = 0, len(buffer)
+        while end - start >= 2:
+            opcode, length = buffer[start] & 0x0F, buffer[start + 1] & 0x7F
+            header = {126: 4, 127: 10}.get(length, 2)
+            if end - start < header:
+                break
+            if header > 2:
+                length = int.from_bytes(buffer[start + 2 : start + header], "big")
+            if end - start < header + length:
+                break
+            payload = buffer[start + header : start + header + length]
+            start += header + length
+            if opcode == 1 and payload == b'{"type":"pong"}':
+                self.pongs.put_nowait(time.time())
+            elif opcode == 1:
+                self.frames.append((arrived, payload))
+            elif opcode == 8:
+                code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+                self._closed(RuntimeError(f"closed by the server with {code}"))
+            elif opcode == 9:
+                self._write(0xA, payload)
+        return buffer[start:]
+
+    def connection_lost(self, exc) -> None:
+        self._closed(exc or RuntimeError("connection lost"))
+
+    def _closed(self, exc: BaseException) -> None:
+        if not self.closed.done():
+            self.closed.set_result(exc)
+        if not self.open.done():
+            self.open.set_exception(RuntimeError(f"not opened: {exc!r}"))
+        self.pongs.put_nowait(None)
+
+    def _write(self, opcode: int, payload: bytes) -> None:
+        mask = os.urandom(4)
+        length = len(payload)
+        header = bytes([0x80 | opcode]) + (
+            bytes([0x80 | length]) if length < 126 else bytes([0x80 | 126]) + length.to_bytes(2, "big")
+        )
+        masked = int.from_bytes(payload, "big") ^ int.from_bytes((mask * (length // 4 + 1))[:length], "big")
+        assert self.transport is not None
+        self.transport.write(header + mask + masked.to_bytes(length, "big"))
+
+    def send_text(self, text: str) -> None:
+        self._write(0x1, text.encode())
+
+    async def ping(self, timeout: float) -> None:
+        self.send_text('{"type":"ping"}')
+        if await asyncio.wait_for(self.pongs.get(), timeout) is None:
+            raise RuntimeError(f"no pong: {self.closed.result()!r}")
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+async def open_lean_clients(port: int, token, user_ids: list[int], topics, timeout: float) -> list:
+    """One LeanClient per user, subscribed to `topics(user_id)` (a pong says so)."""
+    gate = asyncio.Semaphore(100)
+    loop = asyncio.get_running_loop()
+
+    async def one(user_id: int) -> LeanClient:
+        async with gate:
+            _, client = await loop.create_connection(
+                lambda: LeanClient(f"{HOST}:{port}", "/api/ws", token(user_id)), HOST, port
+            )
+            await asyncio.wait_for(client.open, timeout)
+            for topic in topics(user_id):
+                client.send_text(json.dumps({"type": "subscribe", "topic": topic}))
+            await client.ping(timeout)
+            return client
+
+    return list(await asyncio.gather(*(one(user_id) for user_id in user_ids)))
+
+
+PUBLISHER = f"""
+import json, sys, time, http.client
+
+import django
+
+django.setup()
+from realtime import services
+
+how, kind, rate, port, admin = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+keys = json.loads(sys.stdin.read())
+connection = http.client.HTTPConnection("{HOST}", port, timeout=30)
+headers = {{"Content-Type": "application/json", "Authorization": f"Bearer {{admin}}"}}
+sent, errors = {{}}, []
+start = time.perf_counter()
+for index, key in enumerate(keys):
+    delay = start + index / rate - time.perf_counter()
+    if delay > 0:
+        time.sleep(delay)
+    data = {{"n": key}} if kind == "user" else {{"b": key}}
+    sent[key] = time.time()
+    if how == "redis":
+        if kind == "user":
+            services.notify_user(app="{APP}", user_id=key, channel="notifications", data=data)
+        else:
+            services.broadcast(app="{APP}", channel="notifications", data=data)
+        continue
+    path, body = ("/api/_push/notify", {{"user_id": key, "channel": "notifications", "data": data}})
+    if kind == "broadcast":
+        path, body = "/api/_push/broadcast", {{"channel": "notifications", "data": data}}
+    try:
+        connection.request("POST", path, json.dumps(body), headers)
+        response = connection.getresponse()
+        response.read()
+        if response.status != 202:
+            errors.append(f"answered {{response.status}}")
+    except (OSError, http.client.HTTPException) as exc:
+        errors.append(repr(exc))
         connection.close()
-
-    workers = [threading.Thread(target=worker, args=(chunk, n / rate)) for n, chunk in enumerate(chunks)]
-    for item in workers:
-        item.start()
-    for item in workers:
-        item.join(timeout=600)
+        connection = http.client.HTTPConnection("{HOST}", port, timeout=30)
+seconds = time.perf_counter() - start
+print(json.dumps({{"sent": sent, "errors": errors, "seconds": seconds}}))
+"""
 
 
-async def layer_publisher(env: dict, user_ids: list[int], sent: dict) -> None:
-    """Every event at once, straight into the Redis channel layer, as a worker would publish."""
-    os.environ.update(env)
-    sys.path.insert(0, str(REPO))
-    import django
-
-    django.setup()
-    from channels.layers import get_channel_layer
-
-    from realtime.services import EVENT_MESSAGE, event_frame
-    from realtime.topics import user_topic
-
-    layer = get_channel_layer()
-    for user_id in user_ids:
-        topic = user_topic(APP, user_id, "notifications")
-        frame = event_frame(topic, {"n": user_id})
-        sent[user_id] = time.perf_counter()
-        await layer.group_send(topic.group, {"type": EVENT_MESSAGE, "text": json.dumps(frame)})
+def process_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -239,54 +355,83 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def latency_run(server: Server, token, clients: int, args) -> dict:
-    rate, threads, timeout = args.rate, args.threads, args.timeout
-    url = f"ws://{HOST}:{server.port}/api/ws"
+async def latency_run(server: Server, token, clients: int, kind: str, args) -> dict:
+    """`kind` user: one event per client, on its own topic; broadcast: `--broadcasts` events,
+    each to every client (all subscribed to the app's broadcast topic)."""
+    timeout = args.timeout
+    user_ids = list(range(1, clients + 1))
     await asyncio.to_thread(server.seed, 1, clients)
     await asyncio.to_thread(server.seed, ADMIN_ID, 1, "admin")
-    sockets = await open_clients(url, token, 1, clients, timeout)
-    user_ids = list(range(1, clients + 1))
-    sent: dict[int, float] = {}
-    errors: list[str] = []
+
+    def topics(user_id: int) -> list[str]:
+        if kind == "user":
+            return [f"{APP}/user/{user_id}/notifications"]
+        return [f"{APP}/broadcast/notifications"]
+
+    opened = time.perf_counter()
+    sockets = await open_lean_clients(server.port, token, user_ids, topics, timeout)
+    log(f"{clients} clients subscribed in {time.perf_counter() - opened:.0f} s")
+    keys = user_ids if kind == "user" else list(range(args.broadcasts))
+    rate = args.rate if kind == "user" else args.broadcast_rate
+    expected = len(keys) if kind == "user" else len(keys) * clients
+    await asyncio.sleep(0.5)
+    client_cpu, server_cpu = time.process_time(), process_cpu_seconds(server.process.pid)
+    publisher = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        PUBLISHER,
+        args.publisher,
+        kind,
+        str(rate),
+        str(server.port),
+        token(ADMIN_ID, "admin"),
+        cwd=REPO,
+        env=server.env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    out, _ = await publisher.communicate(json.dumps(keys).encode())
+    published = json.loads(out)
+    deadline = time.time() + timeout
+    while sum(len(socket_.frames) for socket_ in sockets) < expected and time.time() < deadline:
+        await asyncio.sleep(0.05)
+    client_cpu = time.process_time() - client_cpu
+    server_cpu = process_cpu_seconds(server.process.pid) - server_cpu
+    sent = {int(key): value for key, value in published["sent"].items()}
     end_to_end: list[float] = []
     delivery: list[float] = []
-
-    async def receive(socket_) -> None:
-        frame = json.loads(await asyncio.wait_for(socket_.recv(), timeout + clients / rate))
-        arrived, wall = time.perf_counter(), time.time()
-        user_id = frame["data"]["n"]
-        end_to_end.append((arrived - sent[user_id]) * 1000)
-        stamped = datetime.fromisoformat(frame["ts"].replace("Z", "+00:00")).timestamp()
-        delivery.append(max(0.0, (wall - stamped) * 1000))
-
-    receivers = [asyncio.create_task(receive(socket_)) for socket_ in sockets]
-    await asyncio.sleep(0.5)
-    started = time.perf_counter()
-    if args.publisher == "redis":
-        await layer_publisher(server.env, user_ids, sent)
-    else:
-        await asyncio.to_thread(
-            publisher, server.port, token(ADMIN_ID), user_ids, rate, sent, threads, errors
-        )
-    publish_seconds = time.perf_counter() - started
-    results = await asyncio.gather(*receivers, return_exceptions=True)
-    failures = [result for result in results if isinstance(result, BaseException)]
-    lost = len(failures)
-    reasons = sorted({repr(failure)[:120] for failure in failures})[:3]
-    await asyncio.gather(*(socket_.close() for socket_ in sockets), return_exceptions=True)
+    for socket_ in sockets:
+        for arrived, payload in socket_.frames:
+            frame = json.loads(payload)
+            key = frame["data"]["n"] if kind == "user" else frame["data"]["b"]
+            end_to_end.append((arrived - sent[key]) * 1000)
+            stamped = datetime.fromisoformat(frame["ts"].replace("Z", "+00:00")).timestamp()
+            delivery.append(max(0.0, (arrived - stamped) * 1000))
+    closed = [socket_.closed.result() for socket_ in sockets if socket_.closed.done()]
+    for socket_ in sockets:
+        socket_.close()
+    span = max(sent.values()) - min(sent.values()) if len(sent) > 1 else 0
     return {
+        "kind": kind,
         "clients": clients,
-        "events": len(user_ids),
-        "published_per_second": round(len(user_ids) / publish_seconds),
+        "events": len(keys),
+        "deliveries_expected": expected,
+        "published_per_second": round(len(keys) / published["seconds"]),
+        "asked_per_second": rate,
         "received": len(end_to_end),
-        "lost": lost,
-        "publish_errors": len(errors),
-        "first_errors": sorted(set(errors))[:3],
-        "lost_because": reasons,
+        "lost": expected - len(end_to_end),
+        "publish_errors": len(published["errors"]),
+        "first_errors": sorted(set(published["errors"]))[:3],
+        "sockets_closed": len(closed),
+        "closed_because": sorted({repr(item)[:120] for item in closed})[:3],
         "end_to_end_p50_ms": round(percentile(end_to_end, 0.50), 1) if end_to_end else None,
         "end_to_end_p99_ms": round(percentile(end_to_end, 0.99), 1) if end_to_end else None,
+        "end_to_end_max_ms": round(max(end_to_end), 1) if end_to_end else None,
         "delivery_p50_ms": round(percentile(delivery, 0.50), 1) if delivery else None,
         "delivery_p99_ms": round(percentile(delivery, 0.99), 1) if delivery else None,
+        "publish_span_s": round(span, 2),
+        "server_cpu_s": round(server_cpu, 2),
+        "client_cpu_s": round(client_cpu, 2),
     }
 
 
@@ -317,15 +462,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", default="100,1000,2000", help="client counts of the latency runs")
     parser.add_argument(
+        "--kinds",
+        default="user",
+        help="user: one event per client on its own topic; broadcast: --broadcasts events to every client",
+    )
+    parser.add_argument(
         "--publisher",
         choices=("http", "redis"),
         default="http",
-        help="http: POST _push/notify (embedded, in-memory layer); redis: the bench process publishes "
-        "every event at once into the Redis channel layer the server uses",
+        help="http: POST _push/notify or _push/broadcast to the socket process itself (embedded, no "
+        "Redis); redis: a process of its own publishes through realtime.services, as a worker or an "
+        "HTTP worker would, to the socket process through Redis",
     )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12", help="with --publisher redis")
-    parser.add_argument("--rate", type=float, default=100, help="http: events per second asked for")
-    parser.add_argument("--threads", type=int, default=2, help="http: publisher connections")
+    parser.add_argument("--rate", type=float, default=100, help="user: events per second asked for")
+    parser.add_argument("--broadcasts", type=int, default=20, help="broadcast: events, each to every client")
+    parser.add_argument("--broadcast-rate", type=float, default=5, help="broadcast: events per second")
     parser.add_argument("--capacity-step", type=int, default=1000)
     parser.add_argument("--capacity-max", type=int, default=8000, help="0: skip the capacity run")
     parser.add_argument("--timeout", type=float, default=30)
@@ -341,10 +493,11 @@ def main() -> int:
         token = token_maker(secret)
         results = []
         for clients in [int(value) for value in args.clients.split(",") if value]:
-            log(f"latency: {clients} clients")
-            result = asyncio.run(latency_run(server, token, clients, args))
-            log(json.dumps(result))
-            results.append(result)
+            for kind in args.kinds.split(","):
+                log(f"latency: {clients} clients, {kind}")
+                result = asyncio.run(latency_run(server, token, clients, kind, args))
+                log(json.dumps(result))
+                results.append(result)
         capacity = None
         if args.capacity_max:
             capacity = asyncio.run(
@@ -362,14 +515,18 @@ def main() -> int:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
-    print("| clients | events | published/s | received | end to end p50 / p99 ms | delivery p50 / p99 ms |")
-    print("|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| kind | clients | events | published/s | deliveries | received | lost "
+        "| end to end p50 / p99 / max ms | delivery p50 / p99 ms | server / client CPU s |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in results:
         print(
-            f"| {row['clients']:,} | {row['events']:,} | {row['published_per_second']:,} | "
-            f"{row['received']:,} | "
-            f"{row['end_to_end_p50_ms']} / {row['end_to_end_p99_ms']} | "
-            f"{row['delivery_p50_ms']} / {row['delivery_p99_ms']} |"
+            f"| {row['kind']} | {row['clients']:,} | {row['events']:,} | {row['published_per_second']:,} | "
+            f"{row['deliveries_expected']:,} | {row['received']:,} | {row['lost']:,} | "
+            f"{row['end_to_end_p50_ms']} / {row['end_to_end_p99_ms']} / {row['end_to_end_max_ms']} | "
+            f"{row['delivery_p50_ms']} / {row['delivery_p99_ms']} | "
+            f"{row['server_cpu_s']} / {row['client_cpu_s']} |"
         )
     if capacity is not None:
         steps = f"steps of {args.capacity_step}, at most {args.capacity_max}"
