@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Coroutine, Generator
 from typing import Any, Protocol
 
 import redis
@@ -47,7 +48,13 @@ class Listener(Protocol):
 
 
 class Mailbox:
-    """The frames one socket has still to write, written in order by one task at a time."""
+    """The frames one socket has still to write, written in order.
+
+    An idle socket's frame is written at once, in the deliverer's own step: the ASGI server
+    finishes a send without waiting unless the client's buffer is full, so a broadcast to
+    thousands of sockets costs no task per socket. Only a send that must wait is handed to
+    a task of the socket's own (`writer`), which then also writes the frames queued behind it.
+    """
 
     __slots__ = ("frames", "socket", "writer")
 
@@ -57,17 +64,21 @@ class Mailbox:
         self.writer: asyncio.Task | None = None
 
     def put(self, text: str) -> None:
+        if self.writer is None:
+            waiting = _begin(self.socket.send(text_data=text))
+            if waiting is not None:
+                self.writer = asyncio.get_running_loop().create_task(self._write(waiting))
+            return
         if len(self.frames) >= MAX_PENDING_FRAMES:
             if self.frames[-1] is not _CLOSING:
                 self.frames.clear()
                 self.frames.append(_CLOSING)  # the writer closes the socket after its current frame
             return
         self.frames.append(text)
-        if self.writer is None:
-            self.writer = asyncio.get_running_loop().create_task(self._write())
 
-    async def _write(self) -> None:
+    async def _write(self, begun: _Begun) -> None:
         try:
+            await begun
             while self.frames:
                 text = self.frames.popleft()
                 if text is _CLOSING:
@@ -84,6 +95,44 @@ class Mailbox:
         self.frames.clear()
         if self.writer is not None:
             self.writer.cancel()
+
+
+def _begin(coroutine: Coroutine[Any, Any, Any]) -> _Begun | None:
+    """Run `coroutine` until it ends (None) or must wait (what is left of it, to await)."""
+    try:
+        waiting = coroutine.send(None)
+    except StopIteration:
+        return None
+    except Exception:  # the client went away: its disconnect cleans up
+        logger.debug("a push frame could not be written", exc_info=True)
+        return None
+    return _Begun(coroutine, waiting)
+
+
+class _Begun:
+    """A coroutine begun outside any task that now waits on a future: awaiting this (in a
+    task) lets it wait there and carries it to its end, as if it had run in that task."""
+
+    __slots__ = ("coroutine", "waiting")
+
+    def __init__(self, coroutine: Coroutine[Any, Any, Any], waiting: Any) -> None:
+        self.coroutine, self.waiting = coroutine, waiting
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        yielded = self.waiting
+        while True:
+            try:
+                answer = yield yielded
+            except BaseException as exc:  # cancelled (the socket closed): the coroutine ends its way
+                try:
+                    yielded = self.coroutine.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    yielded = self.coroutine.send(answer)
+                except StopIteration:
+                    return
 
 
 _CLOSING = "\0close"  # a marker no frame can be (frames are JSON objects)
