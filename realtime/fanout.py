@@ -35,6 +35,7 @@ MAX_PENDING_FRAMES = 1000
 CLOSE_TRY_AGAIN = 1013  # RFC 6455 "try again later": the client reconnects and subscribes again
 # After a lost subscription: wait this long before subscribing again, doubling up to the cap.
 RESUBSCRIBE_SECONDS, RESUBSCRIBE_MAX_SECONDS = 0.1, 2.0
+SUBSCRIBED_WITHIN_SECONDS = 5.0  # a subscribe frame waits this long for a lost subscription
 
 
 class Listener(Protocol):
@@ -153,8 +154,12 @@ async def join(topic: str, socket: Listener) -> None:
     _state["topics"].setdefault(topic, {})[socket] = mailbox
     if redis_url():
         # The subscription must be in place before the client is told (by its next pong)
-        # that it listens: an event published after that reaches it.
-        await _state["ready"].wait()
+        # that it listens: an event published after that reaches it. Redis away for long:
+        # the consumer closes the socket with 1013 for the client to try again later.
+        try:
+            await asyncio.wait_for(_state["ready"].wait(), SUBSCRIBED_WITHIN_SECONDS)
+        except TimeoutError:
+            raise redis.ConnectionError("the push subscription to Redis is not in place") from None
 
 
 def leave(topic: str, socket: Listener) -> None:

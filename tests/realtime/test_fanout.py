@@ -15,7 +15,8 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from realtime import fanout, services
-from tests.realtime.conftest import access_token, frame, open_socket, run, subscribe
+from tests.realtime.conftest import access_token, close_code, frame, open_socket, run, subscribe
+from tests.realtime.servers import free_port
 
 
 @pytest.mark.django_db(transaction=True, databases="__all__")
@@ -74,9 +75,9 @@ class StandInSocket:
 
 
 @pytest.fixture
-def in_process(settings):
+def in_process(monkeypatch):
     """The fan-out without Redis: the frames go straight to this process's sockets."""
-    settings.REDIS_URL = ""
+    monkeypatch.setattr(fanout, "redis_url", lambda: "")
 
 
 def test_a_client_that_does_not_read_holds_up_nobody_and_gets_its_frames_in_order(in_process):
@@ -129,3 +130,19 @@ def test_a_socket_that_left_gets_nothing_more(in_process):
         return reached_before, reached_after, socket_.written
 
     assert run(scenario()) == (1, 0, ["before"])
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_a_subscription_while_redis_is_away_closes_the_socket_with_try_again_later(monkeypatch, alpha, alice):
+    away = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    monkeypatch.setattr(fanout, "redis_url", lambda: away)
+    monkeypatch.setattr(fanout, "SUBSCRIBED_WITHIN_SECONDS", 0.5)
+
+    async def scenario():
+        socket_ = await open_socket("alpha.test", access_token(alpha, alice))
+        await socket_.send_to(
+            text_data=f'{{"type":"subscribe","topic":"alpha/user/{alice.id}/notifications"}}'
+        )
+        return await close_code(socket_)
+
+    assert run(scenario()) == fanout.CLOSE_TRY_AGAIN
