@@ -350,6 +350,13 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def process_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -371,6 +378,7 @@ async def latency_run(server: Server, token, clients: int, kind: str, args) -> d
     opened = time.perf_counter()
     sockets = await open_lean_clients(server.port, token, user_ids, topics, timeout)
     log(f"{clients} clients subscribed in {time.perf_counter() - opened:.0f} s")
+    server_rss = process_rss_mib(server.process.pid)
     keys = user_ids if kind == "user" else list(range(args.broadcasts))
     rate = args.rate if kind == "user" else args.broadcast_rate
     expected = len(keys) if kind == "user" else len(keys) * clients
@@ -432,6 +440,7 @@ async def latency_run(server: Server, token, clients: int, kind: str, args) -> d
         "publish_span_s": round(span, 2),
         "server_cpu_s": round(server_cpu, 2),
         "client_cpu_s": round(client_cpu, 2),
+        "server_rss_mib": server_rss,
     }
 
 
