@@ -1,22 +1,26 @@
 #!/usr/bin/env python
-"""Push delivery latency and capacity of one SOGOMS process (WebSocket, in-memory layer).
+"""Push delivery latency and capacity of ONE SOGOMS socket process.
 
     .venv/bin/python bench/push_bench.py                       # 100, 1,000 and 2,000 clients
-    .venv/bin/python bench/push_bench.py --clients 1000 --capacity-max 0
+    .venv/bin/python bench/push_bench.py --clients 1000,5000 --kinds user,broadcast \
+        --publisher redis --rate 500 --capacity-max 0
 
 It starts one uvicorn process on 127.0.0.1 (a free port) serving the demo tenant from a
-throw-away var directory, opens N WebSocket clients (each user N subscribes to its own
-`prokov/user/<N>/notifications`), then sends one event per client topic through
-`POST /api/_push/notify` at a steady rate and measures, per event:
+throw-away var directory (with `--publisher redis`, push goes through Redis), opens N lean
+WebSocket clients in this process and, per kind, publishes from a process of its own:
 
-- end to end: from just before the POST is written to the frame's arrival;
-- delivery: from the event's `ts` (stamped by the server as it publishes) to arrival.
+- user: each client N subscribes to its own `prokov/user/<N>/notifications`; one event per
+  client, at `--rate` per second;
+- broadcast: every client subscribes to `prokov/broadcast/notifications`; `--broadcasts`
+  events at `--broadcast-rate`, each for every client.
 
-Then, unless `--capacity-max 0`, it opens clients in steps until a step fails (or the
-maximum is reached) and reports the most clients that were all connected and answered
-a ping. Tokens are minted with the tenant's development secret, for users and sessions
-the bench writes into the server's database first (a token is good only while its session
-and user are). Every wait has a timeout; traffic stays on 127.0.0.1.
+Per delivery it measures end to end (from just before the publish call to the frame's
+arrival) and delivery (from the event's `ts`, stamped as it is published, to arrival), and
+per run the CPU seconds of the server and of this process. Then, unless
+`--capacity-max 0`, it opens clients in steps until a step fails (or the maximum is
+reached) and reports the most clients that were all connected and answered a ping. Tokens
+are minted with the tenant's development secret, for users and sessions the bench writes
+into the server's database first. Every wait has a timeout; traffic stays on 127.0.0.1.
 """
 
 from __future__ import annotations
