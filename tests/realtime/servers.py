@@ -1,8 +1,8 @@
 """Real uvicorn processes on free loopback ports, for the end-to-end push tests and the bench.
 
 They serve a copy of the test config (alpha also answers on 127.0.0.1) from SQLite
-files of their own var directory; with `redis_url` they share a Redis channel layer
-under a prefix of their own, so other runs on the same Redis do not hear them.
+files of their own var directory; with `redis_url` they share push through Redis
+on a channel prefix of their own, so other runs on the same Redis do not hear them.
 """
 
 from __future__ import annotations
