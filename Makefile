@@ -18,14 +18,16 @@ run: $(VENV)/.installed
 	@echo "SOGOMS on http://$(HOST):$(PORT)/  (demo tenant prokov: curl http://$(HOST):$(PORT)/api/auth/me)"
 	$(VENV)/bin/uvicorn sogoms_site.asgi:application --host $(HOST) --port $(PORT)
 
-# The production HTTP set-up of docs/operations.md (gunicorn's WSGI workers) on this checkout;
-# what the speed checks measure. WORKERS=3 by default.
-WORKERS ?= 3
+# The production HTTP set-up of docs/operations.md on this checkout: granian's WSGI interface,
+# WORKERS processes of THREADS blocking thread(s) each, keep-alive on; what the speed checks
+# measure. The same command as `sogoms ctl` and deploy/systemd (sogoms_site/serving.py).
+WORKERS ?= 2
+THREADS ?= 1
 serve-prod: $(VENV)/.installed
 	$(PY) manage.py sogoms devsecrets
 	$(PY) manage.py sogoms check
 	$(PY) manage.py sogoms migrate
-	$(VENV)/bin/gunicorn sogoms_site.wsgi:application -w $(WORKERS) -b $(HOST):$(PORT)
+	$(VENV)/bin/granian --interface wsgi --host $(HOST) --port $(PORT) --workers $(WORKERS) --blocking-threads $(THREADS) --respawn-failed-workers --workers-kill-timeout 30 --respawn-interval 15 sogoms_site.wsgi:application
 
 test: $(VENV)/.installed
 	$(VENV)/bin/pytest -n 2 $(PYTEST_ARGS)

@@ -94,6 +94,8 @@ def table_admin(tenant: Tenant, bound: BoundResource) -> type[admin.ModelAdmin]:
 
 
 def register_tenant_tables(site: admin.AdminSite) -> None:
+    """Each tenant's schema tables in the admin; called when the admin is first used (see
+    sogoms_site.urls), not at start: it builds every tenant's models."""
     registry = ensure_loaded().registry
     if registry is None:
         return
@@ -103,6 +105,3 @@ def register_tenant_tables(site: admin.AdminSite) -> None:
             if name == "users" or resource is None or site.is_registered(model):
                 continue
             site.register(model, table_admin(tenant, existing_resource(tenant, name)))
-
-
-register_tenant_tables(admin.site)

@@ -9,7 +9,6 @@ the `_id` (`project`), so `attname` is the column name the API speaks.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
 from typing import Any
 
 from django.core import validators
@@ -19,7 +18,7 @@ from django.db import models
 from crud.fieldtypes import field_type
 from crud.resource import MISSING, FieldSpec, Resource
 from tenants.config import Tenant
-from tenants.usermodel import tenant_apps, user_model
+from tenants.usermodel import once_per_tenant, tenant_apps, user_model
 
 ON_DELETE = {
     "cascade": models.CASCADE,
@@ -43,7 +42,7 @@ def concrete_field(model: type[models.Model], name: str) -> models.Field:
     return field_obj
 
 
-@cache
+@once_per_tenant
 def schema_models(tenant: Tenant) -> dict[str, type[models.Model]]:
     """Every schema table of the tenant as a model, `users` being the built-in user model."""
     from crud.config import resources_of

@@ -127,6 +127,11 @@ def _list_parameters(bound: BoundResource) -> list[dict[str, Any]]:
             query("fields", {"type": "string"}, "comma-separated fields to return"),
             query("include", {"type": "string"}, f"related rows: {', '.join(bound.includes) or 'none'}"),
             query("cursor", {"type": "string"}, "keyset pagination: empty to start, then meta.next_cursor"),
+            query(
+                "total",
+                {"type": "string", "enum": ["true", "false"], "default": "true"},
+                "false: meta without total and pages (the count is not made)",
+            ),
             {
                 "name": "filter",
                 "in": "query",

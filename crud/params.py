@@ -49,6 +49,7 @@ class QuerySpec:
     fields: list[str] | None = None
     include: list[str] = field(default_factory=list)
     q: str | None = None
+    total: bool = True  # `total=false`: a page without the count of all matching rows
 
 
 class _Errors(dict):
@@ -69,7 +70,7 @@ def parse_query(
     spec = QuerySpec()
     errors = _Errors()
     visible = {f.name: f for f in resource.visible_fields if f.name not in unreadable}
-    parsing = _Parsing(resource, visible, includable, spec, errors)
+    parsing = _Parsing(resource, visible, includable, spec, errors, unreadable)
     for key in params:
         values = params.getlist(key) if hasattr(params, "getlist") else list(params[key])
         value = values[-1] if values else ""
@@ -96,14 +97,19 @@ class _Parsing:
     includable: tuple[str, ...]
     spec: QuerySpec
     errors: _Errors
+    unreadable: frozenset[str] = frozenset()
 
 
 def _named_filters(parsing: _Parsing, key: str, value: str) -> None:
     for name in _csv(value):
-        if name in parsing.resource.named_filters:
-            parsing.spec.named_filters.append(name)
-        else:
+        conditions = parsing.resource.named_filters.get(name)
+        if conditions is None:
             parsing.errors.add(key, f"{name!r} is not a named filter of {parsing.resource.name}")
+        elif parsing.unreadable.intersection(conditions):
+            # the rows it keeps would tell what a field the caller may not read holds
+            parsing.errors.add(key, f"{name!r} filters on a field you may not read")
+        else:
+            parsing.spec.named_filters.append(name)
 
 
 def _sort(parsing: _Parsing, _key: str, value: str) -> None:
@@ -116,6 +122,14 @@ def _page_number(parsing: _Parsing, key: str, value: str) -> None:
         parsing.errors.add(key, problem)
     else:
         setattr(parsing.spec, key, int(value))
+
+
+def _total(parsing: _Parsing, key: str, value: str) -> None:
+    flag = parse_bool(value) if value in ("true", "false") else None
+    if flag is None:
+        parsing.errors.add(key, f"{value!r} is not true or false")
+    else:
+        parsing.spec.total = flag
 
 
 def _cursor(parsing: _Parsing, _key: str, value: str) -> None:
@@ -160,6 +174,7 @@ _PARAMETERS: dict[str, Callable[[_Parsing, str, str], None]] = {
     "fields": _fields,
     "include": _include,
     "q": _search,
+    "total": _total,
 }
 
 

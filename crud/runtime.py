@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from functools import cache
 
 from django.db import models
 from rest_framework import serializers
@@ -22,6 +21,7 @@ from crud.resource import Resource
 from crud.serializers import input_serializer
 from sogoms_site.errors import NotFoundError
 from tenants.config import Tenant
+from tenants.usermodel import PerTenant, build_lock, once_per_tenant
 
 
 @dataclass(frozen=True)
@@ -81,8 +81,24 @@ def existing_resource(tenant: Tenant, name: str) -> BoundResource:
     return bound
 
 
-@cache
+# name -> BoundResource of each loaded tenant (dropped with the tenant after a reload)
+_bound_of: PerTenant[dict[str, BoundResource]] = once_per_tenant(lambda _tenant: {})
+
+
 def _bind(tenant: Tenant, name: str) -> BoundResource:
+    """The bound resource, made on the tenant's first use of it, once whatever the threads."""
+    bound: dict[str, BoundResource] = _bound_of(tenant)
+    try:
+        return bound[name]
+    except KeyError:
+        pass
+    with build_lock(tenant):  # an introspected table's model is built here, like the schema's
+        if name not in bound:
+            bound[name] = _bind_now(tenant, name)
+        return bound[name]
+
+
+def _bind_now(tenant: Tenant, name: str) -> BoundResource:
     resource = resources_of(tenant)[name]
     model: type[models.Model] | None
     if resource.source == "schema":

@@ -136,7 +136,11 @@ def rows_list(bound: BoundResource, caller: TenantPrincipal, spec: QuerySpec) ->
     else:
         start = (spec.page - 1) * spec.per_page
         total, rows = _page(bound, caller, spec, order, needed, start)
-        meta = page_meta(page=spec.page, per_page=spec.per_page, total=total)
+        meta = (
+            page_meta(page=spec.page, per_page=spec.per_page, total=total)
+            if total is not None
+            else {"page": spec.page, "per_page": spec.per_page}
+        )
     if spec.include:
         attach_includes(bound, caller, rows, spec.include)
     return [_project(row, names, spec.include) for row in rows], meta
@@ -180,8 +184,9 @@ def _page(
     order: list[tuple[str, bool]],
     needed: list[str],
     start: int,
-) -> tuple[int, list[dict]]:
-    """One page and the total, through compiled SQL when the shape allows it."""
+) -> tuple[int | None, list[dict]]:
+    """One page and the total (None when `total=false`), through compiled SQL when the
+    shape allows it."""
     kinds, values, shape = ["int"], [caller.id], []
     for name, op, value in spec.filters:
         kind = _kind(bound.resource.declared_field(name))
@@ -218,19 +223,21 @@ def _page(
     rows: Iterable[Sequence[Any]] | None
     if timely or spec.q:  # today's date, a search pattern: not plain values, never cached
         queryset = build_filtered(values)
-        total = queryset.count()
+        total = queryset.count() if spec.total else None
         rows = queryset.order_by(*order_by)[start : start + spec.per_page].values_list(*attnames)
     else:
         base = ("list", bound, shape_key(caller), tuple(shape), tuple(spec.named_filters))
-        counted = compiled.cached_read(
-            (*base, "count"),
-            alias,
-            kinds,
-            values,
-            lambda m: build_filtered(m).order_by().values_list(bound.pk_attname),
-            count=True,
-        )
-        total = counted[0][0] if counted is not None else build_filtered(values).count()
+        total = None
+        if spec.total:
+            counted = compiled.cached_read(
+                (*base, "count"),
+                alias,
+                kinds,
+                values,
+                lambda m: build_filtered(m).order_by().values_list(bound.pk_attname),
+                count=True,
+            )
+            total = counted[0][0] if counted is not None else build_filtered(values).count()
         key = (*base, tuple(order_by), tuple(needed), start, spec.per_page)
 
         def build_page(markers: list) -> QuerySet:
@@ -285,7 +292,12 @@ def _keyset_page(
             for previous, (prev_name, _) in enumerate(order[:index]):
                 step &= Q(**{bound.attnames[prev_name]: spec.cursor[previous]})
             after |= step
-        queryset = queryset.filter(after)
+        # Implied by `after` (every branch has the first key at or past the cursor's), but
+        # stated on its own it gives the planner an index range to seek into; the OR alone
+        # has it read every row before the cursor (docs/performance.md, data scale).
+        first, first_desc = order[0]
+        seek = Q(**{f"{bound.attnames[first]}__{'lte' if first_desc else 'gte'}": spec.cursor[0]})
+        queryset = queryset.filter(seek & after)
     keys = [name for name, _ in order]
     fetch = names + [key for key in keys if key not in names]
     rows = fetch_rows(bound, queryset.order_by(*order_by_terms(bound, order))[: spec.per_page + 1], fetch)

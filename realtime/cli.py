@@ -62,8 +62,8 @@ def run(options: Options, out: Out) -> int:
     delivered = mqtt.flush_all(timeout=5.0)
     mqtt.stop_all()
     out.write(f"sent {frame['id']} on {frame['topic']}")
-    if not settings.REDIS_URL:
-        out.write("note: no REDIS_URL, so the event reaches no server process's sockets")
+    if "Redis" not in settings.CHANNEL_LAYERS["default"]["BACKEND"]:
+        out.write("note: no REDIS_URL, so no server process shares this command's channel layer")
     if not delivered:
         out.write("warning: the MQTT broker did not acknowledge the event within 5 s")
         return 1

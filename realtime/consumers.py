@@ -28,9 +28,17 @@ from sogoms_site import metrics
 logger = logging.getLogger("sogoms.push")
 MAX_FRAME_CHARS = 8192
 MAX_SUBSCRIPTIONS = 200
+# Going away (RFC 6455): the server process stops (a deploy, a restart); the client reconnects.
+CLOSE_GOING_AWAY = 1001
+_open: set[PushConsumer] = set()  # this process's accepted sockets, closed when it stops
 
 
 class PushConsumer(AsyncWebsocketConsumer):
+    # No channel of its own on the layer: frames reach the socket through its process's one
+    # channel and fan-out (realtime.fanout); a channel per socket would cost a Redis
+    # subscription and a waiting task each. An alias with no layer gives Channels none.
+    channel_layer_alias = "sockets-take-frames-from-the-process-fan-out"
+
     @override
     async def __call__(self, scope, receive, send) -> None:
         try:
@@ -56,12 +64,14 @@ class PushConsumer(AsyncWebsocketConsumer):
         self.topics: dict[str, Topic] = {}
         self.expiry = asyncio.create_task(self._close_at_expiry())
         watch.watch(self)
+        _open.add(self)
         metrics.push_opened(self, self.tenant.app)
 
     async def _forget(self) -> None:
         expiry = getattr(self, "expiry", None)
         if expiry is not None:
             expiry.cancel()
+        _open.discard(self)
         watch.unwatch(self)
         fanout.leave_all(self, list(getattr(self, "topics", {})))
         metrics.push_closed(self)
@@ -141,3 +151,20 @@ class PushConsumer(AsyncWebsocketConsumer):
     async def _error(self, code: str, message: str) -> None:
         frame = {"type": "error", "code": code, "message": message}
         await self.send(text_data=json.dumps(frame, ensure_ascii=False, separators=(",", ":")))
+
+
+async def close_all_going_away(timeout: float) -> int:
+    """Close every open socket of this process with 1001, waiting at most `timeout` s for
+    the closing handshakes; the number closed. The socket server calls it when it stops,
+    before the server's own close (1012) would reach the clients."""
+    consumers = list(_open)
+    if consumers:
+        await asyncio.wait([asyncio.ensure_future(_go_away(c)) for c in consumers], timeout=timeout)
+    return len(consumers)
+
+
+async def _go_away(consumer: PushConsumer) -> None:
+    try:
+        await consumer.close(code=CLOSE_GOING_AWAY, reason="the server is stopping; reconnect")
+    except Exception:  # the client may be gone already
+        logger.debug("a socket was closed already when the server stopped")

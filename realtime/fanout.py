@@ -1,41 +1,40 @@
-"""Push delivery: each event crosses Redis once, and each socket process fans it out itself.
+"""Push delivery: each event crosses the channel layer once, and each socket process fans
+it out to its own sockets.
 
-With Redis, publishing an event is one PUBLISH on the deployment's push channel
-(`SOGOMS_PUSH_CHANNEL`), whatever the number of its subscribers; every socket process holds
-one subscription to that channel and hands the frame to those of its own sockets that
-listen to the event's topic. Without Redis (the embedded default), the frame goes straight
-to the sockets of this process. The frame is the event's JSON text, encoded once.
+Every socket process has ONE channel on the Channels layer (Redis pub/sub with REDIS_URL,
+in memory without), joined to the group of each topic that one of its sockets listens to.
+Publishing an event is one `group_send` to the topic's group (one PUBLISH on Redis), however
+many sockets listen; the process's receive loop hands the frame to those of its sockets
+that listen to the topic. The frame is the event's JSON text, encoded once. (A Channels
+channel per socket, as consumers have by default, cost a task wake-up and a dispatch per
+socket and event: a broadcast to 5,000 sockets took seconds; docs/performance.md.)
 
-Each socket writes its frames in order on a task of its own, so a client that does not
-read holds up nobody else; one that lets MAX_PENDING_FRAMES pile up is closed with 1013
-(try again later: it reconnects and subscribes again). Who may listen to a topic is
-decided when the socket subscribes (realtime.consumers); what reaches a topic, by the
-publisher (realtime.events, the push services).
+Each socket writes its frames in order; a socket whose write must wait gets a task of its
+own, so a client that does not read holds up nobody else; one that lets MAX_PENDING_FRAMES
+pile up is closed with 1013 (try again later: it reconnects and subscribes again). Who may
+listen to a topic is decided when the socket subscribes (realtime.consumers); what reaches
+a topic, by the publisher (realtime.events, the push services).
 
 Push is best effort: an event published while a process is cut from Redis does not reach
-that process's sockets. Its subscription is made again, and the sockets keep theirs, since
-they live here and not in Redis.
+that process's sockets; the Redis layer subscribes again when Redis is back.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Coroutine, Generator
 from typing import Any, Protocol
 
-import redis
-import redis.asyncio
-from django.conf import settings
+from channels.layers import get_channel_layer
+
+from realtime.topics import parse_topic
 
 logger = logging.getLogger("sogoms.push")
 MAX_PENDING_FRAMES = 1000
 CLOSE_TRY_AGAIN = 1013  # RFC 6455 "try again later": the client reconnects and subscribes again
-# After a lost subscription: wait this long before subscribing again, doubling up to the cap.
-RESUBSCRIBE_SECONDS, RESUBSCRIBE_MAX_SECONDS = 0.1, 2.0
-SUBSCRIBED_WITHIN_SECONDS = 5.0  # a subscribe frame waits this long for a lost subscription
+RESUBSCRIBE_SECONDS = 0.1  # the receive loop's pause after a failure
 
 
 class Listener(Protocol):
@@ -138,36 +137,54 @@ class _Begun:
 
 _CLOSING = "\0close"  # a marker no frame can be (frames are JSON objects)
 # topic -> {socket: mailbox}, the listener task, its loop and its "subscribed" event.
-_state: dict[str, Any] = {"topics": {}, "mailboxes": {}, "task": None, "loop": None, "ready": None}
-
-
-def redis_url() -> str:
-    return settings.REDIS_URL or ""
+_state: dict[str, Any] = {
+    "topics": {},
+    "mailboxes": {},
+    "joining": {},
+    "channel": None,
+    "task": None,
+    "loop": None,
+}
 
 
 async def join(topic: str, socket: Listener) -> None:
-    """From here on the socket gets the frames of `topic` (once this process hears Redis)."""
-    _for_this_loop()
+    """From here on the socket gets the frames of `topic`. The process's channel is in the
+    topic's group before this returns (with Redis: subscribed), so an event published after
+    the client is told (by its next pong) that it listens reaches it. Redis away: the
+    layer's ConnectionError goes up, and the consumer closes the socket with 1013."""
+    channel = await _process_channel()
     mailbox = _state["mailboxes"].get(socket)
     if mailbox is None:
         mailbox = _state["mailboxes"][socket] = Mailbox(socket)
-    _state["topics"].setdefault(topic, {})[socket] = mailbox
-    if redis_url():
-        # The subscription must be in place before the client is told (by its next pong)
-        # that it listens: an event published after that reaches it. Redis away for long:
-        # the consumer closes the socket with 1013 for the client to try again later.
+    listeners = _state["topics"].get(topic)
+    if listeners is None:
+        # In the table before the layer is asked, so a leave meanwhile does not discard the
+        # group; a join meanwhile waits for the same group_add.
+        listeners = _state["topics"][topic] = {}
+        joined = _state["joining"][topic] = asyncio.get_running_loop().create_future()
         try:
-            await asyncio.wait_for(_state["ready"].wait(), SUBSCRIBED_WITHIN_SECONDS)
-        except TimeoutError:
-            raise redis.ConnectionError("the push subscription to Redis is not in place") from None
+            await get_channel_layer().group_add(parse_topic(topic).group, channel)
+            joined.set_result(None)
+        except BaseException as exc:
+            if not listeners:
+                _state["topics"].pop(topic, None)
+            joined.set_exception(exc)
+            joined.exception()  # retrieved: a join without company must not warn
+            raise
+        finally:
+            _state["joining"].pop(topic, None)
+    elif topic in _state["joining"]:
+        await asyncio.shield(_state["joining"][topic])
+    listeners[socket] = mailbox
 
 
 def leave(topic: str, socket: Listener) -> None:
     listeners = _state["topics"].get(topic)
     if listeners is not None:
         listeners.pop(socket, None)
-        if not listeners:
+        if not listeners and topic not in _state["joining"]:
             del _state["topics"][topic]
+            _later(_discard_unless_joined(topic))
 
 
 def leave_all(socket: Listener, topics: list[str]) -> None:
@@ -193,66 +210,48 @@ def sockets_loop() -> asyncio.AbstractEventLoop | None:
     return _state["loop"]
 
 
-def _for_this_loop() -> None:
-    """The state belongs to the loop of the sockets (tests run several loops in turn)."""
+async def _process_channel() -> str:
+    """This process's channel on the layer, and the loop receiving from it (made once per
+    loop: the state belongs to the sockets' loop; tests run several loops in turn)."""
     loop = asyncio.get_running_loop()
-    task = _state["task"]
-    if _state["loop"] is loop and (not redis_url() or (task is not None and not task.done())):
-        return
     if _state["loop"] is not loop:
-        _state["topics"], _state["mailboxes"] = {}, {}
-    _state["loop"] = loop
-    if redis_url():
-        _state["ready"] = asyncio.Event()
-        _state["task"] = loop.create_task(_listen(_state["ready"]))
+        _state.update(topics={}, mailboxes={}, joining={}, channel=None, task=None, loop=loop)
+    channel: str | None = _state["channel"]
+    if channel is None:
+        channel = _state["channel"] = await get_channel_layer().new_channel("push.process.")
+        _state["task"] = loop.create_task(_receive(channel))
+    return channel
 
 
-async def _listen(ready: asyncio.Event) -> None:
-    """One subscription for the process; made again (after a pause) whenever it is lost."""
-    channel = settings.SOGOMS_PUSH_CHANNEL
-    pause = RESUBSCRIBE_SECONDS
+async def _receive(channel: str) -> None:
+    """Hand each frame the layer brings to the local sockets of its topic."""
+    layer = get_channel_layer()
     while True:
-        client = redis.asyncio.Redis.from_url(redis_url(), socket_connect_timeout=2)
-        pubsub = client.pubsub()
         try:
-            await pubsub.subscribe(channel)
-            while (confirmed := await pubsub.get_message(timeout=5)) is None or confirmed[
-                "type"
-            ] != "subscribe":
-                pass
-            ready.set()
-            pause = RESUBSCRIBE_SECONDS
-            async for message in pubsub.listen():
-                if message["type"] == "message":
-                    topic, _, text = message["data"].decode().partition("\n")
-                    deliver(topic, text)
-        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-            if ready.is_set():
-                logger.warning("the push subscription lost Redis (%s); subscribing again", exc)
-            ready.clear()
-        except Exception:  # a bad message must not end delivery for good
-            logger.exception("the push subscription failed; subscribing again")
-            ready.clear()
-        finally:
-            with contextlib.suppress(Exception):
-                await pubsub.aclose()
-                await client.aclose()
-        await asyncio.sleep(pause)
-        pause = min(pause * 2, RESUBSCRIBE_MAX_SECONDS)
+            message = await layer.receive(channel)
+            deliver(message["topic"], message["text"])
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a bad message or a lost connection must not end delivery for good
+            logger.exception("the push receive loop failed; going on")
+            await asyncio.sleep(RESUBSCRIBE_SECONDS)
 
 
-_publisher: dict[str, redis.Redis] = {}
+async def _discard_unless_joined(topic: str) -> None:
+    """Leave the topic's group, unless a socket of this process joined it again meanwhile."""
+    if topic not in _state["topics"]:
+        await get_channel_layer().group_discard(parse_topic(topic).group, _state["channel"])
 
 
-def publish_to_processes(topic: str, text: str) -> None:
-    """Through Redis, to every socket process (this one too). Blocks for one round trip."""
-    url = redis_url()
-    client = _publisher.get(url)
-    if client is None:
-        client = _publisher[url] = redis.Redis.from_url(
-            url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=1
-        )
-    try:
-        client.publish(settings.SOGOMS_PUSH_CHANNEL, f"{topic}\n{text}")
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
-        logger.error("a push event could not reach Redis: %s", exc)
+def _later(coroutine: Coroutine[Any, Any, Any]) -> None:
+    """Run a group change on the sockets' loop without waiting for it (a socket leaving)."""
+    loop = _state["loop"]
+    if loop is None or loop.is_closed():
+        coroutine.close()
+        return
+    task = loop.create_task(coroutine)
+    _tasks.add(task)  # a task nobody references may be collected mid-flight
+    task.add_done_callback(_tasks.discard)
+
+
+_tasks: set[asyncio.Task] = set()

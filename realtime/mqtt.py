@@ -3,11 +3,14 @@
 One paho client per tenant per process, started on the first event. paho's network
 thread connects, reconnects with back-off (1 s doubling to 60 s) and sends; `publish`
 only queues (bounded), so a slow or absent broker never holds up a request. QoS 1
-messages queued while the broker is away go out once it is back.
+messages queued while the broker is away go out once it is back. A process that exits
+(a server stopped with SIGTERM, a Celery pool process, a command) first flushes its
+bridges: QoS 1 events not yet acknowledged get up to EXIT_FLUSH_SECONDS to go out.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import secrets
@@ -16,6 +19,7 @@ import time
 from typing import Any
 
 import paho.mqtt.client as paho
+from celery.signals import worker_process_shutdown
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from realtime.config import MqttSettings, mqtt_settings
@@ -24,6 +28,7 @@ from tenants.config import Tenant
 
 logger = logging.getLogger("sogoms.push.mqtt")
 MAX_QUEUED = 10_000  # per tenant; beyond it events are dropped (and logged), memory stays bounded
+EXIT_FLUSH_SECONDS = 5.0
 _lock = threading.Lock()
 _bridges: dict[str, MqttBridge] = {}
 
@@ -137,3 +142,16 @@ def stop_all() -> None:
         _bridges.clear()
     for bridge in bridges:
         bridge.stop()
+
+
+def flush_and_stop_all(**_signal_arguments: Any) -> None:
+    """Flush every bridge of this process, then stop them: what it does before exiting."""
+    if not flush_all(timeout=EXIT_FLUSH_SECONDS):
+        logger.warning("MQTT events were still unacknowledged after %g s at exit", EXIT_FLUSH_SECONDS)
+    stop_all()
+
+
+# Nothing to do in a process that opened no bridge. A Celery pool process ends with
+# os._exit, which runs no atexit handler: it has its own signal.
+atexit.register(flush_and_stop_all)
+worker_process_shutdown.connect(flush_and_stop_all, weak=False)

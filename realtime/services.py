@@ -1,7 +1,8 @@
 """Publishing push events: `publish`, `notify_user`, `broadcast` (keyword-only).
 
 An event is one frame, `{"type": "event", "topic", "data", "id", "ts"}`, sent to the
-sockets of the topic (of every process with Redis, of this one without: realtime.fanout)
+sockets of the topic (through the channel layer to every socket process with Redis, to this
+one without; each process fans it out: realtime.fanout)
 and, when the tenant has an `mqtt:` block, to the same topic over MQTT. Nothing here waits for
 delivery. A topic of another app, or a channel the app does not have, is refused with
 `PushError`, a domain `InvalidInput` keyed by the field at fault (the API answers it as
@@ -93,7 +94,7 @@ def _send(tenant: Tenant, topic: Topic, data: Any) -> dict:
     if len(payload) > MAX_DATA_BYTES:
         raise PushError("data", f"is larger than {MAX_DATA_BYTES} bytes as JSON")
     # the frame travels as its JSON text: encoded once, whatever the number of sockets
-    layer.publish(str(topic), payload.decode())
+    layer.publish(topic, payload.decode())
     metrics.push_published(tenant.app)
     mqtt.forward(tenant, topic, payload)
     return frame

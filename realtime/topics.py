@@ -1,11 +1,13 @@
 """Push topics: `<app>/user/<user_id>/<channel>` and `<app>/broadcast/<channel>`.
 
-A topic is what clients, MQTT and the fan-out of each socket process (realtime.fanout)
-see; a topic names one app, so nothing published on it reaches another tenant's sockets.
+A topic is what clients and MQTT see; a Channels group name is what the channel layer
+sees. Group names allow only ASCII letters, digits, `-`, `_` and `.`, under 100
+characters, so the mapping is explicit here rather than left to string formatting.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -14,6 +16,7 @@ DEFAULT_CHANNELS = ("notifications", "tasks", "projects", "comments")
 CHANNEL = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 APP = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 MAX_TOPIC_LENGTH = 200
+_GROUP_LIMIT = 99  # Channels refuses names of 100 characters or more
 
 
 class TopicError(ValueError):
@@ -34,6 +37,17 @@ class Topic:
         if self.user_id is None:
             return f"{self.app}/broadcast/{self.channel}"
         return f"{self.app}/user/{self.user_id}/{self.channel}"
+
+    @property
+    def group(self) -> str:
+        """The Channels group of this topic (a hash when the readable name is too long)."""
+        if self.user_id is None:
+            name = f"push.{self.app}.broadcast.{self.channel}"
+        else:
+            name = f"push.{self.app}.user.{self.user_id}.{self.channel}"
+        if len(name) > _GROUP_LIMIT:
+            name = "push.h." + hashlib.sha256(str(self).encode()).hexdigest()[:40]
+        return name
 
 
 def user_topic(app: str, user_id: int, channel: str) -> Topic:

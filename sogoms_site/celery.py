@@ -15,6 +15,11 @@ from celery import Celery
 from sogoms_site.metrics import instrument_celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sogoms_site.settings")
+# Celery's Django fixup runs every system check when a worker starts; the URL check then
+# builds the admin, hence every tenant's models (seconds and megabytes with a thousand
+# tenants) in each worker and in the embedded one of the server. `sogoms check` runs them
+# before a start (make serve-prod, the deploy); workers need not again.
+os.environ.setdefault("CELERY_SKIP_CHECKS", "1")
 
 app = Celery("sogoms")
 app.config_from_object("django.conf:settings", namespace="CELERY")

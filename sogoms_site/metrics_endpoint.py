@@ -26,7 +26,6 @@ from prometheus_client.metrics_core import Metric
 
 from sogoms_site import metrics
 from sogoms_site.build import build_commit, build_version
-from sogoms_site.probes import database_reachable
 
 logger = logging.getLogger("sogoms.metrics")
 
@@ -55,22 +54,19 @@ class BuildInfo:
 
 
 class TenantsUp:
-    """`sogoms_tenant_up{app}`: 1 when the tenant's database answers, as /ready checks it.
+    """`sogoms_tenant_up{app}`: 1 when the tenant's database answers, as /ready last found it.
 
-    A tenant this process already knows is down is 0 without trying (the availability
-    middleware's window), so a database host that does not answer delays a scrape by
-    one connect timeout at most per SOGOMS_TENANT_RETRY_SECONDS."""
+    The checks are `tenants.availability.tenant_checks()`: swept at most once per
+    SOGOMS_TENANT_PROBE_SECONDS, so a scrape does not query every tenant database; a
+    tenant a request found down is 0 at once."""
 
     def collect(self) -> Iterator[Metric]:
-        from tenants.availability import known_down, mark_down
-        from tenants.registry import registry
+        from tenants.availability import tenant_checks
 
         family = GaugeMetricFamily("sogoms_tenant_up", "The tenant's database answers.", labels=["app"])
-        for tenant in registry():
-            up = not known_down(tenant.app) and database_reachable(tenant.db_alias)
-            if not up:
-                mark_down(tenant.app)
-            family.add_metric([tenant.app], 1 if up else 0)
+        checks, _age = tenant_checks()
+        for app, check in checks.items():
+            family.add_metric([app], 1 if check["status"] == "ok" else 0)
         yield family
 
 

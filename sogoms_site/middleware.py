@@ -3,15 +3,24 @@
 `ApiErrorMiddleware` makes tenant requests keep the envelope even when things go wrong
 outside a view: an oversize body is refused before it is read, and an unhandled
 exception becomes INTERNAL_ERROR (logged with the request id, never shown).
+
+`SitePathsMiddleware` runs the browser machinery (sessions, CSRF, the admin's user,
+messages) on the site's own paths only: a tenant API request authenticates by token and
+uses none of it.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import CsrfViewMiddleware
 
 from sogoms_site import metrics
 from sogoms_site.api.envelope import error_response
@@ -102,6 +111,37 @@ class ApiErrorMiddleware:
                 known.status_code, known.code, known.message, known.details, response_headers(known)
             )
         return internal_error_response(request, exception)
+
+
+class SitePathsMiddleware:
+    """Sessions, CSRF, the signed-in admin and messages, for requests without a tenant.
+
+    In Django's order (session, CSRF, authentication, messages), placed where the four
+    stood; a tenant request (`request.tenant` set by the tenant middleware) skips them.
+    CSRF's check lives in `process_view`, which Django calls on listed middleware only:
+    this one passes it on for site requests.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        # typed Any: the stubs allow async answers; these four are sync, as the whole stack is
+        messages: Any = MessageMiddleware(get_response)
+        authentication: Any = AuthenticationMiddleware(messages)
+        self.csrf = CsrfViewMiddleware(authentication)
+        csrf: Any = self.csrf
+        self.site_chain: Any = SessionMiddleware(csrf)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if getattr(request, "tenant", None) is not None:
+            return self.get_response(request)
+        return self.site_chain(request)
+
+    def process_view(
+        self, request: HttpRequest, view: Callable[..., HttpResponse], args: tuple, kwargs: dict
+    ) -> HttpResponse | None:
+        if getattr(request, "tenant", None) is not None:
+            return None
+        return self.csrf.process_view(request, view, args, kwargs)
 
 
 def internal_error_response(request: HttpRequest, exception: BaseException | None) -> HttpResponse:

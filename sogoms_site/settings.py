@@ -8,6 +8,7 @@ are listed in docs/configuration.md.
 
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ SOGOMS_LOG_DIR = Path(env_str("SOGOMS_LOG_DIR", str(VAR_DIR / "log"))).resolve()
 # Relative paths inside tenant YAML (secret files, SQLite files) resolve against this.
 SOGOMS_BASE_DIR = Path(env_str("SOGOMS_BASE_DIR", str(BASE_DIR))).resolve()
 # Template for tenants without a `database:` block, e.g. mysql://u@db/sogoms_{app}.
-SOGOMS_TENANT_DATABASE_URL = env_str("SOGOMS_TENANT_DATABASE_URL")
+SOGOMS_TENANT_DATABASE_URL = env_secret("SOGOMS_TENANT_DATABASE_URL") or ""
 SOGOMS_MAX_BODY_BYTES = env_int("SOGOMS_MAX_BODY_BYTES", 1024 * 1024)
 SOGOMS_MAX_JSON_DEPTH = env_int("SOGOMS_MAX_JSON_DEPTH", 64)  # arrays and objects in a JSON body
 SOGOMS_TRUST_X_FORWARDED_FOR = env_bool("SOGOMS_TRUST_X_FORWARDED_FOR", False)  # = TRUSTED_PROXIES=1
@@ -122,13 +123,15 @@ MIDDLEWARE = [
     "tenants.middleware.TenantMiddleware",
     "sogoms_site.middleware.ApiErrorMiddleware",
     "tenants.availability.TenantAvailabilityMiddleware",  # after ApiErrorMiddleware: sees errors first
-    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    # sessions, CSRF, the admin's user and messages: on the site's paths only, not the API's
+    "sogoms_site.middleware.SitePathsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# The admin checks for the session, authentication and message middleware by name; they
+# run inside SitePathsMiddleware (tests/site/test_site_paths_middleware.py shows the admin works).
+SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410"]
 
 ROOT_URLCONF = "sogoms_site.urls"
 APPEND_SLASH = False
@@ -153,7 +156,7 @@ ASGI_APPLICATION = "sogoms_site.asgi.application"
 
 
 def _control_database() -> dict[str, Any]:
-    url = env_str("DATABASE_URL")
+    url = env_secret("DATABASE_URL")
     config: dict[str, Any]
     if url:
         config = dict(dj_database_url.parse(url))
@@ -189,7 +192,10 @@ def _tuned(config: dict[str, Any]) -> dict[str, Any]:
         # A database host that does not answer fails its tenant's requests in seconds
         # (503 TENANT_UNAVAILABLE) instead of holding a worker for the system's timeout.
         options.setdefault("connect_timeout", env_int("SOGOMS_DB_CONNECT_TIMEOUT", 5))
-        options.setdefault("init_command", "SET sql_mode='STRICT_TRANS_TABLES'")
+        # UTC sessions: Django reads and writes datetimes as UTC, and so must the database's
+        # own clock (CURRENT_TIMESTAMP defaults of adopted tables, NOW() in v1 SQL) on a
+        # server whose zone is another.
+        options.setdefault("init_command", "SET sql_mode='STRICT_TRANS_TABLES', time_zone='+00:00'")
         config.setdefault("TEST", {}).setdefault("CHARSET", "utf8mb4")
         config["TEST"].setdefault("COLLATION", "utf8mb4_unicode_ci")
     return config
@@ -201,11 +207,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 SOGOMS_TUNE_DATABASE = _tuned
 # A tenant whose database was found down answers 503 at once, without trying, this long.
 SOGOMS_TENANT_RETRY_SECONDS = env_int("SOGOMS_TENANT_RETRY_SECONDS", 5)
+# /ready and /metrics check the tenant databases at most this often (in the background
+# once a first check is known), not on every call; 0: on every call.
+SOGOMS_TENANT_PROBE_SECONDS = env_int("SOGOMS_TENANT_PROBE_SECONDS", 30)
 # Sign-in providers (auth.oauth) on private or loopback addresses: refused like any SSRF
 # target unless this is on (tests with local providers, an intranet identity provider).
 SOGOMS_OAUTH_ALLOW_PRIVATE_NETWORK = env_bool("SOGOMS_OAUTH_ALLOW_PRIVATE_NETWORK", False)
 
-REDIS_URL = env_str("REDIS_URL")
+REDIS_URL = env_secret("REDIS_URL") or ""
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -219,18 +228,23 @@ else:
 
 # Background work. Redis when REDIS_URL is set (worker and beat as their own processes);
 # otherwise in memory, with a worker and beat in the server process (sogoms_site.embedded).
-CELERY_BROKER_URL = env_str("SOGOMS_BROKER_URL") or REDIS_URL or "memory://localhost/"
+CELERY_BROKER_URL = env_secret("SOGOMS_BROKER_URL") or REDIS_URL or "memory://localhost/"
 SOGOMS_EMBEDDED_WORKER = env_bool("SOGOMS_EMBEDDED_WORKER", CELERY_BROKER_URL.startswith("memory://"))
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # a task lost with its worker runs again (claims make that safe)
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# With REMAP_SIGTERM=SIGQUIT (the worker's unit and `sogoms ctl`), SIGTERM lets running tasks
+# finish for this long, then puts those still running back in the queue and exits.
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = float(env_int("SOGOMS_WORKER_SOFT_SHUTDOWN_SECONDS", 25))
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A request must not hang on a stopped broker: the outbox row is written already and the
 # sweep sends it once the broker is back.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5}
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# A task taken by a worker that was then killed (not stopped) is given out again after this
+# long; longer than the longest task, or a task still running is given out twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("SOGOMS_BROKER_VISIBILITY_TIMEOUT", 3600)}
 (VAR_DIR / "run").mkdir(parents=True, exist_ok=True)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "run" / "celerybeat-schedule")
 # Built-in jobs, beside the tenants' own (config/cron/<app>.yaml, run by the tick).
@@ -258,9 +272,48 @@ SOGOMS_MAIL_HANDOVER_CHUNK = env_int("SOGOMS_MAIL_HANDOVER_CHUNK", 20)
 SOGOMS_MAIL_SWEEP_LIMIT = env_int("SOGOMS_MAIL_SWEEP_LIMIT", 20000)
 SOGOMS_MAIL_MAX_BULK = env_int("SOGOMS_MAIL_MAX_BULK", 10000)  # recipients in one bulk send
 
-# Push events need no Channels layer: with REDIS_URL they cross processes on one Redis
-# pub/sub channel (SOGOMS_PUSH_CHANNEL below), without it they reach the sockets of this
-# one process (realtime.fanout). The sockets' consumers therefore have no channel layer.
+# Push events between processes go through Redis; without it, the in-memory layer
+# reaches the sockets of this one process (the embedded default).
+if REDIS_URL:
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    CHANNEL_LAYERS = {
+        "default": {
+            # The pub/sub flavour: a group message is one PUBLISH, and each process hands it
+            # to its own sockets of that group (the list flavour writes once per socket of
+            # the group: thousands of Redis writes for one event to a busy topic).
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {
+                # redis-py's pool refuses (MaxConnectionsError) rather than waits past its
+                # limit, 100 by default: a burst of socket connections needs more.
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "max_connections": env_int("SOGOMS_CHANNEL_REDIS_CONNECTIONS", 1000),
+                        # A pooled connection idle for a second is pinged before use and,
+                        # if Redis restarted meanwhile, reconnected once instead of failing.
+                        "health_check_interval": 1,
+                        "retry": Retry(NoBackoff(), 1),
+                    }
+                ],
+                "prefix": env_str("SOGOMS_CHANNEL_PREFIX", "sogoms"),
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {
+                "capacity": env_int("SOGOMS_CHANNEL_CAPACITY", 1000),
+                # the process's one push channel (realtime.fanout) takes every event of the
+                # process's topics; its receive loop hands them on at once. (Pairs of a
+                # compiled pattern and a size: this layer does not compile a dict's globs.)
+                "channel_capacity": [(re.compile(r"^push\.process\."), 100_000)],
+            },
+        }
+    }
 # How often a process asks, in one query, which sessions of its open sockets ended (in
 # seconds). An ending announced through tenants.auth.current wakes the check at once; this
 # is the fallback for endings it did not hear of (another process without Redis).
@@ -271,8 +324,6 @@ SOGOMS_PUSH_REVOCATION_CHECK_SECONDS = env_int("SOGOMS_PUSH_REVOCATION_CHECK_SEC
 SOGOMS_AUTH_STATE_SECONDS = float(env_str("SOGOMS_AUTH_STATE_SECONDS", "1"))
 # The Redis pub/sub channel those changes travel on (with REDIS_URL).
 SOGOMS_AUTH_CHANGES_CHANNEL = env_str("SOGOMS_CHANNEL_PREFIX", "sogoms") + ":auth-changes"
-# The Redis pub/sub channel of push events: each socket process subscribes once (realtime.fanout).
-SOGOMS_PUSH_CHANNEL = env_str("SOGOMS_CHANNEL_PREFIX", "sogoms") + ":push"
 # A session's last_used_at is written at most this often (and on every refresh).
 SOGOMS_SESSION_TOUCH_SECONDS = env_int("SOGOMS_SESSION_TOUCH_SECONDS", 60)
 
@@ -293,7 +344,8 @@ USE_TZ = True
 STATIC_URL = "/static/"
 # Swagger UI for <base>/_docs, shipped by a Python package: no CDN at run time.
 STATICFILES_DIRS = [("swagger-ui", swagger_ui_bundle.swagger_ui_path)]
-STATIC_ROOT = VAR_DIR / "static"
+# A container image collects them at build time, outside the var volume (SOGOMS_STATIC_ROOT).
+STATIC_ROOT = Path(env_str("SOGOMS_STATIC_ROOT", str(VAR_DIR / "static"))).resolve()
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns when it is missing
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG

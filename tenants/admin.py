@@ -228,6 +228,8 @@ class TenantUserAdmin(SuperuserOnly):
 
 
 def register_tenant_users(site: admin.AdminSite) -> None:
+    """Each tenant's user model in the admin; called when the admin is first used (its URL
+    conf is built lazily in sogoms_site.urls), not at start: it builds every tenant's model."""
     registry = ensure_loaded().registry
     if registry is None:
         return  # a broken config is reported elsewhere; the admin still opens
@@ -237,6 +239,3 @@ def register_tenant_users(site: admin.AdminSite) -> None:
             site.register(
                 model, type(f"{tenant.app}_user_admin", (TenantUserAdmin,), {"sogoms_tenant": tenant})
             )
-
-
-register_tenant_users(admin.site)

@@ -95,11 +95,13 @@ def install(result: LoadResult) -> None:
     """Make a valid result this process's registry (new database aliases included)."""
     from tenants import registry as registry_module
     from tenants.databases import register_tenant_databases
+    from tenants.usermodel import forget_tenants_except
 
     if result.registry is None:
         raise ValueError("a config with problems cannot be installed")
     register_tenant_databases(result.registry)
     registry_module._state["result"] = result
+    forget_tenants_except(result.registry)
 
 
 def reload_now() -> bool:

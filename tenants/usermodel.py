@@ -7,7 +7,10 @@ their queries to the tenant's database.
 
 from __future__ import annotations
 
-from functools import cache
+import functools
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, TypeVar
 
 from django.apps.registry import Apps
 from django.db import models
@@ -18,8 +21,71 @@ from tenants.config import Tenant
 
 TENANT_MODEL_LABELS = ("tenants", "crud")
 
+Built = TypeVar("Built")
 
-@cache
+# A lock per loaded tenant for the first build of its models: two threads serving a
+# tenant's first requests at once must not build two classes of one table (two registries,
+# two `users`), and a tenant whose build waits for its database (introspection) must not
+# hold up the others'. Re-entrant: a table's model builds the user model and the registry.
+_build_locks: dict[Tenant, threading.RLock] = {}
+_build_locks_guard = threading.Lock()
+
+
+def build_lock(tenant: Tenant) -> threading.RLock:
+    """The lock of the first builds of one tenant's models."""
+    lock = _build_locks.get(tenant)
+    if lock is None:
+        with _build_locks_guard:
+            lock = _build_locks.setdefault(tenant, threading.RLock())
+    return lock
+
+
+class PerTenant(Generic[Built]):
+    """`build(tenant)` run once per loaded tenant, on its first use, whatever the threads.
+
+    Tenants compare by identity, so a reloaded config builds its own on first use; the
+    lookup after the first build takes no lock."""
+
+    def __init__(self, build: Callable[[Tenant], Built]) -> None:
+        self.build = build
+        self.results: dict[Tenant, Built] = {}
+        functools.update_wrapper(self, build)
+        _per_tenant.append(self)
+
+    def __call__(self, tenant: Tenant) -> Built:
+        try:
+            return self.results[tenant]
+        except KeyError:
+            pass
+        with build_lock(tenant):
+            if tenant not in self.results:
+                self.results[tenant] = self.build(tenant)
+            return self.results[tenant]
+
+    def built_for(self, tenant: Tenant) -> bool:
+        return tenant in self.results
+
+
+_per_tenant: list[PerTenant[Any]] = []
+
+
+def once_per_tenant(build: Callable[[Tenant], Built]) -> PerTenant[Built]:
+    return PerTenant(build)
+
+
+def forget_tenants_except(kept: Iterable[Tenant]) -> None:
+    """Drop what was built for tenants of an older config (after a reload installs a new
+    one): their models are rebuilt if a request that began before still asks."""
+    keep = set(kept)
+    with _build_locks_guard:
+        for cache in _per_tenant:
+            for tenant in [tenant for tenant in cache.results if tenant not in keep]:
+                cache.results.pop(tenant, None)
+        for tenant in [tenant for tenant in _build_locks if tenant not in keep]:
+            del _build_locks[tenant]
+
+
+@once_per_tenant
 def tenant_apps(_tenant: Tenant) -> Apps:
     """The private model registry of one loaded tenant (a reload gets a fresh one).
 
@@ -74,7 +140,7 @@ class TenantUserBase(models.Model):
         return self.email_verified_at is not None
 
 
-@cache
+@once_per_tenant
 def user_model(tenant: Tenant) -> type[TenantUserBase]:
     app = tenant.app
     meta = type(

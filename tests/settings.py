@@ -56,9 +56,12 @@ DATABASES["tenant_scratch"] = SOGOMS_TUNE_DATABASE(_scratch)
 # take a neighbour's tasks (they name rows of another test database).
 CELERY_TASK_DEFAULT_QUEUE = f"sogoms-test-{WORKER}"
 
-# Push events stay on REDIS_URL's database; a channel per worker and run keeps user 1 of
-# one worker's alpha from hearing user 1 of another's.
-SOGOMS_PUSH_CHANNEL = f"sogoms-test-{WORKER}-{os.getpid()}:push"
+from sogoms_site.settings import CHANNEL_LAYERS  # noqa: E402
+
+if REDIS_URL:
+    # The channel layer stays on REDIS_URL's database; a prefix per worker and run keeps
+    # user 1 of one worker's alpha from hearing user 1 of another's.
+    CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"sogoms-test-{WORKER}-{os.getpid()}"
 
 # The control database of the tests is a file, as in production: an in-memory SQLite test
 # database shares one cache between threads, where a writer gets "table is locked" at once

@@ -1,7 +1,9 @@
-"""`sogoms ctl start|stop|restart|status [process]`: drive the supervisor of this host.
+"""`sogoms ctl start|stop|restart|reload|status [process]`: drive the supervisor of this host.
 
 `start` launches the supervisor (`sogoms ctl supervise`) in a session of its own and
 returns once its processes run; the other actions read its run files and signal it.
+`reload` loads new code: the HTTP server gets SIGHUP and replaces its workers while its
+port stays open (no request is lost); the other processes are restarted.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 from django.conf import settings
 
 from sogoms_site.commands import Options, Out, Subparsers
 from sogoms_site.ctl import runfiles
-from sogoms_site.ctl.processes import grace_seconds, processes, separate_workers
+from sogoms_site.ctl.processes import KILL_MARGIN, grace_seconds, processes, separate_workers
 
 START_TIMEOUT = 30.0
 
@@ -31,6 +34,11 @@ def register(subparsers: Subparsers) -> None:
     restart = actions.add_parser("restart", help="restart one process, or all")
     restart.add_argument("process", nargs="?", default="all")
     restart.set_defaults(handler=restart_process)
+    reload = actions.add_parser(
+        "reload", help="new code: http swaps its workers on the same port, the others restart"
+    )
+    reload.add_argument("process", nargs="?", default="all")
+    reload.set_defaults(handler=reload_process)
     actions.add_parser("status", help="each process: pid, uptime, restarts").set_defaults(handler=status)
     supervise = actions.add_parser("supervise", help="run the supervisor in the foreground")
     supervise.set_defaults(handler=run_supervisor)
@@ -83,7 +91,7 @@ def stop(_options: Options, out: Out) -> int:
         return 0
     os.kill(pid, signal.SIGTERM)
     # Each process may take the grace period; a little more for the supervisor itself.
-    timeout = grace_seconds() * len(_names()) + 10
+    timeout = (grace_seconds() + KILL_MARGIN) * len(_names()) + 10
     if not _wait(lambda: not runfiles.alive(pid), timeout):
         out.write(f"the supervisor (pid {pid}) did not stop in {timeout} s")
         return 1
@@ -91,21 +99,30 @@ def stop(_options: Options, out: Out) -> int:
     return 0
 
 
-def restart_process(options: Options, out: Out) -> int:
+def _chosen(options: Options, out: Out) -> list[str] | None:
+    """The processes named on the command line ("all" by default); None, said, if unknown."""
     name = options["process"]
     names = _names()
     if name != "all" and name not in names:
         out.write(f"unknown process {name!r}; one of: {', '.join(names)}")
-        return 2
+        return None
+    return names if name == "all" else [name]
+
+
+def restart_process(options: Options, out: Out) -> int:
+    chosen = _chosen(options, out)
+    return 2 if chosen is None else _restart(chosen, options, out)
+
+
+def _restart(chosen: list[str], options: Options, out: Out) -> int:
     pid = runfiles.running_supervisor()
     if pid is None:
         out.write("the supervisor is not running; `sogoms ctl start`")
         return 1
-    chosen = names if name == "all" else [name]
     before = _pids()
-    runfiles.write_atomic(runfiles.restart_file(), f"{name}\n")
+    runfiles.write_atomic(runfiles.restart_file(), " ".join(chosen) + "\n")
     os.kill(pid, signal.SIGUSR1)
-    timeout = grace_seconds() * len(chosen) + START_TIMEOUT
+    timeout = (grace_seconds() + KILL_MARGIN) * len(chosen) + START_TIMEOUT
 
     def restarted() -> bool:
         now = _pids()
@@ -115,6 +132,44 @@ def restart_process(options: Options, out: Out) -> int:
         out.write(f"not restarted in {timeout:g} s; see {runfiles.log_dir()}")
         return 1
     return status(options, out)
+
+
+def _children(pid: int) -> set[int]:
+    """The processes `pid` forked (the HTTP server's workers)."""
+    try:
+        return {int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+    except (OSError, ValueError):
+        return set()
+
+
+def reload_process(options: Options, out: Out) -> int:
+    chosen = _chosen(options, out)
+    if chosen is None:
+        return 2
+    if runfiles.running_supervisor() is None:
+        out.write("the supervisor is not running; `sogoms ctl start`")
+        return 1
+    if "http" in chosen:
+        http = _pids()["http"]
+        if not http or not runfiles.alive(http):
+            out.write("http is not running; `sogoms ctl status`")
+            return 1
+        old = _children(http)
+        # gunicorn and granian alike: new workers import the code afresh, then the old
+        # ones stop gracefully; the listening socket stays open all along.
+        os.kill(http, signal.SIGHUP)
+        timeout = (grace_seconds() + KILL_MARGIN) * max(len(old), 1) + START_TIMEOUT
+
+        def swapped() -> bool:
+            now = _children(http)
+            return bool(now) and not now & old
+
+        if not _wait(swapped, timeout):
+            out.write(f"http: its workers were not all replaced in {timeout:g} s; see {runfiles.log_dir()}")
+            return 1
+        out.write(f"http: workers replaced on the same port (pid {http})")
+    others = [name for name in chosen if name != "http"]
+    return _restart(others, options, out) if others else status(options, out)
 
 
 def _uptime(started_at: str | None) -> str:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 
 from sogoms_site.env import env_int, env_str
+from sogoms_site.serving import DEFAULT_WORKERS, http_server_args
 
 
 @dataclass(frozen=True)
 class Process:
     name: str
     command: list[str]
+    env: dict[str, str] = field(default_factory=dict)  # beside the supervisor's own
 
 
 def _host_port(bind: str) -> tuple[str, str]:
@@ -31,32 +33,40 @@ def processes() -> list[Process]:
     """http, socket, then worker and beat when they do not run embedded."""
     # `python -m` of this interpreter, so the processes run in the same virtualenv.
     python = [sys.executable, "-m"]
-    workers = str(env_int("SOGOMS_HTTP_WORKERS", 3))
-    http_bind = env_str("SOGOMS_HTTP_BIND", "127.0.0.1:8000")
+    workers = env_int("SOGOMS_HTTP_WORKERS", DEFAULT_WORKERS)
+    grace = str(grace_seconds())
+    http_host, http_port = _host_port(env_str("SOGOMS_HTTP_BIND", "127.0.0.1:8000"))
     socket_host, socket_port = _host_port(env_str("SOGOMS_SOCKET_BIND", "127.0.0.1:8001"))
     found = [
-        Process(
-            "http", [*python, "gunicorn", "sogoms_site.wsgi:application", "-w", workers, "-b", http_bind]
-        ),
+        Process("http", [*python, "granian", *http_server_args(http_host, http_port, workers, grace=grace)]),
         Process(
             "socket",
             [
                 *python,
-                "uvicorn",
-                "sogoms_site.asgi:application",
+                "sogoms_site.socketserver",  # uvicorn, closing push sockets with 1001 when it stops
                 "--host",
                 socket_host,
                 "--port",
                 socket_port,
+                "--timeout-graceful-shutdown",
+                grace,
             ],
         ),
     ]
     if separate_workers():
-        found.append(Process("worker", [*python, "celery", "-A", "sogoms_site", "worker", "-l", "info"]))
+        # SIGTERM as a soft shutdown: tasks finish within SOGOMS_WORKER_SOFT_SHUTDOWN_SECONDS,
+        # those still running go back to the queue (docs/operations.md, "Graceful shutdown").
+        worker = [*python, "celery", "-A", "sogoms_site", "worker", "-l", "info"]
+        found.append(Process("worker", worker, {"REMAP_SIGTERM": "SIGQUIT"}))
         found.append(Process("beat", [*python, "celery", "-A", "sogoms_site", "beat", "-l", "info"]))
     return found
 
 
 def grace_seconds() -> int:
-    """How long a process may take to stop after SIGTERM before it is killed."""
+    """How long requests and tasks in flight may take to finish after SIGTERM; the servers
+    are given it, and a process still running `KILL_MARGIN` s after it is killed."""
     return env_int("SOGOMS_CTL_GRACE", 30)
+
+
+# The servers' own bound ends first; this margin is for their exit after it.
+KILL_MARGIN = 5

@@ -23,7 +23,7 @@ from typing import IO
 from django.conf import settings
 
 from sogoms_site.ctl import runfiles
-from sogoms_site.ctl.processes import Process, grace_seconds, processes
+from sogoms_site.ctl.processes import KILL_MARGIN, Process, grace_seconds, processes
 
 TICK = 0.2
 FIRST_DELAY = 1.0
@@ -78,6 +78,7 @@ class Supervisor:
         child.popen = subprocess.Popen(  # noqa: S603  (the commands of processes.py)
             child.process.command,
             cwd=settings.BASE_DIR,
+            env={**os.environ, **child.process.env},
             stdin=subprocess.DEVNULL,
             stdout=child.log,
             stderr=subprocess.STDOUT,
@@ -99,9 +100,9 @@ class Supervisor:
         if popen.poll() is None:
             popen.send_signal(signal.SIGTERM)
             try:
-                popen.wait(timeout=self.grace)
+                popen.wait(timeout=self.grace + KILL_MARGIN)
             except subprocess.TimeoutExpired:
-                self.say(f"{child.name} did not stop in {self.grace:g} s: killed")
+                self.say(f"{child.name} did not stop in {self.grace + KILL_MARGIN:g} s: killed")
         _kill_group(popen.pid)
         popen.wait()
         self.say(f"{child.name} stopped")

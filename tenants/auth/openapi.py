@@ -32,13 +32,15 @@ from tenants.config import Tenant
 # Served for every tenant, described only for one that can send the reset e-mail.
 PASSWORD_RESET_PATHS = ("/auth/password/forgot", "/auth/password/reset")
 # Served for every tenant, described only for one that sends verification codes.
+# Likewise the provider sign-in paths, described only for a tenant with `auth.oauth` providers.
 VERIFY_PATHS = ("/auth/verify", "/auth/verify/resend")
 
 
 def auth_paths(tenant: Tenant) -> OpenApiPart:
     """The provider: the auth paths of `tenant`, with the User and Session schemas."""
     paths = _session_paths(tenant)
-    paths.update(_oauth_paths(tenant))
+    if tenant.oauth and tenant.oauth.providers:
+        paths.update(_oauth_paths(tenant))
     if hooks.account_mailer(tenant, PASSWORD_RESET_TEMPLATE) is not None:
         paths.update(_password_reset_paths())
     paths.update(_users_paths())
@@ -208,7 +210,7 @@ def _session_paths(tenant: Tenant) -> dict[str, Any]:
 
 
 def _oauth_paths(tenant: Tenant) -> dict[str, Any]:
-    """Served for every tenant; a provider the tenant does not configure answers 404 NOT_FOUND."""
+    """For a tenant with providers; one it does not configure answers 404 NOT_FOUND."""
     names = sorted(tenant.oauth.providers) if tenant.oauth else []
     provider = path_parameter(
         "provider",

@@ -1,11 +1,18 @@
-"""`sogoms migrate`: the control database's migrations, then every tenant's tables."""
+"""`sogoms migrate`: the control database's migrations, then every tenant's tables.
+
+With `--rolling` (or SOGOMS_ROLLING_DEPLOY=1) it first checks that the control database's
+pending migrations only expand the schema (tenants.rolling) and refuses, having changed
+nothing, when one would break the release still running; `--allow-destructive` overrides.
+"""
 
 from __future__ import annotations
 
 from django.core.management import call_command
 
 from sogoms_site.commands import Options, Out, Subparsers
+from sogoms_site.env import env_bool
 from tenants.registry import registry
+from tenants.rolling import unsafe_steps
 from tenants.schema_sync import sync_tenant_tables
 from tenants.services import tenant_records_sync
 
@@ -13,6 +20,15 @@ from tenants.services import tenant_records_sync
 def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser("migrate", help="create or update the control and tenant databases")
     parser.add_argument("apps", nargs="*", help="only these tenants (default: all)")
+    parser.add_argument(
+        "--rolling",
+        action="store_true",
+        default=env_bool("SOGOMS_ROLLING_DEPLOY", False),
+        help="the old release still runs: refuse drops, renames, narrowing (default: $SOGOMS_ROLLING_DEPLOY)",
+    )
+    parser.add_argument(
+        "--allow-destructive", action="store_true", help="with --rolling: apply such steps all the same"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -23,6 +39,16 @@ def run(options: Options, out: Out) -> int:
     if unknown:
         out.write(f"unknown tenant(s): {', '.join(unknown)}")
         return 2
+    if options["rolling"] and not options["allow_destructive"]:
+        unsafe = unsafe_steps()
+        if unsafe:
+            for step in unsafe:
+                out.write(f"destructive: {step}")
+            out.write(
+                "refused: a rolling deploy only expands the schema; contract in a later deploy, "
+                "or pass --allow-destructive (nothing was changed)"
+            )
+            return 1
     call_command("migrate", database="default", interactive=False, verbosity=0)
     out.write("control database: up to date")
     for tenant in [tenants.tenants[app] for app in wanted]:  # every one is known (above)

@@ -259,6 +259,21 @@ def test_a_field_not_writable_is_refused_by_name(api, gamma, tokens):
     assert data_of(api.get(f"reviews/{review['id']}", token=tokens["bob"]))["flagged"] is False
 
 
+def test_a_named_filter_on_a_field_not_readable_is_refused(api, gamma, tokens):
+    lamp = rows(gamma, "products", name="Lamp")
+    data_of(api.post("reviews", {"product_id": lamp.id, "stars": 2}, token=tokens["bob"]), 201)
+    flagged = data_of(
+        api.post("reviews", {"product_id": lamp.id, "stars": 1, "flagged": True}, token=tokens["dora"]), 201
+    )
+
+    # read: auth: which reviews are flagged is not for anonymous readers to learn by filtering
+    error = error_of(api.get("reviews?filter=flagged"), 400, "VALIDATION_ERROR")
+    assert error["details"] == {"filter": ["'flagged' filters on a field you may not read"]}
+    assert [row["id"] for row in data_of(api.get("reviews?filter=flagged", token=tokens["bob"]))] == [
+        flagged["id"]
+    ]
+
+
 # --- includes, foreign keys, login lists -----------------------------------------------------------------
 
 

@@ -156,3 +156,10 @@ def test_the_login_answer_carries_the_customers_invoices_and_refunds(shop):
     assert status == 200
     assert sorted(invoice["number"] for invoice in body["data"]["invoices"]) == ["2026-0001", "2026-0002"]
     assert [refund["reason"] for refund in body["data"]["refunds"]] == ["The kettle came dented"]
+
+
+def test_seeded_users_are_verified(shop):
+    """The operator vouches for a seed file's addresses (an app may require verification)."""
+    carol = shop.token("carol@shop.test")
+    me = shop.data("GET", "auth/me", token=carol)["user"]
+    assert me["email_verified"] is True

@@ -144,6 +144,7 @@ def _private_providers(settings):
     # The providers of these tests are on 127.0.0.1, which production refuses.
     settings.SOGOMS_OAUTH_ALLOW_PRIVATE_NETWORK = True
     oidc._discovered.clear()
+    oidc._key_sets.clear()
 
 
 @pytest.fixture

@@ -32,16 +32,24 @@ def provider(monkeypatch):
         },
         f"{ISSUER}/jwks": {"keys": [KEY.as_dict(private=False)]},
     }
-    monkeypatch.setattr(oidc, "get_json", lambda _session, url, _what, **_kw: documents[url])
-    return oidc.OpenIDProvider(OAuthProvider("corp", "oidc", "client-1", "secret", issuer=ISSUER))
+    fetched: list[str] = []
+
+    def get_json(_session, url, _what, **_kw):
+        fetched.append(url)
+        return documents[url]
+
+    monkeypatch.setattr(oidc, "get_json", get_json)
+    provider = oidc.OpenIDProvider(OAuthProvider("corp", "oidc", "client-1", "secret", issuer=ISSUER))
+    provider.documents, provider.fetched = documents, fetched  # what the tests change and count
+    return provider
 
 
-def token(key=KEY, alg: str = "RS256", **overrides) -> dict:
+def token(key=KEY, alg: str = "RS256", kid: str = "k1", **overrides) -> dict:
     now = int(time.time())
     claims = {"iss": ISSUER, "aud": "client-1", "sub": "u1", "iat": now, "exp": now + 300, "nonce": "n1"}
     claims.update(overrides)
     claims = {name: value for name, value in claims.items() if value is not None}
-    return {"access_token": "at", "id_token": jwt.encode({"alg": alg, "kid": "k1"}, claims, key)}
+    return {"access_token": "at", "id_token": jwt.encode({"alg": alg, "kid": kid}, claims, key)}
 
 
 def test_a_good_id_token_gives_its_claims(provider):
@@ -77,3 +85,35 @@ def test_a_discovery_document_naming_another_issuer_is_refused(monkeypatch):
 
     with pytest.raises(OAuthFailed, match="another issuer"):
         provider.metadata()
+
+
+def jwks_fetches(provider) -> int:
+    return provider.fetched.count(f"{ISSUER}/jwks")
+
+
+def test_the_key_set_is_fetched_once_for_many_sign_ins(provider):
+    for _ in range(3):
+        provider._id_token_claims(None, token(), "n1")
+
+    assert jwks_fetches(provider) == 1
+
+
+def test_a_token_signed_by_a_rotated_key_fetches_the_key_set_again(provider):
+    provider._id_token_claims(None, token(), "n1")  # k1 is kept
+    rotated = RSAKey.generate_key(2048, parameters={"kid": "k2", "use": "sig"})
+    provider.documents[f"{ISSUER}/jwks"] = {"keys": [rotated.as_dict(private=False)]}
+
+    claims = provider._id_token_claims(None, token(key=rotated, kid="k2"), "n1")
+
+    assert claims["sub"] == "u1"
+    assert jwks_fetches(provider) == 2
+
+
+def test_a_bad_signature_by_a_known_key_id_does_not_fetch_the_key_set_again(provider):
+    provider._id_token_claims(None, token(), "n1")
+
+    for _ in range(2):
+        with pytest.raises(OAuthFailed):
+            provider._id_token_claims(None, token(key=OTHER_KEY), "n1")  # kid k1, another key
+
+    assert jwks_fetches(provider) == 1

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
+from tenants.auth.openapi import auth_paths
 from tenants.models import Identity, OAuthCode, OAuthState
 from tenants.usermodel import user_model
 from tests.conftest import error_of
@@ -250,3 +253,13 @@ def test_starting_sign_ins_is_limited_per_client_ip(api, oauth_alpha):
 
     error_of(response, 429, "RATE_LIMITED")
     assert OAuthState.objects.count() == limit
+
+
+def test_the_openapi_document_describes_provider_sign_in_only_where_configured(api, oauth_alpha):
+    paths = api.get("_openapi").json()["paths"]
+    provider = paths["/auth/oauth/{provider}/start"]["get"]["parameters"][0]
+    assert provider["schema"]["enum"] == ["discord", "local", "spotify"]
+    assert "/auth/me/identities" in paths
+    without = auth_paths(dataclasses.replace(oauth_alpha, oauth=None)).paths
+    assert "/auth/login" in without
+    assert not [path for path in without if "oauth" in path or "identities" in path]

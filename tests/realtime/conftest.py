@@ -40,6 +40,16 @@ def empty_tenant_tables() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """Each test runs its own event loop; the Redis layer's locks belong to the first one."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
 def _empty_tenants(request):
     if request.node.get_closest_marker("django_db") is None:
         yield

@@ -1,8 +1,8 @@
 """Real uvicorn processes on free loopback ports, for the end-to-end push tests and the bench.
 
 They serve a copy of the test config (alpha also answers on 127.0.0.1) from SQLite
-files of their own var directory; with `redis_url` they share push through Redis
-on a channel prefix of their own, so other runs on the same Redis do not hear them.
+files of their own var directory; with `redis_url` they share a Redis channel layer
+under a prefix of their own, so other runs on the same Redis do not hear them.
 """
 
 from __future__ import annotations
@@ -120,7 +120,10 @@ def uvicorn(env: dict, port: int, *extra: str):
         yield address
 
 
-def call(address: str, method: str, path: str, body: dict | None = None, token: str = "") -> tuple[int, dict]:
+def call(
+    address: str, method: str, path: str, body: dict | None = None, token: str = "", *, host: str = ""
+) -> tuple[int, dict]:
+    """One request to the server at `address` (with `host`, under that Host header)."""
     request = urllib.request.Request(
         f"http://{address}{path}",
         data=json.dumps(body).encode() if body is not None else None,
@@ -128,6 +131,7 @@ def call(address: str, method: str, path: str, body: dict | None = None, token: 
         headers={
             "Content-Type": "application/json",
             **({"Authorization": f"Bearer {token}"} if token else {}),
+            **({"Host": host} if host else {}),
         },
     )
     try:
@@ -137,10 +141,10 @@ def call(address: str, method: str, path: str, body: dict | None = None, token: 
         return error.code, json.loads(error.read())
 
 
-def register(address: str, email: str) -> tuple[int, str]:
-    """(user id, access token) of a new user of alpha."""
+def register(address: str, email: str, *, host: str = "") -> tuple[int, str]:
+    """(user id, access token) of a new user of alpha (or of the tenant on `host`)."""
     status, body = call(
-        address, "POST", "/api/auth/register", {"email": email, "password": PASSWORD, "name": "N"}
+        address, "POST", "/api/auth/register", {"email": email, "password": PASSWORD, "name": "N"}, host=host
     )
     assert status == 201, body
     return body["data"]["user"]["id"], body["data"]["token"]

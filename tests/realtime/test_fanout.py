@@ -1,7 +1,7 @@
 """The fan-out of push events in a socket process (realtime.fanout).
 
-Through the real socket and the push services (with Redis when REDIS_URL is set, in the
-process otherwise): a user's event reaches that user only, a broadcast every listener of
+Through the real socket and the push services (on the Redis channel layer when REDIS_URL
+is set, the in-memory one otherwise): a user's event reaches that user only, a broadcast every listener of
 its app and no other app's. Then the fan-out's own promises, on stand-in sockets whose
 writes can be held: a client that does not read holds up nobody else, its frames keep
 their order, and one that falls MAX_PENDING_FRAMES behind is closed with 1013.
@@ -13,8 +13,10 @@ import asyncio
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 
 from realtime import fanout, services
+from realtime.topics import parse_topic
 from tests.realtime.conftest import access_token, close_code, frame, open_socket, run, subscribe
 from tests.realtime.servers import free_port
 
@@ -75,9 +77,9 @@ class StandInSocket:
 
 
 @pytest.fixture
-def in_process(monkeypatch):
-    """The fan-out without Redis: the frames go straight to this process's sockets."""
-    monkeypatch.setattr(fanout, "redis_url", lambda: "")
+def in_process(settings):
+    """The fan-out on the in-memory layer: the frames stay in this process."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 
 def test_a_client_that_does_not_read_holds_up_nobody_and_gets_its_frames_in_order(in_process):
@@ -133,10 +135,14 @@ def test_a_socket_that_left_gets_nothing_more(in_process):
 
 
 @pytest.mark.django_db(transaction=True, databases="__all__")
-def test_a_subscription_while_redis_is_away_closes_the_socket_with_try_again_later(monkeypatch, alpha, alice):
+def test_a_subscription_while_redis_is_away_closes_the_socket_with_try_again_later(settings, alpha, alice):
     away = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
-    monkeypatch.setattr(fanout, "redis_url", lambda: away)
-    monkeypatch.setattr(fanout, "SUBSCRIBED_WITHIN_SECONDS", 0.5)
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [{"address": away, "socket_connect_timeout": 0.5}]},
+        }
+    }
 
     async def scenario():
         socket_ = await open_socket("alpha.test", access_token(alpha, alice))
@@ -146,3 +152,25 @@ def test_a_subscription_while_redis_is_away_closes_the_socket_with_try_again_lat
         return await close_code(socket_)
 
     assert run(scenario()) == fanout.CLOSE_TRY_AGAIN
+
+
+def test_a_topic_left_and_joined_again_at_once_keeps_its_group(in_process):
+    """The last socket of a topic leaves (its group's discard is scheduled) and another
+    joins before that runs: the process stays in the group and hears the next event."""
+    topic = "alpha/broadcast/news"
+
+    async def scenario():
+        first, second = StandInSocket(), StandInSocket()
+        await fanout.join(topic, first)
+        fanout.leave_all(first, [topic])
+        await fanout.join(topic, second)
+        for _ in range(5):
+            await asyncio.sleep(0)  # the scheduled discard runs here
+        message = {"type": "push.frame", "topic": topic, "text": "after"}
+        await get_channel_layer().group_send(parse_topic(topic).group, message)
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+        fanout.leave_all(second, [topic])
+        return second.written
+
+    assert run(scenario()) == ["after"]

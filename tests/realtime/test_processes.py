@@ -1,7 +1,7 @@
 """End to end on real servers: a write through one process reaches a socket held on another.
 
-Two uvicorn processes share push through Redis (REDIS_URL); the embedded case is one
-process, push within it. Sockets are real WebSocket clients (websockets).
+Two uvicorn processes share the Redis channel layer (REDIS_URL); the embedded case is one
+process with the in-memory layer. Sockets are real WebSocket clients (websockets).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def test_a_write_on_one_process_reaches_a_socket_on_another_through_redis(tmp_pa
     if not redis_url:
         if os.environ.get("SOGOMS_REQUIRE_SERVICES") == "1":
             pytest.fail("REDIS_URL is not set")
-        pytest.skip("needs REDIS_URL (push between processes)")
+        pytest.skip("needs REDIS_URL (the Redis channel layer)")
     require_service("Redis", redis_url, 6379)
     env = prepare_site(tmp_path, redis_url=redis_url, channel_prefix=f"sogoms-test-{uuid.uuid4().hex[:12]}")
     with uvicorn(env, free_port()) as first, uvicorn(env, free_port()) as second:

@@ -1,4 +1,5 @@
-"""Body limits at the server's edge, on real uvicorn (ASGI) and gunicorn (WSGI) processes.
+"""Body limits at the server's edge, on real uvicorn (ASGI) and granian (WSGI, the production
+HTTP command) processes.
 
 Django's ASGI handler would read any body into a temporary file before a middleware could
 refuse it; the edge wrappers refuse a declared length over the limit before reading, and
@@ -16,6 +17,7 @@ from contextlib import contextmanager
 import pytest
 
 from sogoms_site.bodylimit import WsgiBodyLimit
+from sogoms_site.serving import http_server_args
 from tests.realtime.servers import PASSWORD, free_port, prepare_site, served, uvicorn
 
 LIMIT = 4096
@@ -24,9 +26,8 @@ LOGIN = json.dumps({"email": "edge@example.com", "password": PASSWORD}).encode()
 
 
 @contextmanager
-def gunicorn(env: dict, port: int):
-    command = [sys.executable, "-m", "gunicorn", "sogoms_site.wsgi:application"]
-    command += ["--bind", f"127.0.0.1:{port}", "--workers", "1", "--timeout", "30"]
+def granian(env: dict, port: int):
+    command = [sys.executable, "-m", "granian", *http_server_args("127.0.0.1", port, workers=1)]
     with served(command, env, port) as address:
         yield address
 
@@ -38,9 +39,9 @@ def site_env(tmp_path_factory):
     return env
 
 
-@pytest.fixture(scope="module", params=["uvicorn", "gunicorn"])
+@pytest.fixture(scope="module", params=["uvicorn", "granian"])
 def server(request, site_env):
-    start = uvicorn if request.param == "uvicorn" else gunicorn
+    start = uvicorn if request.param == "uvicorn" else granian
     with start(site_env, free_port()) as address:
         yield address
 

@@ -297,6 +297,7 @@ def test_celery_tasks_are_counted_and_timed(client):
 
 def test_a_tenant_whose_database_is_unreachable_is_down(client, tmp_path, settings):
     settings.SOGOMS_TENANT_RETRY_SECONDS = 0  # nothing of this test is remembered after it
+    settings.SOGOMS_TENANT_PROBE_SECONDS = 0  # each scrape checks (the period: test_health.py)
     samples = scrape(client)
     assert value(samples, "sogoms_tenant_up", app="alpha") == 1
     assert value(samples, "sogoms_tenant_up", app="beta") == 1

@@ -801,3 +801,18 @@ def test_site_databases_keep_connections_and_check_their_health(settings):
     for alias, database in settings.DATABASES.items():
         assert database["CONN_MAX_AGE"] > 0, alias
         assert database["CONN_HEALTH_CHECKS"] is True, alias
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_mariadb_sessions_run_in_utc_whatever_the_servers_zone(alpha):
+    """Django keeps datetimes in UTC; the database's own clock (column defaults, NOW()) must too."""
+    from django.db import connections
+
+    connection = connections[alpha.db_alias]
+    if connection.vendor != "mysql":
+        pytest.skip("a MariaDB setting; the embedded default is SQLite")  # CI runs it on MariaDB
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT @@session.time_zone, @@session.sql_mode")
+        zone, mode = cursor.fetchone()
+    assert zone == "+00:00"
+    assert "STRICT_TRANS_TABLES" in mode

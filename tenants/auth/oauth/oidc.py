@@ -18,7 +18,7 @@ from authlib.oidc.core import CodeIDToken  # type: ignore[import-untyped]
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from joserfc.jws import JWSRegistry
+from joserfc.jws import JWSRegistry, extract_compact
 
 from sogoms_site.errors import OAuthFailed
 from tenants.auth.oauth.base import Endpoints, Profile, Provider, email_of, text
@@ -28,6 +28,9 @@ DISCOVERY_SECONDS = 600  # a changed provider is seen within this long
 LEEWAY_SECONDS = 60  # clock difference tolerated on exp and iat
 
 _discovered: dict[str, tuple[float, dict[str, Any]]] = {}
+# The issuers' key sets, kept like the discovery documents; a token naming a key id the kept
+# set does not have (the provider rotated its keys) fetches the set again.
+_key_sets: dict[str, tuple[float, KeySet]] = {}
 _lock = threading.Lock()
 
 
@@ -103,11 +106,13 @@ class OpenIDProvider(Provider):
             alg for alg in offered if isinstance(alg, str) and alg != "none" and not alg.startswith("HS")
         ]
         client_id = self.config.client_id
+        registry = JWSRegistry(algorithms=algorithms, strict_check_header=False)
         try:
-            keys = KeySet.import_key_set(get_json(session, jwks_uri, "JWKS", withhold_token=True))  # type: ignore[arg-type]
-            decoded = jwt.decode(
-                raw, keys, registry=JWSRegistry(algorithms=algorithms, strict_check_header=False)
-            )
+            keys, kept = self._key_set(session, jwks_uri, fresh=False)
+            kid = extract_compact(raw.encode()).protected.get("kid")
+            if kept and kid is not None and kid not in {key.kid for key in keys.keys}:
+                keys, _ = self._key_set(session, jwks_uri, fresh=True)  # the provider rotated
+            decoded = jwt.decode(raw, keys, registry=registry)
             claims = CodeIDToken(
                 decoded.claims,
                 decoded.header,
@@ -122,3 +127,16 @@ class OpenIDProvider(Provider):
             # Whatever is wrong with the token or the key set, the sign-in fails cleanly.
             raise OAuthFailed(f"The provider's id_token is not valid: {exc}.") from None
         return dict(claims)
+
+    @staticmethod
+    def _key_set(session: OAuth2Session, jwks_uri: str, *, fresh: bool) -> tuple[KeySet, bool]:
+        """The issuer's keys and whether they came from this process's store (not fetched now)."""
+        if not fresh:
+            with _lock:
+                cached = _key_sets.get(jwks_uri)
+            if cached and cached[0] > time.monotonic():
+                return cached[1], True
+        keys = KeySet.import_key_set(get_json(session, jwks_uri, "JWKS", withhold_token=True))  # type: ignore[arg-type]
+        with _lock:
+            _key_sets[jwks_uri] = (time.monotonic() + DISCOVERY_SECONDS, keys)
+        return keys, False

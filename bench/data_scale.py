@@ -1,0 +1,346 @@
+#!/usr/bin/env python
+"""List latency against the size of the table: 1k, 10k, 100k, 1M projects of one user.
+
+    .venv/bin/python bench/data_scale.py                       # SQLite and MariaDB
+    .venv/bin/python bench/data_scale.py --engines sogoms-sqlite --sizes 1000,10000
+
+SOGOMS runs as in production (sogoms_site/serving.py's granian command, 2 workers, on the
+Prokov demo config). The benchmark user's projects grow from size to size by bulk INSERTs
+straight into the tenant's database (not through the API), and three other users get as
+many rows again between them, inserted in alternation, so the owner filter has
+neighbours to skip. At each size wrk (bench/wrk_load.lua, 2 connections, keep-alive)
+measures each list request for --duration seconds after a 1 s warm-up:
+
+- `first page`: `?page=1&per_page=20`, the default order (position, name, id) with the
+  total (COUNT) the page answer carries;
+- `deep page`: the page in the middle of the user's rows (OFFSET size/2);
+- `no total`: the first page with `&total=false`, where the checkout knows it;
+- `cursor start` and `cursor middle`: keyset pages (`?cursor=`), from the start and from
+  a cursor at the middle row.
+
+It also times the COUNT alone and the first page's SQL in the database (the median of
+20 runs on a connection of its own) and prints each query's plan, so the cost of the total
+and the index use show. Results: a markdown table and var/bench/scale-<UTC time>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import shutil
+import signal
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+import urllib.parse
+from datetime import UTC, datetime
+from pathlib import Path
+
+from crud_bench import (
+    HOST,
+    MYSQL,
+    OUT_DIR,
+    PASSWORD,
+    SEED_TS,
+    Sogoms,
+    SogomsMariaDB,
+    base_env,
+    commit,
+    engine_class,
+    http,
+    jwt_claims,
+    log,
+    machine,
+    wrk,
+    wrk_version,
+)
+
+SIZES = (1_000, 10_000, 100_000, 1_000_000)
+OTHERS = 3
+BATCH = 10_000
+CONNECTIONS = 2
+INSERT = (
+    "INSERT INTO projects (user_id, name, description, color, position, archived, created_at, updated_at)"
+    " VALUES ({p},{p},{p},{p},{p},{p},{p},{p})"
+)
+# The default order of Prokov's projects: the declared sort (position, name), then the key.
+FIRST_PAGE = "SELECT * FROM projects WHERE user_id = {p} ORDER BY position, name, id LIMIT 20"
+MIDDLE = (
+    "SELECT position, name, id FROM projects WHERE user_id = {p}"
+    " ORDER BY position, name, id LIMIT 1 OFFSET {p}"
+)
+COUNT = "SELECT COUNT(*) FROM projects WHERE user_id = {p}"
+KEYSET = (
+    "SELECT * FROM projects WHERE user_id = {p} AND (position > {p}"
+    " OR (position = {p} AND name > {p}) OR (position = {p} AND name = {p} AND id > {p}))"
+    " ORDER BY position, name, id LIMIT 21"
+)
+
+
+def encode_cursor(values: list) -> str:
+    """A keyset cursor as the API writes it (crud.params.encode_cursor)."""
+    text = json.dumps(values, separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+class Database:
+    """A connection of its own to the tenant database: bulk inserts, timings, plans."""
+
+    def __init__(self, engine: Sogoms) -> None:
+        if isinstance(engine, SogomsMariaDB):
+            import MySQLdb
+
+            self.mariadb = True
+            self.marker = "%s"
+            self.db = MySQLdb.connect(
+                **{**MYSQL, "database": f"{engine.args.db_prefix}_prokov", "charset": "utf8mb4"}
+            )
+        else:
+            self.mariadb = False
+            self.marker = "?"
+            self.db = sqlite3.connect(engine.tmp / "var" / "db" / "prokov.sqlite3", timeout=60)
+
+    def sql(self, template: str) -> str:
+        return template.format(p=self.marker)
+
+    def rows(self, template: str, params: tuple) -> list:
+        cursor = self.db.cursor()
+        cursor.execute(self.sql(template), params)
+        return list(cursor.fetchall())
+
+    def insert(self, rows: list[tuple]) -> None:
+        cursor = self.db.cursor()
+        cursor.executemany(self.sql(INSERT), rows)
+        self.db.commit()
+
+    def timed(self, template: str, params: tuple, runs: int = 20) -> float:
+        """Median milliseconds of a query, fetched whole."""
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            self.rows(template, params)
+            times.append((time.perf_counter() - t0) * 1000)
+        return statistics.median(times)
+
+    def plan(self, template: str, params: tuple) -> str:
+        if self.mariadb:
+            found = self.rows("EXPLAIN " + template, params)
+            return "; ".join(f"key={row[5]} rows={row[8]} extra={row[9]}" for row in found)
+        return "; ".join(row[-1] for row in self.rows("EXPLAIN QUERY PLAN " + template, params))
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def grow(database: Database, bench_id: int, other_ids: list[int], have: int, want: int) -> None:
+    """The benchmark user's rows from `have` to `want`, and as many for the others, alternating."""
+    for start in range(have, want, BATCH):
+        stop = min(want, start + BATCH)
+        mine = [
+            (bench_id, f"Project {i:07d}", "seeded", "#4f46e5", (i * 7919) % 1000, False, SEED_TS, SEED_TS)
+            for i in range(start, stop)
+        ]
+        theirs = [
+            (
+                other_ids[i % len(other_ids)],
+                f"Other {i:07d}",
+                "seeded",
+                "#4f46e5",
+                i % 1000,
+                False,
+                SEED_TS,
+                SEED_TS,
+            )
+            for i in range(start, stop)
+        ]
+        database.insert(mine)
+        database.insert(theirs)
+
+
+def middle_row(database: Database, bench_id: int, size: int) -> tuple:
+    """(position, name, id) of the user's row in the middle of the default order."""
+    return tuple(database.rows(MIDDLE, (bench_id, size // 2))[0])
+
+
+def request_paths(database: Database, bench_id: int, size: int, total_false: bool) -> dict[str, str]:
+    middle = middle_row(database, bench_id, size)
+    cursor = urllib.parse.quote(encode_cursor(list(middle)))
+    paths = {
+        "first page": "/api/projects?page=1&per_page=20",
+        "deep page": f"/api/projects?page={size // 2 // 20 + 1}&per_page=20",
+        "cursor start": "/api/projects?per_page=20&cursor=",
+        "cursor middle": f"/api/projects?per_page=20&cursor={cursor}",
+    }
+    if total_false:
+        paths["no total"] = "/api/projects?page=1&per_page=20&total=false"
+    return paths
+
+
+def knows_total_false(base: str, headers: dict) -> bool:
+    """Whether this checkout answers `?total=false` (a page without the COUNT)."""
+    status, body = http("GET", base + "/api/projects?page=1&per_page=20&total=false", headers=headers)
+    return status == 200 and "total" not in body.get("meta", {})
+
+
+def run_engine(name: str, args, tmp: Path) -> dict:
+    engine = engine_class(name)(args, tmp)
+    found: dict = {"sizes": {}}
+    try:
+        target = engine.start()
+        others = []
+        for n in range(OTHERS):
+            email = f"neighbour{n}@example.com"
+            user = {"email": email, "password": PASSWORD, "name": f"Neighbour {n}"}
+            status, body = http("POST", target.base + "/api/auth/register", user)
+            if status != 201:
+                raise RuntimeError(f"register {email}: {status} {body}")
+            others.append(int(jwt_claims(body["data"]["token"])["sub"]))
+        bench_id = int(jwt_claims(target.headers["Authorization"].split()[1])["sub"])
+        total_false = knows_total_false(target.base, target.headers)
+        found["total_false"] = total_false
+        database = Database(engine)
+        have = 0
+        try:
+            for size in args.sizes:
+                t0 = time.monotonic()
+                grow(database, bench_id, others, have, size)
+                have = size
+                took = time.monotonic() - t0
+                log(f"{name}: {size:,} rows of the user ({2 * size:,} in the table) in {took:.1f}s")
+                status, body = http(
+                    "GET", target.base + "/api/projects?page=1&per_page=20", headers=target.headers
+                )
+                if status != 200 or body["meta"]["total"] != size:
+                    raise RuntimeError(f"the list reports {body.get('meta')} for {size} rows")
+                at_size: dict = {"requests": {}}
+                env_base = {**base_env(), "AUTH": target.headers["Authorization"], "METHOD": "GET"}
+                for label, path in request_paths(database, bench_id, size, total_false).items():
+                    status, body = http("GET", target.base + path, headers=target.headers)
+                    if status != 200 or len(body["data"]) != 20:
+                        raise RuntimeError(f"{label}: {status} {str(body)[:300]}")
+                    env = {**env_base, "PATHS": path}
+                    wrk(target.base, env, connections=CONNECTIONS, seconds=1)
+                    r = wrk(target.base, env, connections=CONNECTIONS, seconds=args.duration)
+                    at_size["requests"][label] = r
+                    figures = f"{r['rps']:.0f} req/s p50 {r['p50_ms']:.1f} p99 {r['p99_ms']:.1f} ms"
+                    log(f"{name} {size:,} {label}: {figures}")
+                middle = middle_row(database, bench_id, size)
+                keyset = (bench_id, middle[0], middle[0], middle[1], middle[0], middle[1], middle[2])
+                at_size["sql_ms"] = {
+                    "count": database.timed(COUNT, (bench_id,)),
+                    "first page": database.timed(FIRST_PAGE, (bench_id,)),
+                    "keyset middle": database.timed(KEYSET, keyset),
+                }
+                at_size["plans"] = {
+                    "first page": database.plan(FIRST_PAGE, (bench_id,)),
+                    "count": database.plan(COUNT, (bench_id,)),
+                    "keyset middle": database.plan(KEYSET, keyset),
+                }
+                log(f"{name} {size:,} sql ms {at_size['sql_ms']} plans {at_size['plans']}")
+                found["sizes"][size] = at_size
+        finally:
+            database.close()
+    finally:
+        engine.stop()
+    return found
+
+
+def table(results: dict) -> str:
+    labels = ["first page", "no total", "deep page", "cursor start", "cursor middle"]
+    lines = [
+        "| engine | rows of the user | "
+        + " | ".join(f"{label} p50 / p99 ms" for label in labels)
+        + " | COUNT alone ms | first page SQL ms |",
+        "|---|---:|" + "---:|" * (len(labels) + 2),
+    ]
+    for engine, found in results.items():
+        if "failed" in found:
+            lines.append(f"| {engine} | failed: {found['failed'][:80]} |")
+            continue
+        for size, at_size in found["sizes"].items():
+            cells = []
+            for label in labels:
+                r = at_size["requests"].get(label)
+                if not r:
+                    cells.append("n/a")
+                elif not r["requests"]:  # not one answer in the window
+                    cells.append(f"> {r['seconds']:.0f} s")
+                else:
+                    cells.append(f"{r['p50_ms']:.1f} / {r['p99_ms']:.1f}")
+            sql = at_size["sql_ms"]
+            lines.append(
+                f"| {engine} | {size:,} | "
+                + " | ".join(cells)
+                + f" | {sql['count']:.2f} | {sql['first page']:.2f} |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--engines", default="sogoms-sqlite,sogoms-mariadb", help="either or both")
+    parser.add_argument(
+        "--sizes", default=",".join(str(s) for s in SIZES), help="rows of the user, ascending"
+    )
+    parser.add_argument("--duration", type=float, default=3, help="measured seconds per request kind")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--db-prefix", default="sogoms_scale", help="MariaDB databases created and dropped")
+    parser.add_argument("--out", type=Path, default=OUT_DIR)
+    args = parser.parse_args()
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    if not set(engines) <= {"sogoms-sqlite", "sogoms-mariadb"}:
+        parser.error("--engines: sogoms-sqlite, sogoms-mariadb")
+    args.sizes = sorted(int(s) for s in args.sizes.split(","))
+    if shutil.which("wrk") is None:
+        parser.error("wrk is missing: apt-get install wrk (Debian's package)")
+    # What crud_bench's SOGOMS engines read: the production server, no rows of their own.
+    args.server, args.rows, args.sogoms_env = "granian", 0, {}
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    started = datetime.now(UTC)
+    tmp = Path(tempfile.mkdtemp(prefix="sogoms-scale-"))
+    results: dict = {}
+    try:
+        for name in engines:
+            try:
+                results[name] = run_engine(name, args, tmp)
+            except (KeyboardInterrupt, TimeoutError):
+                raise
+            except Exception as exc:
+                log(f"{name}: FAILED: {exc}")
+                results[name] = {"failed": str(exc)}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    info = machine()
+    report = {
+        "date": started.isoformat(timespec="seconds"),
+        "commit": commit(),
+        "machine": info,
+        "settings": {
+            "server": f"granian x{args.workers} ({args.threads} thread(s) each)",
+            "load": f"{wrk_version().split(' [')[0]}, {CONNECTIONS} connections, {args.duration:g} s each",
+            "host": HOST,
+        },
+        "results": results,
+    }
+    markdown = (
+        f"{report['date']}, commit {report['commit']}, {info['cpu']} ({info['nproc']} cores);"
+        f" {report['settings']['server']}; {report['settings']['load']}\n\n" + table(results)
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    (args.out / f"scale-{stamp}.json").write_text(json.dumps(report, indent=2, default=str))
+    (args.out / f"scale-{stamp}.md").write_text(markdown + "\n")
+    print(markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

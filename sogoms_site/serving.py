@@ -1,0 +1,52 @@
+"""The production HTTP server command, defined once.
+
+granian's WSGI interface serves the API (chosen by measurement; docs/performance.md):
+`WORKERS` processes, each running Django on one blocking thread, HTTP/1.1 keep-alive on
+(granian's default), a worker that dies is started again. `sogoms ctl` runs this
+command; `make serve-prod` and deploy/systemd/sogoms-http.service spell it out and
+tests/site/test_serving.py holds them to it. The push socket is a process of its own
+(sogoms-socket: uvicorn on the ASGI application), see docs/operations.md.
+
+Extra granian settings come from its own environment variables (`GRANIAN_*`, e.g.
+`GRANIAN_LOG_ACCESS_ENABLED=1` for an access log), so the command stays the same.
+"""
+
+from __future__ import annotations
+
+WSGI_APPLICATION = "sogoms_site.wsgi:application"
+DEFAULT_WORKERS = 2
+DEFAULT_THREADS = 1
+DEFAULT_GRACE_SECONDS = 30  # requests in flight at SIGTERM may finish within this
+# On SIGHUP granian starts each new worker, waits this long, then stops the old one: the
+# new one must be serving by then (importing the site takes seconds on a busy machine).
+RELOAD_OVERLAP_SECONDS = 15
+
+
+def http_server_args(
+    host: str,
+    port: int | str,
+    workers: int | str = DEFAULT_WORKERS,
+    threads: int | str = DEFAULT_THREADS,
+    *,
+    grace: int | str = DEFAULT_GRACE_SECONDS,
+    application: str = WSGI_APPLICATION,
+) -> list[str]:
+    """The arguments of `granian` (after the program name) serving `application` on host:port."""
+    return [
+        "--interface",
+        "wsgi",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--blocking-threads",
+        str(threads),
+        "--respawn-failed-workers",
+        "--workers-kill-timeout",
+        str(grace),
+        "--respawn-interval",
+        str(RELOAD_OVERLAP_SECONDS),
+        application,
+    ]

@@ -1,0 +1,3 @@
+from importlib import import_module
+
+Migration = import_module("tests.ops.deployapp.expand.0001_initial").Migration
