@@ -216,11 +216,21 @@ async def _process_channel() -> str:
     loop = asyncio.get_running_loop()
     if _state["loop"] is not loop:
         _state.update(topics={}, mailboxes={}, joining={}, channel=None, task=None, loop=loop)
-    channel: str | None = _state["channel"]
-    if channel is None:
-        channel = _state["channel"] = await get_channel_layer().new_channel("push.process.")
+    made: asyncio.Future | None = _state["channel"]
+    if made is None:
+        # One channel per loop, also when the first sockets join at once: they all wait for
+        # the same one (two channels in one group would deliver each frame twice).
+        made = _state["channel"] = loop.create_future()
+        try:
+            channel = await get_channel_layer().new_channel("push.process.")
+        except BaseException as exc:
+            _state["channel"] = None
+            made.set_exception(exc)
+            made.exception()  # retrieved: the sockets waiting on it get it raised
+            raise
+        made.set_result(channel)
         _state["task"] = loop.create_task(_receive(channel))
-    return channel
+    return await asyncio.shield(made)
 
 
 async def _receive(channel: str) -> None:
@@ -240,7 +250,8 @@ async def _receive(channel: str) -> None:
 async def _discard_unless_joined(topic: str) -> None:
     """Leave the topic's group, unless a socket of this process joined it again meanwhile."""
     if topic not in _state["topics"]:
-        await get_channel_layer().group_discard(parse_topic(topic).group, _state["channel"])
+        channel = await asyncio.shield(_state["channel"])
+        await get_channel_layer().group_discard(parse_topic(topic).group, channel)
 
 
 def _later(coroutine: Coroutine[Any, Any, Any]) -> None:

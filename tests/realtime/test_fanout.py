@@ -174,3 +174,34 @@ def test_a_topic_left_and_joined_again_at_once_keeps_its_group(in_process):
         return second.written
 
     assert run(scenario()) == ["after"]
+
+
+def test_sockets_joining_at_once_on_a_fresh_process_share_one_channel(in_process, monkeypatch):
+    """Two channels of one process in a group would hand every frame over twice."""
+    topic = "alpha/broadcast/news"
+    layer = get_channel_layer()
+    new_channel = layer.new_channel
+
+    async def slow_new_channel(*args, **kwargs):  # as the Redis layer's, which subscribes first
+        await asyncio.sleep(0.01)
+        return await new_channel(*args, **kwargs)
+
+    monkeypatch.setattr(layer, "new_channel", slow_new_channel)
+
+    async def scenario():
+        sockets = [StandInSocket() for _ in range(5)]
+        await asyncio.gather(*(fanout.join(topic, socket_) for socket_ in sockets))
+        for socket_ in sockets:
+            fanout.leave_all(socket_, [topic])
+        for _ in range(5):
+            await asyncio.sleep(0)
+        again = StandInSocket()
+        await fanout.join(topic, again)
+        message = {"type": "push.frame", "topic": topic, "text": "once"}
+        await get_channel_layer().group_send(parse_topic(topic).group, message)
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+        fanout.leave_all(again, [topic])
+        return again.written
+
+    assert run(scenario()) == ["once"]
