@@ -18,46 +18,37 @@ import redis
 from channels.generic.websocket import AsyncWebsocketConsumer
 from typing_extensions import override
 
-from realtime import watch
+from realtime import fanout, watch
 from realtime.auth import CLOSE_UNAUTHORIZED, SUBPROTOCOL, Refusal, recheck
 from realtime.config import push_settings
+from realtime.fanout import CLOSE_TRY_AGAIN
 from realtime.topics import Topic, TopicError, parse_topic
 from sogoms_site import metrics
 
 logger = logging.getLogger("sogoms.push")
 MAX_FRAME_CHARS = 8192
-# The channel layer lost Redis (a restart): this socket's subscriptions may be gone with it,
-# so it is closed with "try again later" (RFC 6455) for the client to reconnect and subscribe.
-CLOSE_TRY_AGAIN = 1013
+MAX_SUBSCRIPTIONS = 200
 # Going away (RFC 6455): the server process stops (a deploy, a restart); the client reconnects.
 CLOSE_GOING_AWAY = 1001
-MAX_SUBSCRIPTIONS = 200
-# Group changes in flight per event loop: thousands of sockets closing at once (a restart,
-# a network blip) must queue here, not exhaust the Redis layer's connection pool.
-LAYER_CONCURRENCY = 100
-_gates: dict = {}
 _open: set[PushConsumer] = set()  # this process's accepted sockets, closed when it stops
 
 
-def _gate() -> asyncio.Semaphore:
-    loop = asyncio.get_running_loop()
-    gate = _gates.get(loop)
-    if gate is None:
-        _gates.clear()  # a semaphore belongs to one loop; only tests run several in turn
-        gate = _gates[loop] = asyncio.Semaphore(LAYER_CONCURRENCY)
-    return gate
-
-
 class PushConsumer(AsyncWebsocketConsumer):
+    # No channel of its own on the layer: frames reach the socket through its process's one
+    # channel and fan-out (realtime.fanout); a channel per socket would cost a Redis
+    # subscription and a waiting task each. An alias with no layer gives Channels none.
+    channel_layer_alias = "sockets-take-frames-from-the-process-fan-out"
+
     @override
     async def __call__(self, scope, receive, send) -> None:
         try:
             await super().__call__(scope, receive, send)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            logger.warning("a socket lost the channel layer (%s); closing it with %d", exc, CLOSE_TRY_AGAIN)
+            # Redis went away under a frame (a restart): "try again later" (RFC 6455).
+            logger.warning("a socket lost Redis (%s); closing it with %d", exc, CLOSE_TRY_AGAIN)
             await self._forget()
             try:
-                await self.close(code=CLOSE_TRY_AGAIN, reason="the server lost its channel layer; reconnect")
+                await self.close(code=CLOSE_TRY_AGAIN, reason="the server lost Redis; reconnect")
             except Exception:  # the client may be gone already
                 logger.debug("the socket was closed already")
 
@@ -82,14 +73,12 @@ class PushConsumer(AsyncWebsocketConsumer):
             expiry.cancel()
         _open.discard(self)
         watch.unwatch(self)
+        fanout.leave_all(self, list(getattr(self, "topics", {})))
         metrics.push_closed(self)
 
     @override
     async def disconnect(self, code: int) -> None:
         await self._forget()
-        for topic in getattr(self, "topics", {}).values():
-            async with _gate():
-                await self.channel_layer.group_discard(topic.group, self.channel_name)
 
     @override
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -122,23 +111,17 @@ class PushConsumer(AsyncWebsocketConsumer):
         if len(self.topics) >= MAX_SUBSCRIPTIONS:
             await self._error("VALIDATION_ERROR", f"at most {MAX_SUBSCRIPTIONS} subscriptions per socket")
             return
-        async with _gate():
-            await self.channel_layer.group_add(topic.group, self.channel_name)
         self.topics[str(topic)] = topic
+        await fanout.join(str(topic), self)
 
     async def on_unsubscribe(self, frame: dict) -> None:
         topic = self.topics.pop(str(frame.get("topic")), None)
         if topic is not None:
-            async with _gate():
-                await self.channel_layer.group_discard(topic.group, self.channel_name)
+            fanout.leave(str(topic), self)
 
     async def on_ping(self, _frame: dict) -> None:
         # Frames are handled in order: a pong also says every earlier frame was applied.
         await self.send(text_data='{"type":"pong"}')
-
-    async def push_event(self, message: dict) -> None:
-        """A channel-layer message for a group this socket joined: pass the frame on."""
-        await self.send(text_data=message["text"])
 
     async def _allowed_topic(self, text: object) -> Topic | None:
         try:

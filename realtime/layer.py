@@ -19,6 +19,8 @@ from concurrent.futures import Future
 
 from channels.layers import get_channel_layer
 
+from realtime.topics import Topic
+
 logger = logging.getLogger("sogoms.push")
 _state: dict = {"loop": None, "tasks": set()}
 _own = threading.local()  # .loop: this thread's loop for publishes outside any server loop
@@ -39,6 +41,12 @@ class LoopRecorder:
         if _state["loop"] is not asyncio.get_running_loop():
             remember_server_loop()
         return await self.inner(scope, receive, send)
+
+
+def publish(topic: Topic, text: str) -> None:
+    """The frame `text` to every socket process listening to `topic` (realtime.fanout): one
+    message to the topic's group, whatever the number of sockets; never waits for them."""
+    group_send(topic.group, {"type": "push.frame", "topic": str(topic), "text": text})
 
 
 def group_send(group: str, message: dict) -> None:

@@ -1,8 +1,9 @@
 """Publishing push events: `publish`, `notify_user`, `broadcast` (keyword-only).
 
 An event is one frame, `{"type": "event", "topic", "data", "id", "ts"}`, sent to the
-topic's Channels group (every process with Redis, this process without) and, when the
-tenant has an `mqtt:` block, to the same topic over MQTT. Nothing here waits for
+sockets of the topic (through the channel layer to every socket process with Redis, to this
+one without; each process fans it out: realtime.fanout)
+and, when the tenant has an `mqtt:` block, to the same topic over MQTT. Nothing here waits for
 delivery. A topic of another app, or a channel the app does not have, is refused with
 `PushError`, a domain `InvalidInput` keyed by the field at fault (the API answers it as
 VALIDATION_ERROR, the CLI prints it).
@@ -24,7 +25,6 @@ from tenants.config import Tenant
 from tenants.registry import registry
 
 MAX_DATA_BYTES = 64 * 1024
-EVENT_MESSAGE = "push.event"  # the channel-layer message type; PushConsumer.push_event handles it
 
 
 class PushError(InvalidInput):
@@ -94,7 +94,7 @@ def _send(tenant: Tenant, topic: Topic, data: Any) -> dict:
     if len(payload) > MAX_DATA_BYTES:
         raise PushError("data", f"is larger than {MAX_DATA_BYTES} bytes as JSON")
     # the frame travels as its JSON text: encoded once, whatever the number of sockets
-    layer.group_send(topic.group, {"type": EVENT_MESSAGE, "text": payload.decode()})
+    layer.publish(topic, payload.decode())
     metrics.push_published(tenant.app)
     mqtt.forward(tenant, topic, payload)
     return frame

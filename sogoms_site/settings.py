@@ -8,6 +8,7 @@ are listed in docs/configuration.md.
 
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -304,7 +305,13 @@ else:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels.layers.InMemoryChannelLayer",
-            "CONFIG": {"capacity": env_int("SOGOMS_CHANNEL_CAPACITY", 1000)},
+            "CONFIG": {
+                "capacity": env_int("SOGOMS_CHANNEL_CAPACITY", 1000),
+                # the process's one push channel (realtime.fanout) takes every event of the
+                # process's topics; its receive loop hands them on at once. (Pairs of a
+                # compiled pattern and a size: this layer does not compile a dict's globs.)
+                "channel_capacity": [(re.compile(r"^push\.process\."), 100_000)],
+            },
         }
     }
 # How often a process asks, in one query, which sessions of its open sockets ended (in
