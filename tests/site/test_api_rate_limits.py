@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 
@@ -21,7 +19,7 @@ from tenants.auth import ratelimit
 from tenants.config import ApiLimits, RateLimit
 from tenants.config.durations import parse_rate
 from tests.conftest import data_of, error_of
-from tests.realtime.servers import BASE_DIR, free_port, site_env, uvicorn
+from tests.realtime.servers import BASE_DIR, free_port, site_env, sogoms_command, uvicorn
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -154,14 +152,7 @@ def test_the_limit_holds_across_two_server_processes_on_redis(tmp_path):
     )
     env = site_env(config, tmp_path / "var")
     env["REDIS_URL"] = database_url
-    subprocess.run(
-        [sys.executable, str(BASE_DIR / "manage.py"), "sogoms", "migrate"],
-        env=env,
-        cwd=BASE_DIR,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    sogoms_command(env, "migrate")
 
     def status(address: str) -> int:
         try:

@@ -128,14 +128,7 @@ def test_the_production_access_log_has_no_query_string(tmp_path: Path) -> None:
     secret = "c2VjcmV0LXBheWxvYWQ.in.the-query"  # a marker, not a credential
     env = {**demo_site(tmp_path), "GRANIAN_LOG_ACCESS_ENABLED": "1"}
     sogoms_command(env, "devsecrets")
-    subprocess.run(
-        [sys.executable, str(BASE_DIR / "manage.py"), "sogoms", "migrate"],
-        env=env,
-        cwd=BASE_DIR,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    sogoms_command(env, "migrate")
     port = free_port()
     command = [sys.executable, "-m", "granian", *http_server_args("127.0.0.1", port, workers=1)]
     log_path = tmp_path / "server.log"
