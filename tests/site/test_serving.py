@@ -27,7 +27,8 @@ def make_serve_prod_dry_run(*variables: str) -> list[str]:
     """The server command `make serve-prod` would run (its last line), split like a shell."""
     # -o: never rebuild the shared virtualenv from a test
     done = subprocess.run(
-        ["make", "-n", "-o", ".venv/.installed", "serve-prod", *variables],
+        # --no-print-directory: under `make test` a nested make would add "Entering directory"
+        ["make", "-n", "--no-print-directory", "-o", ".venv/.installed", "serve-prod", *variables],
         cwd=BASE_DIR,
         capture_output=True,
         text=True,
