@@ -73,7 +73,7 @@ class PushConsumer(AsyncWebsocketConsumer):
             expiry.cancel()
         _open.discard(self)
         watch.unwatch(self)
-        fanout.leave_all(self, list(getattr(self, "topics", {})))
+        fanout.leave_all(self, list(getattr(self, "topics", {}).values()))
         metrics.push_closed(self)
 
     @override
@@ -112,12 +112,12 @@ class PushConsumer(AsyncWebsocketConsumer):
             await self._error("VALIDATION_ERROR", f"at most {MAX_SUBSCRIPTIONS} subscriptions per socket")
             return
         self.topics[str(topic)] = topic
-        await fanout.join(str(topic), self)
+        await fanout.join(topic, self)
 
     async def on_unsubscribe(self, frame: dict) -> None:
         topic = self.topics.pop(str(frame.get("topic")), None)
         if topic is not None:
-            fanout.leave(str(topic), self)
+            fanout.leave(topic, self)
 
     async def on_ping(self, _frame: dict) -> None:
         # Frames are handled in order: a pong also says every earlier frame was applied.

@@ -24,12 +24,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Coroutine, Generator
+from collections.abc import Coroutine, Generator, Iterable
 from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
 
-from realtime.topics import parse_topic
+from realtime.topics import Topic
 
 logger = logging.getLogger("sogoms.push")
 MAX_PENDING_FRAMES = 1000
@@ -147,7 +147,7 @@ _state: dict[str, Any] = {
 }
 
 
-async def join(topic: str, socket: Listener) -> None:
+async def join(topic: Topic, socket: Listener) -> None:
     """From here on the socket gets the frames of `topic`. The process's channel is in the
     topic's group before this returns (with Redis: subscribed), so an event published after
     the client is told (by its next pong) that it listens reaches it. Redis away: the
@@ -156,38 +156,40 @@ async def join(topic: str, socket: Listener) -> None:
     mailbox = _state["mailboxes"].get(socket)
     if mailbox is None:
         mailbox = _state["mailboxes"][socket] = Mailbox(socket)
-    listeners = _state["topics"].get(topic)
+    name = str(topic)  # the table's key: what a frame's message names
+    listeners = _state["topics"].get(name)
     if listeners is None:
         # In the table before the layer is asked, so a leave meanwhile does not discard the
         # group; a join meanwhile waits for the same group_add.
-        listeners = _state["topics"][topic] = {}
-        joined = _state["joining"][topic] = asyncio.get_running_loop().create_future()
+        listeners = _state["topics"][name] = {}
+        joined = _state["joining"][name] = asyncio.get_running_loop().create_future()
         try:
-            await get_channel_layer().group_add(parse_topic(topic).group, channel)
+            await get_channel_layer().group_add(topic.group, channel)
             joined.set_result(None)
         except BaseException as exc:
             if not listeners:
-                _state["topics"].pop(topic, None)
+                _state["topics"].pop(name, None)
             joined.set_exception(exc)
             joined.exception()  # retrieved: a join without company must not warn
             raise
         finally:
-            _state["joining"].pop(topic, None)
-    elif topic in _state["joining"]:
-        await asyncio.shield(_state["joining"][topic])
+            _state["joining"].pop(name, None)
+    elif name in _state["joining"]:
+        await asyncio.shield(_state["joining"][name])
     listeners[socket] = mailbox
 
 
-def leave(topic: str, socket: Listener) -> None:
-    listeners = _state["topics"].get(topic)
+def leave(topic: Topic, socket: Listener) -> None:
+    name = str(topic)
+    listeners = _state["topics"].get(name)
     if listeners is not None:
         listeners.pop(socket, None)
-        if not listeners and topic not in _state["joining"]:
-            del _state["topics"][topic]
+        if not listeners and name not in _state["joining"]:
+            del _state["topics"][name]
             _later(_discard_unless_joined(topic))
 
 
-def leave_all(socket: Listener, topics: list[str]) -> None:
+def leave_all(socket: Listener, topics: Iterable[Topic]) -> None:
     for topic in topics:
         leave(topic, socket)
     mailbox = _state["mailboxes"].pop(socket, None)
@@ -247,11 +249,11 @@ async def _receive(channel: str) -> None:
             await asyncio.sleep(RESUBSCRIBE_SECONDS)
 
 
-async def _discard_unless_joined(topic: str) -> None:
+async def _discard_unless_joined(topic: Topic) -> None:
     """Leave the topic's group, unless a socket of this process joined it again meanwhile."""
-    if topic not in _state["topics"]:
+    if str(topic) not in _state["topics"]:
         channel = await asyncio.shield(_state["channel"])
-        await get_channel_layer().group_discard(parse_topic(topic).group, channel)
+        await get_channel_layer().group_discard(topic.group, channel)
 
 
 def _later(coroutine: Coroutine[Any, Any, Any]) -> None:

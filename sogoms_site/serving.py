@@ -13,6 +13,8 @@ Extra granian settings come from its own environment variables (`GRANIAN_*`, e.g
 
 from __future__ import annotations
 
+from sogoms_site.env import env_int
+
 WSGI_APPLICATION = "sogoms_site.wsgi:application"
 DEFAULT_WORKERS = 2
 DEFAULT_THREADS = 1
@@ -50,3 +52,10 @@ def http_server_args(
         str(RELOAD_OVERLAP_SECONDS),
         application,
     ]
+
+
+def grace_seconds() -> int:
+    """How long requests and tasks in flight may take to finish after SIGTERM
+    (`SOGOMS_CTL_GRACE`): the servers are given it, and `sogoms ctl` kills a process still
+    running `KILL_MARGIN` s after it."""
+    return env_int("SOGOMS_CTL_GRACE", DEFAULT_GRACE_SECONDS)

@@ -14,7 +14,7 @@ import sys
 
 import uvicorn
 
-from sogoms_site.env import env_int
+from sogoms_site.serving import grace_seconds
 
 # How long the clients have to answer the close frames before the server goes on stopping.
 CLOSE_HANDSHAKE_SECONDS = 5.0
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--timeout-graceful-shutdown",
         type=int,
-        default=env_int("SOGOMS_CTL_GRACE", 30),
+        default=grace_seconds(),
         help="seconds HTTP requests in flight may take to finish after SIGTERM",
     )
     parser.add_argument("--no-access-log", action="store_true")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from sogoms_site.env import env_int, env_str
-from sogoms_site.serving import DEFAULT_WORKERS, http_server_args
+from sogoms_site.serving import DEFAULT_WORKERS, grace_seconds, http_server_args
 
 
 @dataclass(frozen=True)
@@ -60,12 +60,6 @@ def processes() -> list[Process]:
         found.append(Process("worker", worker, {"REMAP_SIGTERM": "SIGQUIT"}))
         found.append(Process("beat", [*python, "celery", "-A", "sogoms_site", "beat", "-l", "info"]))
     return found
-
-
-def grace_seconds() -> int:
-    """How long requests and tasks in flight may take to finish after SIGTERM; the servers
-    are given it, and a process still running `KILL_MARGIN` s after it is killed."""
-    return env_int("SOGOMS_CTL_GRACE", 30)
 
 
 # The servers' own bound ends first; this margin is for their exit after it.

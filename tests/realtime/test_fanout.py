@@ -87,15 +87,15 @@ def test_a_client_that_does_not_read_holds_up_nobody_and_gets_its_frames_in_orde
         slow, quick = StandInSocket(), StandInSocket()
         slow.held.clear()
         for socket_ in (slow, quick):
-            await fanout.join("alpha/broadcast/news", socket_)
+            await fanout.join(parse_topic("alpha/broadcast/news"), socket_)
         for number in range(3):
             fanout.deliver("alpha/broadcast/news", f"frame {number}")
         quick_at_once, slow_at_once = list(quick.written), list(slow.written)
         slow.held.set()
         for _ in range(10):
             await asyncio.sleep(0)
-        fanout.leave_all(slow, ["alpha/broadcast/news"])
-        fanout.leave_all(quick, ["alpha/broadcast/news"])
+        fanout.leave_all(slow, [parse_topic("alpha/broadcast/news")])
+        fanout.leave_all(quick, [parse_topic("alpha/broadcast/news")])
         return quick_at_once, slow_at_once, slow.written
 
     quick_at_once, slow_at_once, slow_later = run(scenario())
@@ -108,13 +108,13 @@ def test_a_client_too_far_behind_is_closed_with_try_again_later(in_process):
     async def scenario():
         slow = StandInSocket()
         slow.held.clear()
-        await fanout.join("alpha/user/1/news", slow)
+        await fanout.join(parse_topic("alpha/user/1/news"), slow)
         for number in range(fanout.MAX_PENDING_FRAMES + 2):
             fanout.deliver("alpha/user/1/news", f"frame {number}")
         slow.held.set()
         for _ in range(10):
             await asyncio.sleep(0)
-        fanout.leave_all(slow, ["alpha/user/1/news"])
+        fanout.leave_all(slow, [parse_topic("alpha/user/1/news")])
         return slow
 
     slow = run(scenario())
@@ -125,9 +125,9 @@ def test_a_client_too_far_behind_is_closed_with_try_again_later(in_process):
 def test_a_socket_that_left_gets_nothing_more(in_process):
     async def scenario():
         socket_ = StandInSocket()
-        await fanout.join("alpha/user/1/news", socket_)
+        await fanout.join(parse_topic("alpha/user/1/news"), socket_)
         reached_before = fanout.deliver("alpha/user/1/news", "before")
-        fanout.leave_all(socket_, ["alpha/user/1/news"])
+        fanout.leave_all(socket_, [parse_topic("alpha/user/1/news")])
         reached_after = fanout.deliver("alpha/user/1/news", "after")
         return reached_before, reached_after, socket_.written
 
@@ -157,7 +157,7 @@ def test_a_subscription_while_redis_is_away_closes_the_socket_with_try_again_lat
 def test_a_topic_left_and_joined_again_at_once_keeps_its_group(in_process):
     """The last socket of a topic leaves (its group's discard is scheduled) and another
     joins before that runs: the process stays in the group and hears the next event."""
-    topic = "alpha/broadcast/news"
+    topic = parse_topic("alpha/broadcast/news")
 
     async def scenario():
         first, second = StandInSocket(), StandInSocket()
@@ -166,8 +166,8 @@ def test_a_topic_left_and_joined_again_at_once_keeps_its_group(in_process):
         await fanout.join(topic, second)
         for _ in range(5):
             await asyncio.sleep(0)  # the scheduled discard runs here
-        message = {"type": "push.frame", "topic": topic, "text": "after"}
-        await get_channel_layer().group_send(parse_topic(topic).group, message)
+        message = {"type": "push.frame", "topic": str(topic), "text": "after"}
+        await get_channel_layer().group_send(topic.group, message)
         for _ in range(20):
             await asyncio.sleep(0.01)
         fanout.leave_all(second, [topic])
@@ -178,7 +178,7 @@ def test_a_topic_left_and_joined_again_at_once_keeps_its_group(in_process):
 
 def test_sockets_joining_at_once_on_a_fresh_process_share_one_channel(in_process, monkeypatch):
     """Two channels of one process in a group would hand every frame over twice."""
-    topic = "alpha/broadcast/news"
+    topic = parse_topic("alpha/broadcast/news")
     layer = get_channel_layer()
     new_channel = layer.new_channel
 
@@ -197,8 +197,8 @@ def test_sockets_joining_at_once_on_a_fresh_process_share_one_channel(in_process
             await asyncio.sleep(0)
         again = StandInSocket()
         await fanout.join(topic, again)
-        message = {"type": "push.frame", "topic": topic, "text": "once"}
-        await get_channel_layer().group_send(parse_topic(topic).group, message)
+        message = {"type": "push.frame", "topic": str(topic), "text": "once"}
+        await get_channel_layer().group_send(topic.group, message)
         for _ in range(20):
             await asyncio.sleep(0.01)
         fanout.leave_all(again, [topic])
