@@ -23,6 +23,7 @@ from django.db import IntegrityError, connections, models, transaction
 from mail.sealing import SealError, open_text, seal_text
 from sogoms_site.errors import DomainError
 from tenants.config import Tenant
+from tenants.databases import visit_each
 from tenants.logs import log_error
 from tenants.usermodel import once_per_tenant, tenant_apps
 
@@ -150,17 +151,8 @@ def pending_flush_all(*, queue: Queue) -> int:
     """The sweep's part: every tenant's waiting rows."""
     from tenants.registry import registry
 
-    moved = 0
-    already_open = {c.alias for c in connections.all(initialized_only=True) if c.connection is not None}
-    for tenant in registry():
-        if _may_have_rows(tenant):
-            moved += pending_flush(tenant, queue=queue)
-        if tenant.db_alias not in already_open:
-            # A connection kept per tenant visited would hold a file (SQLite) or a server
-            # connection and ~170 kB each between sweeps: with a thousand tenants, the
-            # worker's memory and its open-files limit.
-            connections[tenant.db_alias].close()
-    return moved
+    visited = visit_each(registry())  # closing the connections the sweep opens
+    return sum(pending_flush(tenant, queue=queue) for tenant in visited if _may_have_rows(tenant))
 
 
 def _may_have_rows(tenant: Tenant) -> bool:

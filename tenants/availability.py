@@ -37,6 +37,7 @@ from sogoms_site.api.errors import from_domain, response_headers
 from sogoms_site.errors import TenantUnavailable
 from sogoms_site.probes import check_database, database_reachable
 from tenants.config import Registry
+from tenants.databases import visit_each
 from tenants.registry import registry
 
 logger = logging.getLogger("sogoms.availability")
@@ -142,13 +143,7 @@ def tenant_checks() -> tuple[dict[str, dict[str, Any]], float | None]:
 
 def _sweep_now(current: Registry) -> None:
     """Check every tenant database of the registry, without leaving connections open."""
-    checks = {}
-    already_open = {c.alias for c in connections.all(initialized_only=True) if c.connection is not None}
-    for tenant in current:
-        opened = tenant.db_alias not in already_open
-        checks[tenant.app] = check_database(tenant.db_alias)
-        if opened:  # a probe's connection, not one of this thread's requests: close it
-            connections[tenant.db_alias].close()
+    checks = {tenant.app: check_database(tenant.db_alias) for tenant in visit_each(current)}
     with _sweep_lock:
         _sweep.swept, _sweep.checks, _sweep.at = current, checks, time.monotonic()
 
