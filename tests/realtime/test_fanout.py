@@ -15,8 +15,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 
-from realtime import fanout, services
-from realtime.topics import parse_topic
+from realtime import fanout, layer, services
+from realtime.topics import Topic, parse_topic
 from tests.realtime.conftest import access_token, close_code, frame, open_socket, run, subscribe
 from tests.realtime.servers import free_port
 
@@ -154,6 +154,16 @@ def test_a_subscription_while_redis_is_away_closes_the_socket_with_try_again_lat
     assert run(scenario()) == fanout.CLOSE_TRY_AGAIN
 
 
+async def heard(socket_: StandInSocket, topic: Topic, text: str) -> list[str]:
+    """Publish `text` on `topic` as the push services do, let the fan-out run, then leave:
+    what the socket was written."""
+    layer.publish(topic, text)
+    for _ in range(20):
+        await asyncio.sleep(0.01)
+    fanout.leave_all(socket_, [topic])
+    return socket_.written
+
+
 def test_a_topic_left_and_joined_again_at_once_keeps_its_group(in_process):
     """The last socket of a topic leaves (its group's discard is scheduled) and another
     joins before that runs: the process stays in the group and hears the next event."""
@@ -166,12 +176,7 @@ def test_a_topic_left_and_joined_again_at_once_keeps_its_group(in_process):
         await fanout.join(topic, second)
         for _ in range(5):
             await asyncio.sleep(0)  # the scheduled discard runs here
-        message = {"type": "push.frame", "topic": str(topic), "text": "after"}
-        await get_channel_layer().group_send(topic.group, message)
-        for _ in range(20):
-            await asyncio.sleep(0.01)
-        fanout.leave_all(second, [topic])
-        return second.written
+        return await heard(second, topic, "after")
 
     assert run(scenario()) == ["after"]
 
@@ -179,14 +184,14 @@ def test_a_topic_left_and_joined_again_at_once_keeps_its_group(in_process):
 def test_sockets_joining_at_once_on_a_fresh_process_share_one_channel(in_process, monkeypatch):
     """Two channels of one process in a group would hand every frame over twice."""
     topic = parse_topic("alpha/broadcast/news")
-    layer = get_channel_layer()
-    new_channel = layer.new_channel
+    channel_layer = get_channel_layer()
+    new_channel = channel_layer.new_channel
 
     async def slow_new_channel(*args, **kwargs):  # as the Redis layer's, which subscribes first
         await asyncio.sleep(0.01)
         return await new_channel(*args, **kwargs)
 
-    monkeypatch.setattr(layer, "new_channel", slow_new_channel)
+    monkeypatch.setattr(channel_layer, "new_channel", slow_new_channel)
 
     async def scenario():
         sockets = [StandInSocket() for _ in range(5)]
@@ -197,11 +202,6 @@ def test_sockets_joining_at_once_on_a_fresh_process_share_one_channel(in_process
             await asyncio.sleep(0)
         again = StandInSocket()
         await fanout.join(topic, again)
-        message = {"type": "push.frame", "topic": str(topic), "text": "once"}
-        await get_channel_layer().group_send(topic.group, message)
-        for _ in range(20):
-            await asyncio.sleep(0.01)
-        fanout.leave_all(again, [topic])
-        return again.written
+        return await heard(again, topic, "once")
 
     assert run(scenario()) == ["once"]
