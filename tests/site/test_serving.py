@@ -145,3 +145,18 @@ def test_the_production_access_log_has_no_query_string(tmp_path: Path) -> None:
     text = log_path.read_text()
     assert '"GET /api/auth/me HTTP/1.1" 401' in text  # the access line is there
     assert secret not in text
+
+
+def test_the_wsgi_application_leaves_what_it_built_at_start_out_of_the_collector(tmp_path) -> None:
+    """A full collection walks every tracked object: the start-up heap (settings, URL
+    patterns, tenants' config) is frozen once built, so it stalls no request later."""
+    env = site_env(BASE_DIR / "tests" / "config", tmp_path / "var")
+    env["SOGOMS_EMBEDDED_WORKER"] = "0"
+    probe = "import gc, sogoms_site.wsgi; print(gc.get_freeze_count(), len(gc.get_objects()))"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    frozen, tracked = map(int, done.stdout.split())
+    assert frozen > 50_000  # Django, DRF and the site's modules
+    assert tracked < frozen / 10
