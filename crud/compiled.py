@@ -109,19 +109,28 @@ def _compile(
     queryset = build(markers)
     compiler = queryset.query.get_compiler(using=alias)
     sql, params = compiler.as_sql()
+    slots = trace(params, markers)
+    if slots is None:
+        return _UNCACHEABLE
+    if count:
+        return CompiledRead(f"SELECT COUNT(*) FROM ({sql}) sogoms_count", slots, compiler, {})  # noqa: S608
+    fields = [select[0] for select in compiler.select[: compiler.col_count]]
+    return CompiledRead(sql, slots, compiler, compiler.get_converters(fields))
+
+
+def trace(params: Sequence[Any], markers: Sequence[Any]) -> tuple[Slot, ...] | None:
+    """Where each parameter of compiled SQL came from: the index of the marker it is, or
+    a constant; None when the ORM transformed a marker (e.g. into a LIKE pattern)."""
     slots: list[Slot] = []
     positions = {value: index for index, value in enumerate(markers)}
     for param in params:
         if isinstance(param, int | str) and not isinstance(param, bool) and param in positions:
             slots.append(positions[param])
         elif isinstance(param, str) and "\x1fsogoms-marker-" in param:
-            return _UNCACHEABLE  # a value the ORM transformed (e.g. a LIKE pattern)
+            return None
         else:
             slots.append(("const", param))
-    if count:
-        return CompiledRead(f"SELECT COUNT(*) FROM ({sql}) sogoms_count", tuple(slots), compiler, {})  # noqa: S608
-    fields = [select[0] for select in compiler.select[: compiler.col_count]]
-    return CompiledRead(sql, tuple(slots), compiler, compiler.get_converters(fields))
+    return tuple(slots)
 
 
 def clear() -> None:

@@ -27,6 +27,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
+from crud import writes
 from crud.access.callers import is_anonymous
 from crud.access.compile import apply, to_q
 from crud.access.evaluate import holds
@@ -171,7 +172,7 @@ def _insert(bound: BoundResource, model_values: dict) -> Any:
     alias = bound.tenant.db_alias
     row = bound.model(**model_values)
     if bound.resource.source == "schema":
-        row.save(using=alias, force_insert=True)
+        writes.insert(bound, row)
         return row
     meta = bound.model._meta
     columns = [field for field in meta.concrete_fields if field.attname in model_values]
@@ -265,13 +266,16 @@ def record_update(
     reads_owner = owner is not None and caller.is_admin  # a second statement: the row's owner
     try:
         with _one_statement_or_atomic(alias, not reads_owner):
-            rows = _writable_rows(bound, caller, "update", pk)
             # one UPDATE, owner-filtered: no row load, and the write lock is held briefly
-            affected = rows.update(**changes)
+            if bound.resource.source == "schema":
+                affected = writes.update(bound, caller, pk, changes)
+            else:
+                affected = _writable_rows(bound, caller, "update", pk).update(**changes)
             if not affected:
                 raise NotFoundError(f"No {bound.name} with id {pk}.")
             row_owner: int | None = caller.id
             if reads_owner and owner is not None:
+                rows = _writable_rows(bound, caller, "update", pk)
                 row_owner = rows.values_list(bound.attnames[owner.name], flat=True).first()
             emit(
                 DomainEvent(bound.tenant.app, bound.name, "update", pk, row_owner, tuple(values)),
