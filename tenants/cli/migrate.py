@@ -1,5 +1,9 @@
 """`sogoms migrate`: the control database's migrations, then every tenant's tables.
 
+A database on a MariaDB server that does not exist yet (the control database, or a
+tenant's, as SOGOMS_TENANT_DATABASE_URL names it) is created first, with utf8mb4, when the
+account may: as the SQLite files are made on first use.
+
 With `--rolling` (or SOGOMS_ROLLING_DEPLOY=1) it first checks that the control database's
 pending migrations only expand the schema (tenants.rolling) and refuses, having changed
 nothing, when one would break the release still running; `--allow-destructive` overrides.
@@ -8,6 +12,7 @@ nothing, when one would break the release still running; `--allow-destructive` o
 from __future__ import annotations
 
 from django.core.management import call_command
+from django.db import OperationalError, connections
 
 from sogoms_site.commands import Options, Out, Subparsers
 from sogoms_site.env import env_bool
@@ -49,10 +54,36 @@ def run(options: Options, out: Out) -> int:
                 "or pass --allow-destructive (nothing was changed)"
             )
             return 1
+    _create_if_missing("default", out)
     call_command("migrate", database="default", interactive=False, verbosity=0)
     out.write("control database: up to date")
     for tenant in [tenants.tenants[app] for app in wanted]:  # every one is known (above)
+        _create_if_missing(tenant.db_alias, out)
         done = sync_tenant_tables(tenant)
         out.write(f"{tenant.app} ({tenant.db_engine}): " + ("; ".join(done) if done else "up to date"))
     tenant_records_sync(registry=tenants)
     return 0
+
+
+MARIADB_UNKNOWN_DATABASE = 1049
+
+
+def _create_if_missing(alias: str, out: Out) -> None:
+    """CREATE DATABASE for an alias whose MariaDB database does not exist yet."""
+    connection = connections[alias]
+    if connection.vendor != "mysql":
+        return
+    try:
+        connection.ensure_connection()
+        return
+    except OperationalError as exc:
+        cause = exc.__cause__ or exc
+        if not cause.args or cause.args[0] != MARIADB_UNKNOWN_DATABASE:
+            raise
+    name = connection.settings_dict["NAME"]
+    # the server without a database, as Django's own test-database creation connects
+    with connection._nodb_cursor() as cursor:
+        cursor.execute(
+            f"CREATE DATABASE IF NOT EXISTS {connection.ops.quote_name(name)} CHARACTER SET utf8mb4"
+        )
+    out.write(f"created database {name}")
