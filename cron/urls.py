@@ -1,11 +1,19 @@
 """Scheduled-job routes under each tenant's base path (`<base>/_cron/`)."""
 
-from django.urls import path
+from django.urls import include, path
 
 from cron import views
 
 urlpatterns = [
-    path("_cron/jobs", views.JobsView.as_view()),
-    path("_cron/jobs/<str:name>/trigger", views.TriggerView.as_view()),
-    path("_cron/runs", views.RunsView.as_view()),
+    # one prefix test rules them all out for every other path (a resource's)
+    path(
+        "_cron/",
+        include(
+            [
+                path("jobs", views.JobsView.as_view()),
+                path("jobs/<str:name>/trigger", views.TriggerView.as_view()),
+                path("runs", views.RunsView.as_view()),
+            ]
+        ),
+    ),
 ]

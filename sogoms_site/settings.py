@@ -353,6 +353,7 @@ WHITENOISE_AUTOREFRESH = DEBUG
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["sogoms_site.api.renderers.EnvelopeRenderer"],
     "DEFAULT_PARSER_CLASSES": ["sogoms_site.api.parsers.BoundedJSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "sogoms_site.api.negotiation.EnvelopeNegotiation",
     "DEFAULT_AUTHENTICATION_CLASSES": ["tenants.auth.authentication.TenantJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # the tenant's per-user and per-operation API limits (per-IP ones run at the edge)
