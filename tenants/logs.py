@@ -7,7 +7,6 @@ within a line. `purge_logs` deletes files older than the tenant's retention.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -17,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.serializers.json import DjangoJSONEncoder
 
+from sogoms_site.api.envelope import render_json
 from sogoms_site.requestid import current_request_id
 
 _FILE_NAME = re.compile(r"^(?P<app>[a-z][a-z0-9_]*)-(?P<day>\d{8})-(?P<type>[a-z_]+)\.log$")
@@ -54,11 +53,10 @@ def write_entry(
         "request_id": current_request_id() or None,
         "details": details or {},
     }
-    line = (json.dumps(entry, cls=DjangoJSONEncoder, ensure_ascii=False) + "\n").encode()
+    line = render_json(entry) + b"\n"
     path = log_path(app, kind, now.date())
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        fd = _open_for_append(path)
         try:
             os.write(fd, line)
         finally:
@@ -66,6 +64,15 @@ def write_entry(
     except OSError as exc:
         logger.error("cannot write %s: %s; entry was %s", path, exc, line.decode().strip())
     return entry
+
+
+def _open_for_append(path: Path) -> int:
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+    try:
+        return os.open(path, flags, 0o640)
+    except FileNotFoundError:  # its directory is not there yet: made here, not checked per entry
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, flags, 0o640)
 
 
 def log_event(app: str, event: str, *, user_id: Any = None, details: dict | None = None) -> dict:
