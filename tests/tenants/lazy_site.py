@@ -28,6 +28,7 @@ def main() -> None:
     from prometheus_client import REGISTRY
 
     from crud.dynamic import schema_models
+    from tenants.databases import registered_tenant_aliases
     from tenants.registry import registry
     from tenants.reload import reload_now
     from tenants.usermodel import user_model
@@ -70,14 +71,17 @@ def main() -> None:
         )
 
     facts["built_at_start"] = built()
+    facts["aliases_at_start"] = registered_tenant_aliases()
     alice = register("g07", "alice@example.com")
     facts["built_after_first_request"] = built()
+    facts["aliases_after_first_request"] = registered_tenant_aliases()
     status, _answer = call("POST", "g07", "projects", {"name": "Alice's"}, alice)
     facts["create_on_g07"] = status
     bob = register("g08", "bob@example.com")
     facts["bob_lists_g08"] = call("GET", "g08", "projects", token=bob)[1]["meta"]["total"]
     facts["alice_token_on_g08"] = call("GET", "g08", "projects", token=alice)[0]
     facts["alice_lists_g07"] = call("GET", "g07", "projects", token=alice)[1]["meta"]["total"]
+    facts["aliases_after_two_tenants"] = registered_tenant_aliases()
 
     from tenants.availability import wait_for_sweep
 
@@ -93,6 +97,7 @@ def main() -> None:
         )
         ready.append({"status": body["status"], "queries": queries() - before, "tenants_ok": ok})
     facts["ready"] = ready
+    facts["aliases_after_the_sweep"] = len(registered_tenant_aliases())
 
     config = Path(os.environ["SOGOMS_CONFIG_DIR"])
     for kind in ("routes", "schema"):

@@ -67,6 +67,13 @@ def test_no_tenant_is_built_at_start_and_a_first_request_builds_its_own_alone(fa
     assert facts["built_after_first_request"] == ["g07"]
 
 
+def test_no_database_alias_is_registered_at_start_and_a_first_request_registers_its_own(facts):
+    assert facts["aliases_at_start"] == []
+    assert facts["aliases_after_first_request"] == ["tenant_g07"]
+    assert facts["aliases_after_two_tenants"] == ["tenant_g07", "tenant_g08"]
+    assert facts["aliases_after_the_sweep"] == TENANTS  # the /ready sweep visited each tenant
+
+
 def test_tenants_built_on_first_use_stay_apart(facts):
     assert facts["create_on_g07"] == 201
     assert facts["bob_lists_g08"] == 0  # alice's row is on g07's database only

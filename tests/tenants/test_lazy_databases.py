@@ -1,0 +1,154 @@
+"""A tenant's database alias exists from its first use, not from start (tenants/databases.py).
+
+The test settings register every alias at start (the test runner makes their test
+databases); these tests load tenants of their own with that switched off, as a server runs,
+on SQLite files of their own (outside the test runner's databases, hence no django_db mark).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connections
+
+from tenants import databases
+from tenants.config import Registry
+from tenants.config.loader import load_config
+from tenants.databases import register_tenant_databases, registered_tenant_aliases, visit_each
+from tenants.registry import load_options
+
+APPS = ("lz0", "lz1", "lz2")
+
+
+def load(config: Path, apps=APPS, conn_max_age: int = 30) -> Registry:
+    secret = config.parent / "jwt_secret"
+    secret.write_text("z" * 40)
+    (config / "routes").mkdir(parents=True, exist_ok=True)
+    for app in apps:
+        (config / "routes" / f"{app}.yaml").write_text(
+            f"app: {app}\nhosts: [{app}.test]\nauth: {{jwt_secret_file: {secret}}}\n"
+            f"database: {{engine: sqlite, name: {config.parent / 'db' / app}.sqlite3, "
+            f"conn_max_age: {conn_max_age}}}\n"
+        )
+    options = dataclasses.replace(load_options(), config_dir=config, var_dir=config.parent / "var")
+    result = load_config(options)
+    assert result.ok, [str(problem) for problem in result.problems]
+    return result.registry
+
+
+def forget(aliases) -> None:
+    for alias in aliases:
+        if dict.__contains__(connections.settings, alias):
+            connections[alias].close()
+            del connections[alias]
+            dict.pop(connections.settings, alias)
+        databases._known.pop(alias, None)
+        databases._registered.pop(alias, None)
+
+
+@pytest.fixture
+def lazy(tmp_path, settings, django_db_blocker) -> Iterator[Registry]:
+    """Three tenants of a config loaded as a server loads it: their aliases known, none registered."""
+    settings.SOGOMS_TENANT_DATABASES_AT_START = False
+    registry = load(tmp_path / "config")
+    register_tenant_databases(registry)
+    with django_db_blocker.unblock():
+        yield registry
+        forget(f"tenant_{app}" for app in APPS)
+
+
+def lazy_registered() -> list[str]:
+    return sorted(alias for alias in registered_tenant_aliases() if alias.startswith("tenant_lz"))
+
+
+def test_no_alias_is_registered_at_load(lazy):
+    assert lazy_registered() == []
+    assert not any(alias.startswith("tenant_lz") for alias in settings.DATABASES)
+    assert not any(alias.startswith("tenant_lz") for alias in connections)
+
+
+def test_a_first_use_registers_that_alias_alone_with_the_tenants_settings(lazy):
+    tenant = lazy.get("lz1")
+
+    with connections[tenant.db_alias].cursor() as cursor:
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)
+
+    assert lazy_registered() == ["tenant_lz1"]
+    registered = connections.settings["tenant_lz1"]
+    assert settings.DATABASES["tenant_lz1"] is registered  # one mapping, as Django makes it
+    assert registered["NAME"] == tenant.database["NAME"]
+    assert registered["CONN_MAX_AGE"] == 30
+    assert registered["OPTIONS"] == dict(tenant.database["OPTIONS"])  # the engine tuning
+    assert registered["TIME_ZONE"] is None  # Django's defaults were filled in
+    assert registered["TEST"]["NAME"] is None
+    connections["tenant_lz1"].close()
+
+
+def test_an_unknown_alias_is_still_unknown(lazy):
+    assert "tenant_nobody" not in connections.settings
+    with pytest.raises(Exception, match="doesn't exist"):
+        connections["tenant_nobody"]
+
+
+def test_threads_using_a_new_alias_at_once_register_it_once(lazy, monkeypatch):
+    calls = []
+    register = databases._register
+    monkeypatch.setattr(databases, "_register", lambda *args: calls.append(1) or register(*args))
+    start = threading.Barrier(8)
+    seen = []
+
+    def first_use() -> None:
+        start.wait()
+        seen.append(connections["tenant_lz2"].settings_dict)
+        connections["tenant_lz2"].close()
+
+    threads = [threading.Thread(target=first_use) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert calls == [1]
+    assert len(seen) == 8
+    assert all(one is seen[0] for one in seen)
+
+
+def test_a_sweep_sees_every_tenant_and_keeps_no_connection(lazy):
+    answered = []
+    for tenant in visit_each(lazy):
+        with connections[tenant.db_alias].cursor() as cursor:
+            cursor.execute("SELECT 1")
+            answered.append(tenant.app)
+
+    assert answered == list(APPS)
+    assert lazy_registered() == [f"tenant_{app}" for app in APPS]
+    assert all(connections[f"tenant_{app}"].connection is None for app in APPS)
+
+
+def test_a_reload_replaces_a_used_alias_that_moved_and_leaves_the_others_for_later(lazy, tmp_path):
+    connections["tenant_lz0"].ensure_connection()
+    moved = load(tmp_path / "config", conn_max_age=5)
+
+    register_tenant_databases(moved)
+
+    assert lazy_registered() == ["tenant_lz0"]
+    assert connections.settings["tenant_lz0"]["CONN_MAX_AGE"] == 5
+    assert connections["tenant_lz0"].connection is None  # reconnects with the new settings
+    assert connections["tenant_lz1"].settings_dict["CONN_MAX_AGE"] == 5  # first use after the reload
+    connections["tenant_lz1"].close()
+
+
+def test_with_the_test_switch_every_alias_is_registered_at_load(tmp_path, settings):
+    settings.SOGOMS_TENANT_DATABASES_AT_START = True
+    registry = load(tmp_path / "config", apps=("lzs0", "lzs1"))
+    try:
+        register_tenant_databases(registry)
+        assert {"tenant_lzs0", "tenant_lzs1"} <= set(settings.DATABASES)
+    finally:
+        forget(["tenant_lzs0", "tenant_lzs1"])
