@@ -101,7 +101,18 @@ def test_the_mail_sweep_visits_every_tenant_without_keeping_a_connection_or_buil
     assert facts["mail_sweep_built_models_of"] == []  # no tenant had a deferred e-mail
 
 
-def test_the_admin_shows_every_tenant_once_opened(facts):
+def test_the_admin_index_lists_every_tenant_and_builds_none(facts):
     assert facts["admin_index"] == 200
-    assert facts["admin_lists_users_of"] == TENANTS + 1  # g00..g49 and gnew
-    assert facts["admin_lists_projects_of"] == TENANTS + 1
+    assert facts["admin_index_lists_tenants"] == TENANTS + 1  # g00..g49 and gnew
+    assert facts["admin_index_built"] == []
+
+
+def test_a_tenants_admin_page_builds_that_tenant_alone_and_lists_its_models(facts):
+    assert facts["admin_tenant_page"] == 200
+    assert facts["admin_tenant_page_built"] == ["g20"]
+    assert {"G20 users", "G20 projects", "G20 tasks"} <= set(facts["admin_tenant_page_lists"])
+
+
+def test_a_model_page_of_a_tenant_not_opened_yet_opens_it(facts):
+    assert facts["admin_model_pages"] == {"projects_g21": 200, "users_g22": 200, "no_table_g23": 404}
+    assert facts["admin_built_at_end"] == ["g20", "g21", "g22", "g23"]
