@@ -124,6 +124,17 @@ def register_tenant_databases(registry: Registry) -> None:
             del connections[connection.alias]
 
 
+def register_named_on_command_line(argv: list[str]) -> None:
+    """Register the tenant aliases a command line names with `--database`: Django's commands
+    (migrate, dbshell, dumpdata...) accept as choices the aliases registered when they build
+    their parser, which is before anything looks the alias up."""
+    for position, arg in enumerate(argv):
+        if arg == "--database" and position + 1 < len(argv):
+            _register_known(argv[position + 1])
+        elif arg.startswith("--database="):
+            _register_known(arg.split("=", 1)[1])
+
+
 def registered_tenant_aliases() -> list[str]:
     """The tenant aliases this process has registered so far (a probe, a test)."""
     return [alias for alias in _databases() if is_tenant_alias(alias)]

@@ -14,12 +14,18 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.management import CommandError
 from django.db import connections
 
 from tenants import databases
 from tenants.config import Registry
 from tenants.config.loader import load_config
-from tenants.databases import register_tenant_databases, registered_tenant_aliases, visit_each
+from tenants.databases import (
+    register_named_on_command_line,
+    register_tenant_databases,
+    registered_tenant_aliases,
+    visit_each,
+)
 from tenants.registry import load_options
 
 APPS = ("lz0", "lz1", "lz2")
@@ -152,3 +158,22 @@ def test_with_the_test_switch_every_alias_is_registered_at_load(tmp_path, settin
         assert {"tenant_lzs0", "tenant_lzs1"} <= set(settings.DATABASES)
     finally:
         forget(["tenant_lzs0", "tenant_lzs1"])
+
+
+def test_a_command_line_naming_a_tenants_database_registers_it_before_the_command_parses(lazy):
+    from django.core.management.commands.showmigrations import Command
+
+    def parses(alias: str) -> bool:
+        try:
+            Command().create_parser("manage.py", "showmigrations").parse_args(["--database", alias])
+        except CommandError:  # not one of the choices
+            return False
+        return True
+
+    assert not parses("tenant_lz1")  # Django offers the aliases registered when it builds its parser
+
+    register_named_on_command_line(["manage.py", "showmigrations", "--database", "tenant_lz1"])
+    register_named_on_command_line(["manage.py", "dbshell", "--database=tenant_lz2", "--", "-x"])
+
+    assert parses("tenant_lz1")
+    assert lazy_registered() == ["tenant_lz1", "tenant_lz2"]

@@ -48,6 +48,15 @@ def facts(tmp_path_factory) -> dict:
     for i in range(1, TENANTS):
         shutil.copy(var / "db" / "g00.sqlite3", var / "db" / f"g{i:02d}.sqlite3")
     shutil.copy(var / "db" / "g00.sqlite3", var / "db" / "gnew.sqlite3")
+    named = subprocess.run(
+        [sys.executable, str(BASE_DIR / "manage.py"), "showmigrations", "--database", "tenant_g03", "auth"],
+        env=site_env(config, var),
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     done = subprocess.run(
         [sys.executable, "-m", "tests.tenants.lazy_site"],
         env={**site_env(config, var), "SOGOMS_TENANT_PROBE_SECONDS": "300"},
@@ -58,7 +67,9 @@ def facts(tmp_path_factory) -> dict:
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    facts = json.loads(done.stdout.strip().splitlines()[-1])
+    facts["command_naming_g03"] = (named.returncode, named.stderr[-500:])
+    return facts
 
 
 def test_no_tenant_is_built_at_start_and_a_first_request_builds_its_own_alone(facts):
@@ -72,6 +83,10 @@ def test_no_database_alias_is_registered_at_start_and_a_first_request_registers_
     assert facts["aliases_after_first_request"] == ["tenant_g07"]
     assert facts["aliases_after_two_tenants"] == ["tenant_g07", "tenant_g08"]
     assert facts["aliases_after_the_sweep"] == TENANTS  # the /ready sweep visited each tenant
+
+
+def test_a_command_naming_a_tenants_database_finds_it(facts):
+    assert facts["command_naming_g03"] == (0, "")
 
 
 def test_tenants_built_on_first_use_stay_apart(facts):
