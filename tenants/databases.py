@@ -6,15 +6,18 @@ control database (`default`).
 
 A tenant's alias enters Django's database settings the first time anything looks it up
 (`connections[alias]`: a request, a command naming the tenant, its admin page, a sweep that
-visits it), not at start: with a thousand tenants a process would otherwise set up a
-thousand aliases it may never use, and Django's per-request connection housekeeping walks
-every registered one. The test settings register every alias at start
+visits it), not at start. Django's connection housekeeping walks every registered alias
+three times per request (`reset_queries` and `close_old_connections` on request start and
+end): 5 ms a walk with a thousand aliases on this project's machines, so a process keeps
+registered only the tenants it serves, and a sweep over every tenant drops again the
+aliases that only it used. The test settings register every alias at start
 (`SOGOMS_TENANT_DATABASES_AT_START`): the test runner creates, renames and isolates the test
 databases of the aliases it finds when it starts.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -31,6 +34,7 @@ TENANT_ALIAS_PREFIX = "tenant_"
 _lock = threading.Lock()  # two threads' first look-ups of one alias register it once
 _known: dict[str, Tenant] = {}  # alias -> its tenant in the latest config (kept after a reload drops it)
 _registered: dict[str, dict] = {}  # alias -> the settings it was registered with
+_users: dict[str, set[int]] = {}  # alias -> the threads that looked it up since it was registered
 
 
 class TenantDatabases(dict[str, dict[str, Any]]):
@@ -43,7 +47,15 @@ class TenantDatabases(dict[str, dict[str, Any]]):
     """
 
     def __contains__(self, alias: object) -> bool:
-        return dict.__contains__(self, alias) or (isinstance(alias, str) and _register_known(alias))
+        # A thread asks once per alias (then its connection object is kept for it).
+        if not isinstance(alias, str):
+            return False
+        if dict.__contains__(self, alias):
+            if alias in _known:
+                with _lock:
+                    _users.setdefault(alias, set()).add(threading.get_ident())
+            return True
+        return _register_known(alias)
 
     def __missing__(self, alias: str) -> dict[str, Any]:
         if _register_known(alias):
@@ -82,6 +94,7 @@ def _register(databases: TenantDatabases, tenant: Tenant) -> None:
         {DEFAULT_DB_ALIAS: databases[DEFAULT_DB_ALIAS], tenant.db_alias: wanted}
     )
     _registered[tenant.db_alias] = tenant.database_settings()
+    _users[tenant.db_alias] = {threading.get_ident()}
     dict.__setitem__(databases, tenant.db_alias, configured[tenant.db_alias])
 
 
@@ -122,6 +135,21 @@ def register_tenant_databases(registry: Registry) -> None:
         if connection.alias in moved:
             connection.close()  # the database moved: reconnect with the new settings
             del connections[connection.alias]
+
+
+def _drop_if_only_this_thread_used(alias: str) -> None:
+    """Unregister an alias that no thread but this one looked up since it was registered
+    (a sweep's visit): this thread's connection object goes too. Another thread's look-up
+    after this registers the alias again."""
+    databases = _databases()
+    with _lock:
+        if not dict.__contains__(databases, alias) or _users.get(alias, set()) - {threading.get_ident()}:
+            return
+        dict.pop(databases, alias)
+        _users.pop(alias, None)
+        _registered.pop(alias, None)
+    with contextlib.suppress(AttributeError):  # this thread may have made no connection object
+        del connections[alias]
 
 
 def register_named_on_command_line(argv: list[str]) -> None:
@@ -175,11 +203,16 @@ def visit_each(tenants: Iterable[Tenant]) -> Iterator[Tenant]:
     that the visit opened is closed after it (one kept per tenant visited would hold a file
     or a server connection and ~170 kB each: with a thousand tenants, the process's memory
     and its open-files limit). Connections open before, a request's own, are left alone.
-    A tenant's alias is registered when the visit first uses it, like any first use."""
+    An alias the visit registered is dropped after it unless another thread used it
+    meanwhile: the sweep leaves the process's aliases as it found them."""
+    databases = _databases()
     already_open = {c.alias for c in connections.all(initialized_only=True) if c.connection is not None}
     for tenant in tenants:
+        registered_before = dict.__contains__(databases, tenant.db_alias)
         try:
             yield tenant
         finally:
             if tenant.db_alias not in already_open:
                 connections[tenant.db_alias].close()
+            if not registered_before:
+                _drop_if_only_this_thread_used(tenant.db_alias)

@@ -125,7 +125,8 @@ def test_threads_using_a_new_alias_at_once_register_it_once(lazy, monkeypatch):
     assert all(one is seen[0] for one in seen)
 
 
-def test_a_sweep_sees_every_tenant_and_keeps_no_connection(lazy):
+def test_a_sweep_sees_every_tenant_and_keeps_no_connection_nor_alias_it_alone_used(lazy):
+    connections["tenant_lz1"].close()  # in use before the sweep (a request's)
     answered = []
     for tenant in visit_each(lazy):
         with connections[tenant.db_alias].cursor() as cursor:
@@ -133,8 +134,35 @@ def test_a_sweep_sees_every_tenant_and_keeps_no_connection(lazy):
             answered.append(tenant.app)
 
     assert answered == list(APPS)
-    assert lazy_registered() == [f"tenant_{app}" for app in APPS]
-    assert all(connections[f"tenant_{app}"].connection is None for app in APPS)
+    assert lazy_registered() == ["tenant_lz1"]  # Django's per-request walks stay as short
+    assert connections["tenant_lz1"].connection is None
+
+
+def test_a_sweep_drops_the_aliases_only_it_used_and_keeps_those_others_use(lazy):
+    connections["tenant_lz1"].close()  # a request's, before the sweep
+    seen_by_a_request = threading.Event()
+    sweep_is_on_lz2 = threading.Event()
+
+    def request_on_lz2() -> None:
+        sweep_is_on_lz2.wait(10)
+        connections["tenant_lz2"].close()  # another thread's first use, during the visit
+        seen_by_a_request.set()
+
+    other = threading.Thread(target=request_on_lz2)
+    other.start()
+    for tenant in visit_each(lazy):
+        connections[tenant.db_alias].ensure_connection()
+        if tenant.app == "lz2":
+            sweep_is_on_lz2.set()
+            assert seen_by_a_request.wait(10)
+    other.join()
+
+    assert sorted(dict.keys(connections.settings) & {f"tenant_{app}" for app in APPS}) == [
+        "tenant_lz1",
+        "tenant_lz2",
+    ]
+    connections["tenant_lz0"].close()  # a later use registers it again
+    assert "tenant_lz0" in list(connections.settings)
 
 
 def test_a_reload_replaces_a_used_alias_that_moved_and_leaves_the_others_for_later(lazy, tmp_path):
