@@ -107,6 +107,7 @@ def _register_known(alias: str) -> bool:
     with _lock:
         if not dict.__contains__(databases, alias):
             _register(databases, tenant)
+        _users.setdefault(alias, set()).add(threading.get_ident())  # registered by another thread meanwhile
     return True
 
 
