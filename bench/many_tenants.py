@@ -15,7 +15,13 @@ each N and each checkout given (interleaved, so a noisy machine hurts both alike
   hash does not hide it;
 - /ready: its latency (median of the calls after the first) and the SQL statements one
   call runs, read from `sogoms_db_query_duration_seconds_count` of /metrics (two
-  scrapes around K calls, minus two scrapes around none).
+  scrapes around K calls, minus two scrapes around none);
+- a used tenant again once `/ready`'s background sweep over every tenant database has
+  ended (Django walks every registered database alias three times per request);
+- the operators' admin, after all of the above: an operator (a superuser made with the
+  databases) signs in, then the process's first admin index page, a second one, the users
+  list of a tenant the admin has not shown yet (`/admin/tenants/user_<app>/`), and the
+  worker's RSS after them.
 
 The tenant databases are created once per N by `manage.py sogoms migrate` on one tenant,
 the file then copied for the others (the schema is the same), so N=1000 needs no 1000
@@ -35,14 +41,21 @@ import statistics
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
+from http.cookies import SimpleCookie
 from pathlib import Path
 
 from crud_bench import BIN, REPO, Server, base_env, free_port, http, log, run, wait_until_up
 
 HOST = "127.0.0.1"
-DEFAULT_SERVER = "{bin}/gunicorn sogoms_site.wsgi:application -w 1 -b 127.0.0.1:{port} --no-control-socket"
+# --timeout: the old code's first admin page at N=1000 outlasts gunicorn's default 30 s.
+DEFAULT_SERVER = (
+    "{bin}/gunicorn sogoms_site.wsgi:application -w 1 -b 127.0.0.1:{port} --no-control-socket --timeout 600"
+)
 PASSWORD = "many tenants bench 2026"  # noqa: S105  (a throwaway account of the bench)
+OPERATOR = "bench-operator"
 
 
 def generate_config(n: int, root: Path) -> Path:
@@ -78,7 +91,23 @@ def prepare_databases(n: int, root: Path, config: Path) -> Path:
     (one / "schema").mkdir()
     for kind in ("routes", "schema"):
         shutil.copy(config / kind / "t0000.yaml", one / kind / "t0000.yaml")
-    run([sys.executable, "manage.py", "sogoms", "migrate"], env=site_env(one, var), timeout=600)
+    env = site_env(one, var)
+    run([sys.executable, "manage.py", "sogoms", "migrate"], env=env, timeout=600)
+    operator = {**env, "DJANGO_SUPERUSER_PASSWORD": PASSWORD}
+    run(
+        [
+            sys.executable,
+            "manage.py",
+            "createsuperuser",
+            "--noinput",
+            "--username",
+            OPERATOR,
+            "--email",
+            "op@x.test",
+        ],
+        env=operator,
+        timeout=120,
+    )
     template = var / "db" / "t0000.sqlite3"
     for i in range(1, n):
         shutil.copy(template, var / "db" / f"{tenant_app(i)}.sqlite3")
@@ -166,6 +195,84 @@ def ready_cost(base: str, calls: int) -> dict:
     }
 
 
+def wait_for_sweep(base: str, timeout: float = 120) -> float:
+    """Seconds until /ready reports its sweep over the tenant databases done."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        _status, answer = http("GET", base + "/ready", None, {"Host": "localhost"})
+        if answer.get("tenants_checked_ago") is not None:
+            return round(time.perf_counter() - started, 2)
+        time.sleep(0.2)
+    raise RuntimeError("the /ready sweep did not end")
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is answered as it is (the sign-in's 302 carries the session cookie)."""
+
+    def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return None
+
+
+class Browser:
+    """The operator's browser: cookies kept by hand (the admin answers on Host: localhost)."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.cookies: dict[str, str] = {}
+        self.opener = urllib.request.build_opener(NoRedirect)
+
+    def request(self, method: str, path: str, form: dict | None = None) -> tuple[float, int, str]:
+        data = urllib.parse.urlencode(form).encode() if form is not None else None
+        request = urllib.request.Request(self.base + path, data=data, method=method)  # noqa: S310
+        request.add_header("Host", "localhost")
+        if self.cookies:
+            request.add_header("Cookie", "; ".join(f"{k}={v}" for k, v in self.cookies.items()))
+        started = time.perf_counter()
+        try:
+            with self.opener.open(request, timeout=600) as response:  # 127.0.0.1 only
+                status, body, headers = response.status, response.read(), response.headers
+        except urllib.error.HTTPError as exc:  # a 302 lands here too
+            status, body, headers = exc.code, exc.read(), exc.headers
+        ms = (time.perf_counter() - started) * 1000
+        for header in headers.get_all("Set-Cookie") or []:
+            for name, morsel in SimpleCookie(header).items():
+                self.cookies[name] = morsel.value
+        return ms, status, body.decode(errors="replace")
+
+    def sign_in(self) -> None:
+        _ms, _status, page = self.request("GET", "/admin/login/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+        if token is None:
+            raise RuntimeError("no CSRF token on the admin's sign-in page")
+        form = {
+            "csrfmiddlewaretoken": token[1],
+            "username": OPERATOR,
+            "password": PASSWORD,
+            "next": "/admin/",
+        }
+        _ms, status, _page = self.request("POST", "/admin/login/", form)
+        if status != 302:
+            raise RuntimeError(f"the operator's sign-in answered {status}")
+
+
+def admin_cost(base: str, n: int) -> dict:
+    """The first admin pages of the process, signed in as the operator."""
+    browser = Browser(base)
+    browser.sign_in()
+    first_ms, status, page = browser.request("GET", "/admin/")
+    if status != 200:
+        raise RuntimeError(f"the admin index answered {status}")
+    second_ms, _status, _page = browser.request("GET", "/admin/")
+    users_ms, users_status, _page = browser.request("GET", f"/admin/tenants/user_{tenant_app(n // 3)}/")
+    return {
+        "index_first_ms": round(first_ms, 1),
+        "index_second_ms": round(second_ms, 1),
+        "index_kb": round(len(page) / 1024, 1),
+        "users_list_first_ms": round(users_ms, 1),
+        "users_list_status": users_status,
+    }
+
+
 def measure(label: str, checkout: Path, n: int, config: Path, var: Path, args, out: Path) -> dict:
     port = free_port()
     argv = args.server_command.format(bin=BIN, port=port, python=sys.executable).split()
@@ -188,7 +295,11 @@ def measure(label: str, checkout: Path, n: int, config: Path, var: Path, args, o
         if n > 2:
             result["first_use_2"] = use_tenant(base, tenant_app(n // 2), f"first-{label}")
         result["ready"] = ready_cost(base, args.ready_calls)
+        result["sweep_s"] = wait_for_sweep(base)
+        result["warm_after_sweep"] = use_tenant(base, warm, f"swept-{label}")
         result["rss_after_mb"] = round(rss_mb(server), 1)
+        result["admin"] = admin_cost(base, n)
+        result["rss_after_admin_mb"] = round(rss_mb(server), 1)
         return result
     finally:
         server.stop()
@@ -238,8 +349,9 @@ def main() -> int:
 def table(results: dict) -> str:
     lines = [
         "| N | checkout | start s | RSS MB start/after | first register+list ms "
-        "| warm register+list ms | /ready ms first/median | /ready queries |",
-        "|---|---|---|---|---|---|---|---|",
+        "| warm register+list ms | the same after the /ready sweep | /ready ms first/median | /ready queries "
+        "| admin index ms first/second | users list of a tenant not shown yet ms | RSS MB after admin |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for n, by_label in results.items():
         for label, r in by_label.items():
@@ -247,7 +359,10 @@ def table(results: dict) -> str:
             lines.append(
                 f"| {n} | {label} | {r['start_s']} | {r['rss_start_mb']}/{r['rss_after_mb']} "
                 f"| {first['register_ms']}+{first['list_ms']} | {warm['register_ms']}+{warm['list_ms']} "
-                f"| {ready['first_ms']}/{ready['median_ms']} | {ready['queries_per_call']} |"
+                f"| {r['warm_after_sweep']['register_ms']}+{r['warm_after_sweep']['list_ms']} "
+                f"| {ready['first_ms']}/{ready['median_ms']} | {ready['queries_per_call']} "
+                f"| {r['admin']['index_first_ms']}/{r['admin']['index_second_ms']} "
+                f"| {r['admin']['users_list_first_ms']} | {r['rss_after_admin_mb']} |"
             )
     return "\n".join(lines)
 

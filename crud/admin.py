@@ -19,7 +19,6 @@ from crud.fieldtypes import all_types, field_type
 from crud.runtime import BoundResource, existing_resource
 from tenants.admin import SuperuserOnly
 from tenants.config import Tenant
-from tenants.registry import ensure_loaded
 
 
 class ApiValidatedForm(forms.ModelForm):
@@ -93,15 +92,15 @@ def table_admin(tenant: Tenant, bound: BoundResource) -> type[admin.ModelAdmin]:
     return TenantTableAdmin
 
 
-def register_tenant_tables(site: admin.AdminSite) -> None:
-    """Each tenant's schema tables in the admin; called when the admin is first used (see
-    sogoms_site.urls), not at start: it builds every tenant's models."""
-    registry = ensure_loaded().registry
-    if registry is None:
-        return
-    for tenant in registry:
-        for name, model in schema_models(tenant).items():
-            resource = resources_of(tenant).get(name)
-            if name == "users" or resource is None or site.is_registered(model):
-                continue
+def register_tenant_tables(site: admin.AdminSite, tenant: Tenant) -> list[type[models.Model]]:
+    """The tenant's schema tables in the admin (their models built now): called when the
+    tenant is opened in the admin (sogoms_site.tenant_admin), not at start."""
+    tables = []
+    for name, model in schema_models(tenant).items():
+        resource = resources_of(tenant).get(name)
+        if name == "users" or resource is None:
+            continue
+        if not site.is_registered(model):
             site.register(model, table_admin(tenant, existing_resource(tenant, name)))
+        tables.append(model)
+    return tables

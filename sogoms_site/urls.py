@@ -10,7 +10,6 @@ with the envelope (handler404/handler500 below).
 from __future__ import annotations
 
 import sys
-import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
@@ -24,6 +23,7 @@ from sogoms_site import health, metrics_endpoint
 from sogoms_site.api.envelope import error_response
 from sogoms_site.clientip import client_ip
 from sogoms_site.errors import TooManyAttempts
+from sogoms_site.tenant_admin import admin_urls
 
 
 def admin_login(request: HttpRequest) -> HttpResponse:
@@ -60,41 +60,14 @@ def admin_login(request: HttpRequest) -> HttpResponse:
     return response
 
 
-class LazyAdminUrls:
-    """The admin's URL conf, built (with every tenant's models registered) on first use.
-
-    Registering a tenant's users and tables builds its models, which costs time and memory
-    per tenant: with a thousand tenants, not something a start or an API request should
-    pay. Django reads `urlpatterns` when an /admin/ path is first resolved or a URL of the
-    root URL conf first reversed; the admin site's URLs are made from its registry then.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()  # two first requests in two threads register once
-        self._patterns: list[URLPattern | URLResolver] | None = None
-
-    @property
-    def urlpatterns(self) -> list[URLPattern | URLResolver]:
-        with self._lock:
-            if self._patterns is None:
-                from crud.admin import register_tenant_tables
-                from tenants.admin import register_tenant_users
-
-                register_tenant_users(admin.site)
-                register_tenant_tables(admin.site)
-                self._patterns = admin.site.get_urls()
-            return self._patterns
-
-
 site_urlpatterns: list[URLPattern | URLResolver] = [
     path("health", health.health),
     path("ready", health.ready),
     path("metrics", metrics_endpoint.metrics_view),
     path("admin/login/", admin_login),  # before the admin's own, which it wraps
-    # A (URL conf, app, namespace) triple as admin.site.urls is, with a URL conf read on use;
-    # include() would read its patterns now, and the stubs type only lists of patterns.
-    path("admin/", (LazyAdminUrls(), "admin", admin.site.name)),  # type: ignore[arg-type]
 ]
+# The admin's URL conf is read on first use and grows as tenants are opened (tenant_admin.py).
+admin_urls.mount(site_urlpatterns)
 
 urlpatterns = site_urlpatterns
 

@@ -67,6 +67,7 @@ class TenantRecordAdmin(SuperuserOnly):
         "token_lifetime",
         "users_link",
     ]
+    search_fields = ["app", "hosts"]
     readonly_fields = [f.name for f in TenantRecord._meta.fields] + ["reachable", "users_link"]
 
     @override
@@ -92,13 +93,20 @@ class TenantRecordAdmin(SuperuserOnly):
 
     @admin.display(description="users")
     def users_link(self, obj: TenantRecord) -> str:
+        """Links to the tenant's page and its users, by path: the tenant is built when one is
+        opened (sogoms_site.tenant_admin), not for this list."""
         registry = ensure_loaded().registry
-        tenant = registry.get(obj.app) if registry else None
-        if tenant is None:
+        if registry is None or registry.get(obj.app) is None:
             return "-"
-        model = user_model(tenant)
-        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
-        return format_html('<a href="{}">{} users</a>', url, obj.app)
+        base = reverse("admin:index")
+        return format_html(
+            '<a href="{}tenant/{}/">models</a> · <a href="{}tenants/user_{}/">{} users</a>',
+            base,
+            obj.app,
+            base,
+            obj.app,
+            obj.app,
+        )
 
 
 @admin.register(Identity)
@@ -227,15 +235,10 @@ class TenantUserAdmin(SuperuserOnly):
         return not self.sogoms_tenant.admin_read_only and super().has_delete_permission(request, obj)
 
 
-def register_tenant_users(site: admin.AdminSite) -> None:
-    """Each tenant's user model in the admin; called when the admin is first used (its URL
-    conf is built lazily in sogoms_site.urls), not at start: it builds every tenant's model."""
-    registry = ensure_loaded().registry
-    if registry is None:
-        return  # a broken config is reported elsewhere; the admin still opens
-    for tenant in registry:
-        model = user_model(tenant)
-        if not site.is_registered(model):
-            site.register(
-                model, type(f"{tenant.app}_user_admin", (TenantUserAdmin,), {"sogoms_tenant": tenant})
-            )
+def register_tenant_users(site: admin.AdminSite, tenant: Tenant) -> list[type[Model]]:
+    """The tenant's user model in the admin (built now): called when the tenant is opened in
+    the admin (sogoms_site.tenant_admin), not at start."""
+    model = user_model(tenant)
+    if not site.is_registered(model):
+        site.register(model, type(f"{tenant.app}_user_admin", (TenantUserAdmin,), {"sogoms_tenant": tenant}))
+    return [model]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from django.apps import AppConfig
@@ -17,6 +18,7 @@ class TenantsConfig(AppConfig):
         from sogoms_site.api import openapi
         from tenants import checks  # noqa: F401  (registers the config system check)
         from tenants.auth.openapi import auth_paths
+        from tenants.databases import register_named_on_command_line
         from tenants.registry import ensure_loaded
 
         for group in ("check", "devsecrets", "migrate", "users", "logs", "tokens", "reload", "backup"):
@@ -25,6 +27,7 @@ class TenantsConfig(AppConfig):
         # A broken config is reported by the system check, `sogoms check` and the
         # server entry points; loading must not crash the commands that report it.
         ensure_loaded()
+        register_named_on_command_line(sys.argv)  # `manage.py migrate --database tenant_<app>`
         post_migrate.connect(_sync_tenant_tables_after_migrate, sender=self)
         openapi.register_provider(auth_paths)
 

@@ -39,6 +39,11 @@ if REDIS_URL:
     index = int(parts.path.strip("/") or 0) + int(WORKER.removeprefix("gw") or 0) + 1
     CACHES["default"]["LOCATION"] = urlunsplit(parts._replace(path=f"/{index}"))
 
+# The test runner makes a test database for each alias it finds when it starts (and
+# pytest-django names them per xdist worker then): the tenants' aliases are registered at
+# start here, not on first use as in a server (tenants/databases.py).
+SOGOMS_TENANT_DATABASES_AT_START = True
+
 # An empty tenant-engine database for the schema tools' round trip (tests/crud/test_schema_cli.py).
 # Declared here so the test runner creates (and isolates) it like the tenants' own.
 from sogoms_site.settings import DATABASES, SOGOMS_TENANT_DATABASE_URL, SOGOMS_TUNE_DATABASE  # noqa: E402

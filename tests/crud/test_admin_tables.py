@@ -11,10 +11,17 @@ from django.urls import reverse
 
 from crud.admin import table_admin
 from crud.runtime import bound_resource
+from sogoms_site.tenant_admin import open_tenant
 from tenants.auth.passwords import verify_password
 from tenants.usermodel import user_model
 
 pytestmark = pytest.mark.django_db(databases="__all__")
+
+
+@pytest.fixture(autouse=True)
+def _alpha_open_in_the_admin(alpha):
+    """A tenant's admin entries (and their URL names) exist once it is opened there."""
+    open_tenant(alpha)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
+from sogoms_site.tenant_admin import open_tenant
 from tenants.auth.passwords import verify_password
 from tenants.usermodel import user_model
 
@@ -63,6 +64,7 @@ def test_the_sign_in_form_still_opens(client):
 
 
 def test_a_reset_password_is_shown_on_the_page_and_kept_in_no_cookie(operator, alpha, alice):
+    open_tenant(alpha)  # its admin entries exist once it is opened there
     url = reverse("admin:tenants_user_alpha_changelist")
 
     response = operator.post(

@@ -28,6 +28,7 @@ def main() -> None:
     from prometheus_client import REGISTRY
 
     from crud.dynamic import schema_models
+    from tenants.databases import registered_tenant_aliases
     from tenants.registry import registry
     from tenants.reload import reload_now
     from tenants.usermodel import user_model
@@ -70,14 +71,17 @@ def main() -> None:
         )
 
     facts["built_at_start"] = built()
+    facts["aliases_at_start"] = registered_tenant_aliases()
     alice = register("g07", "alice@example.com")
     facts["built_after_first_request"] = built()
+    facts["aliases_after_first_request"] = registered_tenant_aliases()
     status, _answer = call("POST", "g07", "projects", {"name": "Alice's"}, alice)
     facts["create_on_g07"] = status
     bob = register("g08", "bob@example.com")
     facts["bob_lists_g08"] = call("GET", "g08", "projects", token=bob)[1]["meta"]["total"]
     facts["alice_token_on_g08"] = call("GET", "g08", "projects", token=alice)[0]
     facts["alice_lists_g07"] = call("GET", "g07", "projects", token=alice)[1]["meta"]["total"]
+    facts["aliases_after_two_tenants"] = registered_tenant_aliases()
 
     from tenants.availability import wait_for_sweep
 
@@ -93,6 +97,7 @@ def main() -> None:
         )
         ready.append({"status": body["status"], "queries": queries() - before, "tenants_ok": ok})
     facts["ready"] = ready
+    facts["aliases_after_the_sweep"] = len(registered_tenant_aliases())
 
     config = Path(os.environ["SOGOMS_CONFIG_DIR"])
     for kind in ("routes", "schema"):
@@ -121,12 +126,28 @@ def main() -> None:
 
     operator = get_user_model().objects.create_superuser("operator", "op@example.com", PASSWORD)
     client.force_login(operator)
+    built_before = built()
     index = client.get("/admin/", HTTP_HOST="localhost")
     page = index.content.decode()
     facts["admin_index"] = index.status_code
-    # the index shows each model's plural name, capitalised: "G07 users", "G07 projects"
-    facts["admin_lists_users_of"] = len(set(re.findall(r">(G\w+) users</a>", page)))
-    facts["admin_lists_projects_of"] = len(set(re.findall(r">(G\w+) projects</a>", page)))
+    facts["admin_index_built"] = sorted(set(built()) - set(built_before))
+    facts["admin_index_lists_tenants"] = len(set(re.findall(r'href="/admin/tenant/(\w+)/"', page)))
+    tenant_page = client.get("/admin/tenant/g20/", HTTP_HOST="localhost")
+    facts["admin_tenant_page"] = tenant_page.status_code
+    facts["admin_tenant_page_built"] = sorted(set(built()) - set(built_before))
+    # the page lists each model's plural name, capitalised: "G20 users", "G20 projects"
+    facts["admin_tenant_page_lists"] = sorted(
+        set(re.findall(r">(G\w+ \w+)</a>", tenant_page.content.decode()))
+    )
+    paths = {
+        "projects_g21": "/admin/crud/projects_g21/",
+        "users_g22": "/admin/tenants/user_g22/",
+        "no_table_g23": "/admin/crud/nosuch_g23/",
+    }
+    facts["admin_model_pages"] = {
+        name: client.get(path, HTTP_HOST="localhost").status_code for name, path in paths.items()
+    }
+    facts["admin_built_at_end"] = sorted(set(built()) - set(built_before))
     print(json.dumps(facts))
 
 

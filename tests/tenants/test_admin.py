@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
+from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 
+from sogoms_site.tenant_admin import open_tenant
+from tenants import registry as registry_module
+from tenants.config import LoadResult, Registry
 from tenants.models import TenantRecord
 from tenants.registry import registry
 from tenants.services import tenant_records_sync
@@ -39,16 +45,22 @@ def records():
     tenant_records_sync(registry=registry())
 
 
+def opened(app: str, name: str, *args) -> str:
+    """A URL of a tenant's admin entries, which exist once the tenant was opened there."""
+    open_tenant(registry().get(app))
+    return reverse(f"admin:{name}", args=args)
+
+
 def alpha_users() -> str:
-    return reverse("admin:tenants_user_alpha_changelist")
+    return opened("alpha", "tenants_user_alpha_changelist")
 
 
 def beta_users() -> str:
-    return reverse("admin:tenants_user_beta_changelist")
+    return opened("beta", "tenants_user_beta_changelist")
 
 
 def alice_change(alice) -> str:
-    return reverse("admin:tenants_user_alpha_change", args=[alice.pk])
+    return opened("alpha", "tenants_user_alpha_change", alice.pk)
 
 
 def refused(response) -> bool:
@@ -202,3 +214,78 @@ def test_an_inactive_superuser_is_refused(client, alice):
     client.force_login(user)
 
     assert refused(client.get(alpha_users(), HTTP_HOST=HOST))
+
+
+def test_the_index_lists_every_tenant_with_a_link_to_its_page(operator):
+    page = operator.get("/admin/", HTTP_HOST=HOST).content.decode()
+
+    for app in ("alpha", "beta", "gamma"):
+        assert f'href="/admin/tenant/{app}/"' in page
+        assert f'href="/admin/tenants/user_{app}/"' in page
+    assert 'href="/admin/tenants/tenantrecord/"' in page  # where tenants are searched
+
+
+def test_a_tenants_page_lists_its_users_and_tables(operator):
+    response = operator.get("/admin/tenant/alpha/", HTTP_HOST=HOST)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f'href="{alpha_users()}"' in html
+    assert f'href="{opened("alpha", "crud_projects_alpha_changelist")}"' in html
+    assert "/admin/tenants/user_beta/" not in html
+
+
+def test_an_unknown_tenants_page_is_not_found(operator):
+    assert operator.get("/admin/tenant/nobody/", HTTP_HOST=HOST).status_code == 404
+    assert operator.get("/admin/tenants/user_nobody/", HTTP_HOST=HOST).status_code == 404
+
+
+def test_tenant_pages_are_refused_to_staff_who_are_not_superusers(staff):
+    assert refused(staff.get("/admin/tenant/alpha/", HTTP_HOST=HOST))
+    assert refused(staff.get("/admin/tenants/user_alpha/", HTTP_HOST=HOST))
+    assert refused(staff.get("/admin/crud/projects_alpha/", HTTP_HOST=HOST))
+
+
+def test_tenant_records_are_searched_by_app(operator, records):
+    page = operator.get(RECORDS, {"q": "bet"}, HTTP_HOST=HOST).content.decode()
+
+    assert "beta.test" in page
+    assert "alpha.test" not in page
+
+
+@pytest.fixture
+def delta(alpha):
+    """A tenant never opened in the admin of this process: a copy of alpha (its database too)."""
+    saved = registry_module._state["result"]
+    copy = dataclasses.replace(alpha, app="delta", hosts=("delta.test",))
+    registry_module._state["result"] = LoadResult(Registry.of([*registry(), copy]))
+    yield copy
+    registry_module._state["result"] = saved
+
+
+def test_a_model_page_of_a_tenant_not_opened_yet_opens_it_and_serves_the_page(operator, delta, alice):
+    listing = operator.get("/admin/tenants/user_delta/", HTTP_HOST=HOST)
+
+    assert listing.status_code == 200
+    assert b"alice@example.com" in listing.content
+    assert admin.site.is_registered(user_model(delta))
+
+
+def test_a_form_posted_to_a_tenant_not_opened_yet_is_served(operator, delta, alice):
+    form = {"name": "Alice", "role": "admin", "is_active": "on", "_save": "Save"}
+
+    response = operator.post(f"/admin/tenants/user_delta/{alice.pk}/change/", form, HTTP_HOST=HOST)
+
+    assert response.status_code == 302, response.content
+    assert user_model(delta).objects.get(pk=alice.pk).role == "admin"
+
+
+def test_a_reloaded_tenant_is_registered_again_when_opened(operator, reconfigure, alice):
+    open_tenant(registry().get("alpha"))
+    before = user_model(registry().get("alpha"))
+
+    changed = reconfigure("alpha", admin_read_only=True)
+    assert operator.get("/admin/tenant/alpha/", HTTP_HOST=HOST).status_code == 200
+
+    assert not admin.site.is_registered(before) or user_model(changed) is before
+    assert admin.site.get_model_admin(user_model(changed)).sogoms_tenant is changed

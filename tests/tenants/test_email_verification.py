@@ -22,6 +22,7 @@ from django.utils import timezone
 from mail.hooks import flush_pending
 from mail.models import OutboxMessage
 from mail.sealing import unseal
+from sogoms_site.tenant_admin import open_tenant
 from tenants import registry as registry_module
 from tenants.models import AuthSession, EmailVerificationCode
 from tenants.retention import purge_reset_tokens
@@ -357,6 +358,7 @@ def test_the_cli_marks_one_user_verified(alpha_api, alice, bob):
 
 
 def test_the_admin_shows_and_marks_verified(operator, alpha, alice, bob):
+    open_tenant(alpha)  # its admin entries exist once it is opened there
     url = reverse("admin:tenants_user_alpha_changelist")
     page = operator.get(url, HTTP_HOST="admin.example")
     assert "e-mail verified" in page.content.decode().lower()

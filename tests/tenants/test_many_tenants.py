@@ -48,6 +48,15 @@ def facts(tmp_path_factory) -> dict:
     for i in range(1, TENANTS):
         shutil.copy(var / "db" / "g00.sqlite3", var / "db" / f"g{i:02d}.sqlite3")
     shutil.copy(var / "db" / "g00.sqlite3", var / "db" / "gnew.sqlite3")
+    named = subprocess.run(
+        [sys.executable, str(BASE_DIR / "manage.py"), "showmigrations", "--database", "tenant_g03", "auth"],
+        env=site_env(config, var),
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     done = subprocess.run(
         [sys.executable, "-m", "tests.tenants.lazy_site"],
         env={**site_env(config, var), "SOGOMS_TENANT_PROBE_SECONDS": "300"},
@@ -58,13 +67,26 @@ def facts(tmp_path_factory) -> dict:
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    facts = json.loads(done.stdout.strip().splitlines()[-1])
+    facts["command_naming_g03"] = (named.returncode, named.stderr[-500:])
+    return facts
 
 
 def test_no_tenant_is_built_at_start_and_a_first_request_builds_its_own_alone(facts):
     assert facts["tenants"] == TENANTS
     assert facts["built_at_start"] == []
     assert facts["built_after_first_request"] == ["g07"]
+
+
+def test_no_database_alias_is_registered_at_start_and_a_first_request_registers_its_own(facts):
+    assert facts["aliases_at_start"] == []
+    assert facts["aliases_after_first_request"] == ["tenant_g07"]
+    assert facts["aliases_after_two_tenants"] == ["tenant_g07", "tenant_g08"]
+    assert facts["aliases_after_the_sweep"] == 2  # the /ready sweep dropped those only it used
+
+
+def test_a_command_naming_a_tenants_database_finds_it(facts):
+    assert facts["command_naming_g03"] == (0, "")
 
 
 def test_tenants_built_on_first_use_stay_apart(facts):
@@ -94,7 +116,18 @@ def test_the_mail_sweep_visits_every_tenant_without_keeping_a_connection_or_buil
     assert facts["mail_sweep_built_models_of"] == []  # no tenant had a deferred e-mail
 
 
-def test_the_admin_shows_every_tenant_once_opened(facts):
+def test_the_admin_index_lists_every_tenant_and_builds_none(facts):
     assert facts["admin_index"] == 200
-    assert facts["admin_lists_users_of"] == TENANTS + 1  # g00..g49 and gnew
-    assert facts["admin_lists_projects_of"] == TENANTS + 1
+    assert facts["admin_index_lists_tenants"] == TENANTS + 1  # g00..g49 and gnew
+    assert facts["admin_index_built"] == []
+
+
+def test_a_tenants_admin_page_builds_that_tenant_alone_and_lists_its_models(facts):
+    assert facts["admin_tenant_page"] == 200
+    assert facts["admin_tenant_page_built"] == ["g20"]
+    assert {"G20 users", "G20 projects", "G20 tasks"} <= set(facts["admin_tenant_page_lists"])
+
+
+def test_a_model_page_of_a_tenant_not_opened_yet_opens_it(facts):
+    assert facts["admin_model_pages"] == {"projects_g21": 200, "users_g22": 200, "no_table_g23": 404}
+    assert facts["admin_built_at_end"] == ["g20", "g21", "g22", "g23"]

@@ -17,8 +17,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from sogoms_site.tenant_admin import open_tenant
 from tenants.auth import current
 from tenants.models import AuthSession
+from tenants.registry import registry
 from tenants.usermodel import user_model
 
 from ..conftest import PASSWORD, create_user, data_of, error_of, reset_code_for
@@ -160,6 +162,7 @@ def test_a_demotion_in_the_operators_admin_holds_at_once(operator, alpha_api, al
     assert alpha_api.get("_mail/templates", token=token).status_code == 200
 
     form = {"name": "Root", "role": "default", "is_active": "on", "_save": "Save"}
+    open_tenant(registry().get("alpha"))  # its admin entries exist once it is opened there
     url = reverse("admin:tenants_user_alpha_change", args=[root.pk])
     assert operator.post(url, form, HTTP_HOST="admin.example").status_code == 302
 
@@ -180,6 +183,7 @@ def test_a_deactivated_users_token_no_longer_reaches_crud(alpha_api, alice):
 def test_a_deactivation_in_the_operators_admin_ends_the_sessions(operator, alpha_api, alice):
     token = alpha_api.token_for(alice.email)
     form = {"name": "Alice", "role": "default", "_save": "Save"}  # is_active unchecked
+    open_tenant(registry().get("alpha"))  # its admin entries exist once it is opened there
     url = reverse("admin:tenants_user_alpha_change", args=[alice.pk])
     assert operator.post(url, form, HTTP_HOST="admin.example").status_code == 302
 
@@ -189,6 +193,7 @@ def test_a_deactivation_in_the_operators_admin_ends_the_sessions(operator, alpha
 
 def test_deleting_a_user_in_the_operators_admin_ends_their_sessions(operator, alpha_api, alice):
     token = alpha_api.token_for(alice.email)
+    open_tenant(registry().get("alpha"))  # its admin entries exist once it is opened there
     url = reverse("admin:tenants_user_alpha_delete", args=[alice.pk])
     assert operator.post(url, {"post": "yes"}, HTTP_HOST="admin.example").status_code == 302
 
