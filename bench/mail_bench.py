@@ -281,6 +281,8 @@ def django_env(args, tmp: Path, engine: str) -> dict:
         SOGOMS_MAIL_MAX_BULK=str(max(args.recipients, 10000)),
         PYTHONPATH=str(REPO),
     )
+    if args.connections:
+        env["SOGOMS_MAIL_CONNECTIONS"] = str(args.connections)
     if engine == "mariadb":
         env["DATABASE_URL"] = f"mysql://{MYSQL['user']}@{MYSQL['host']}:{MYSQL['port']}/{args.mariadb_db}"
     return env
@@ -472,6 +474,9 @@ def main() -> int:
     parser.add_argument("--pool", choices=("threads", "prefork"), default="threads", help="worker pool")
     parser.add_argument("--concurrency", type=int, default=2, help="worker -c")
     parser.add_argument("--batch-size", type=int, default=200, help="SOGOMS_MAIL_BATCH_SIZE")
+    parser.add_argument(
+        "--connections", type=int, default=0, help="SOGOMS_MAIL_CONNECTIONS (default: the setting's)"
+    )
     parser.add_argument("--timeout", type=float, default=600, help="bound of each step, seconds")
     parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/9", help="Redis broker of the worker")
     parser.add_argument("--mariadb-db", default="benchmail", help="MariaDB database made and dropped")

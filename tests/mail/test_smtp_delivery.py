@@ -133,17 +133,103 @@ def test_a_stopped_server_loses_nothing_and_the_sweep_sends_later(smtp_alpha, sm
     assert sorted(r.rcpt_tos[0] for r in smtp_server.received) == [m.to_email for m in messages]
 
 
-def test_one_connection_carries_a_whole_batch(smtp_alpha, smtp_server):
-    bulk = services.mail_send_bulk(
-        tenant=smtp_alpha,
+def bulk(tenant, count: int, prefix: str = "u") -> None:
+    services.mail_send_bulk(
+        tenant=tenant,
         template="greeting",
-        recipients=[services.Recipient(f"u{i}@example.com", variables={"Name": f"U{i}"}) for i in range(30)],
+        recipients=[
+            services.Recipient(f"{prefix}{i}@example.com", variables={"Name": f"{prefix.upper()}{i}"})
+            for i in range(count)
+        ],
         variables={"code": "7"},
     )
-    assert bulk.count == 30
+
+
+def test_one_connection_carries_a_whole_batch(smtp_alpha, smtp_server, settings):
+    settings.SOGOMS_MAIL_CONNECTIONS = 1
+    bulk(smtp_alpha, 30)
     assert deliver_due().sent == 30
     assert smtp_server.handler.logins == [True]  # one AUTH: one connection
     assert {r.message["Subject"] for r in smtp_server.received} == {f"Hi U{i}" for i in range(30)}
+    assert smtp_server.handler.most_active == 1
+
+
+def test_a_batch_goes_over_several_connections_at_once(smtp_alpha, smtp_server, settings):
+    settings.SOGOMS_MAIL_CONNECTIONS = 3
+    smtp_server.handler.delay = 0.02  # each reply waits: the connections' waits overlap
+    bulk(smtp_alpha, 30)
+    assert deliver_due().sent == 30
+    assert smtp_server.handler.logins == [True] * 3  # one AUTH per connection
+    assert smtp_server.handler.most_active >= 2
+    message_ids = [r.message_id for r in smtp_server.received]
+    assert len(message_ids) == len(set(message_ids)) == 30
+    assert statuses() == [Status.SENT] * 30
+    assert set(OutboxMessage.objects.values_list("attempts", flat=True)) == {1}
+
+
+def test_no_more_connections_than_messages(smtp_alpha, smtp_server, settings):
+    settings.SOGOMS_MAIL_CONNECTIONS = 8
+    bulk(smtp_alpha, 2)
+    assert deliver_due().sent == 2
+    assert len(smtp_server.handler.logins) == 2
+
+
+def test_one_connection_breaking_leaves_the_others_sending(smtp_alpha, smtp_server, settings, fast_retries):
+    settings.SOGOMS_MAIL_CONNECTIONS = 3
+    settings.SOGOMS_MAIL_HANDOVER_CHUNK = 10
+    smtp_server.handler.delay = 0.005
+    smtp_server.handler.drop_one_after = 5  # a server that closes one connection midway
+    bulk(smtp_alpha, 30)
+    outcome = deliver_due()
+    # The dropped connection's message failed (421), and the next one it took found it
+    # closed; the two others carried every other message.
+    assert outcome.released == 0
+    assert outcome.sent + outcome.failed == 30 and 1 <= outcome.failed <= 2
+    failed = OutboxMessage.objects.filter(status=Status.FAILED)
+    assert failed.count() == outcome.failed
+    assert all(m.attempts == 1 and m.handed_at is not None for m in failed)
+    assert len(smtp_server.received) == outcome.sent
+    assert deliver_due().sent == outcome.failed
+    message_ids = [r.message_id for r in smtp_server.received]
+    assert len(message_ids) == len(set(message_ids)) == 30  # none lost, none twice
+    assert statuses() == [Status.SENT] * 30
+
+
+def test_every_connection_breaking_gives_the_rest_back(smtp_alpha, smtp_server, settings, fast_retries):
+    settings.SOGOMS_MAIL_CONNECTIONS = 3
+    settings.SOGOMS_MAIL_HANDOVER_CHUNK = 10
+    smtp_server.handler.hang_up_after = 4  # then every connection is answered 421 and closed
+    bulk(smtp_alpha, 30)
+    outcome = deliver_due()
+    assert outcome.sent >= 4 and outcome.released > 0
+    assert outcome.sent + outcome.failed + outcome.released == 30
+    released = OutboxMessage.objects.filter(status=Status.FAILED, attempts=0)
+    assert released.count() == outcome.released and not released.exclude(handed_at=None).exists()
+    smtp_server.handler.hang_up_after = None
+    assert deliver_due().sent == 30 - outcome.sent
+    message_ids = [r.message_id for r in smtp_server.received]
+    assert len(message_ids) == len(set(message_ids)) == 30
+
+
+def test_a_bug_while_sending_is_raised_after_the_others_are_recorded(
+    smtp_alpha, smtp_server, settings, monkeypatch
+):
+    settings.SOGOMS_MAIL_CONNECTIONS = 2
+    ids = [greet(smtp_alpha, to=f"k{i}@example.com").pk for i in range(6)]
+    build = delivery._email_of
+
+    def email_of(message):
+        if message.to_email == "k3@example.com":
+            raise RuntimeError("a bug")
+        return build(message)
+
+    monkeypatch.setattr(delivery, "_email_of", email_of)
+    with pytest.raises(RuntimeError, match="a bug"):
+        delivery.deliver(ids)
+    rows = dict(OutboxMessage.objects.filter(pk__in=ids).values_list("to_email", "status"))
+    assert rows.pop("k3@example.com") == Status.SENDING  # handed over: the sweep decides
+    assert set(rows.values()) == {Status.SENT}
+    assert len(smtp_server.received) == 5
 
 
 def test_a_connection_lost_mid_chunk_gives_back_what_it_had_not_sent(
