@@ -62,6 +62,7 @@ def test_text_and_html_parts_are_rendered_and_only_html_is_escaped(smtp_alpha, s
     )
     deliver_due()
     message = smtp_server.received[0].message
+    assert message.get_boundary().startswith("=_sogoms_")  # set before the generator ran
     text, html = (part.get_payload(decode=True).decode() for part in message.get_payload())
     assert text.startswith("Hi A&B <x>, your code is 1.")
     assert "Hi A&amp;B &lt;x&gt;" in html
@@ -235,6 +236,7 @@ def test_a_bug_while_sending_is_raised_after_the_others_are_recorded(
 def test_a_connection_lost_mid_chunk_gives_back_what_it_had_not_sent(
     smtp_alpha, smtp_server, settings, fast_retries
 ):
+    settings.SOGOMS_MAIL_CONNECTIONS = 1  # in order: several connections are tested below
     settings.SOGOMS_MAIL_HANDOVER_CHUNK = 10
     smtp_server.handler.hang_up_after = 3
     ids = [greet(smtp_alpha, to=f"c{i}@example.com").pk for i in range(10)]
