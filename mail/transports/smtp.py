@@ -108,7 +108,11 @@ class SmtpTransport(Transport):
                 if isinstance(exc.smtp_error, bytes)
                 else exc.smtp_error
             )
+            # 421: the server closes the connection after this reply (RFC 5321, 3.8).
             return TransportError(
-                self.kind, f"{exc.smtp_code} {text}", permanent=exc.smtp_code >= 500, broken=False
+                self.kind,
+                f"{exc.smtp_code} {text}",
+                permanent=exc.smtp_code >= 500,
+                broken=exc.smtp_code == 421,
             )
         return TransportError(self.kind, f"{type(exc).__name__}: {exc}", broken=True)
