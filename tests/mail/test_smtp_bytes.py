@@ -56,5 +56,8 @@ def test_a_multipart_message_gets_a_fresh_random_boundary():
     as_bytes(first), as_bytes(second)
     assert first.get_boundary().startswith("=_sogoms_")
     assert first.get_boundary() != second.get_boundary()
+    # short enough for the header to stay on one line (the generator's short cut)
+    assert as_bytes(first).startswith(b'Content-Type: multipart/alternative; boundary="=_sogoms_')
+    assert as_bytes(first).split(b"\r\n")[0].endswith(b'"')
     parsed = email.message_from_bytes(as_bytes(message("Hi", "Carol", True).message()))
     assert [part.get_content_type() for part in parsed.get_payload()] == ["text/plain", "text/html"]
