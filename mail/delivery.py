@@ -113,27 +113,33 @@ def _deliver_app(app: str, messages: list[OutboxMessage], token: str) -> Outcome
                     _failed(message, token, error, outcome)
             return outcome
         size = max(1, settings.SOGOMS_MAIL_HANDOVER_CHUNK)
+        chunk = _hand_over(messages[:size], token, outcome)
         for start in range(0, len(messages), size):
-            chunk = _hand_over(messages[start : start + size], token, outcome)
             results = connections.send(chunk)
-            _record(results, token, outcome)
+            rest = messages[start + size :]
+            # One commit per chunk: its outcomes and the next chunk's hand-over, which a
+            # crash undoes together (that chunk is then not handed over: safe to send).
+            with transaction.atomic(using="default"):
+                _record(results, token, outcome)
+                if results.broken is not None:
+                    outcome.released += _release(rest, token, results.broken)
+                elif results.crash is None and rest:
+                    chunk = _hand_over(rest[:size], token, outcome)
             if results.crash is not None:
                 raise results.crash
             if results.broken is not None:
-                outcome.released += _release(messages[start + size :], token, results.broken)
                 break
     return outcome
 
 
 def _record(results: Results, token: str, outcome: Outcome) -> None:
-    """Every outcome of a chunk in one transaction."""
-    with transaction.atomic(using="default"):
-        _record_sent(results.sent, token)
-        outcome.sent += len(results.sent)
-        for message, error in results.failed:
-            _failed(message, token, error, outcome)
-        if results.untried and results.broken is not None:
-            outcome.released += _take_back(results.untried, token, results.broken)
+    """Every outcome of a chunk, in the caller's transaction."""
+    _record_sent(results.sent, token)
+    outcome.sent += len(results.sent)
+    for message, error in results.failed:
+        _failed(message, token, error, outcome)
+    if results.untried and results.broken is not None:
+        outcome.released += _take_back(results.untried, token, results.broken)
 
 
 def _text_of(message: OutboxMessage) -> Rendered:

@@ -267,6 +267,33 @@ def test_a_chunk_is_one_hand_over_and_one_outcome_transaction(smtp_alpha, smtp_s
     assert sum(sql.startswith("5 times: UPDATE") for sql in writes) == 2
 
 
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_a_chunk_costs_one_commit_with_the_next_hand_over(smtp_alpha, smtp_server, settings, monkeypatch):
+    settings.SOGOMS_MAIL_HANDOVER_CHUNK = 5
+    ids = [greet(smtp_alpha, to=f"t{i}@example.com").pk for i in range(15)]
+    connection = connections["default"]
+    log: list[str] = []
+    commit = connection.commit
+    monkeypatch.setattr(connection, "commit", lambda: log.append("COMMIT") or commit())
+
+    def note(execute, sql, params, many, context):
+        changes = sql.split("WHERE")[0]
+        if sql.startswith("UPDATE"):
+            log.append("outcomes" if many else "claim" if "claimed_until" in changes else "hand-over")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(note):
+        assert delivery.deliver(ids).sent == 15
+    # The first hand-over commits alone; then each chunk's outcomes with the next hand-over.
+    assert log == [
+        "claim",
+        "hand-over",
+        *["outcomes", "hand-over", "COMMIT"] * 2,
+        "outcomes",
+        "COMMIT",
+    ]
+
+
 def test_a_duplicated_task_sends_once(smtp_alpha, smtp_server):
     message = greet(smtp_alpha)
     first = delivery.deliver([message.pk])
