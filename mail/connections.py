@@ -103,6 +103,7 @@ class Connections:
             answered += 1
             if isinstance(outcome, BaseException) and not isinstance(outcome, TransportError):
                 results.crash = outcome  # the row stays handed over: its outcome is unknown
+                self.error = self.error or TransportError(self.spec.kind, f"a bug: {outcome!r}", broken=True)
             elif isinstance(outcome, TransportError):
                 results.failed.append((message, outcome))
                 if outcome.broken:
