@@ -215,6 +215,19 @@ class Worker:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
+def group_cpu(pgid: int) -> float:
+    """CPU seconds (user + system) of the live processes of one process group."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:  # ended meanwhile
+            continue
+        if int(fields[2]) == pgid:  # fields[0] is the state, then ppid, pgrp
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def clear_queue(queue: str, broker_url: str) -> None:
     """Delete the broker keys of our own queue in the broker's Redis database (nothing else)."""
     import redis
@@ -243,6 +256,8 @@ class Result:
     ids_match: bool = False
     queries_per_message: float | None = None
     sink_cpu_s: float = 0.0  # CPU of this process (the sink) from the bulk call to the last message
+    queue_cpu_s: float = 0.0  # CPU of the child that queued (and, inline, delivered)
+    worker_cpu_s: float = 0.0  # CPU of the worker's processes from the bulk call to the last message
     note: str = ""
 
     @property
@@ -281,6 +296,8 @@ def django_env(args, tmp: Path, engine: str) -> dict:
         SOGOMS_MAIL_MAX_BULK=str(max(args.recipients, 10000)),
         PYTHONPATH=str(REPO),
     )
+    if args.connections:
+        env["SOGOMS_MAIL_CONNECTIONS"] = str(args.connections)
     if engine == "mariadb":
         env["DATABASE_URL"] = f"mysql://{MYSQL['user']}@{MYSQL['host']}:{MYSQL['port']}/{args.mariadb_db}"
     return env
@@ -289,6 +306,14 @@ def django_env(args, tmp: Path, engine: str) -> dict:
 def child(argv: list[str], env: dict, timeout: float) -> dict:
     out = run([sys.executable, __file__, *argv], env=env, timeout=timeout)
     return json.loads(out.strip().splitlines()[-1])
+
+
+def wait_for_sink(sink: Sink, worker: Worker | None, count: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while sink.handler.count() < count and time.monotonic() < deadline:
+        if worker is not None and worker.proc.poll() is not None:
+            raise RuntimeError(f"the celery worker exited:\n{worker.tail()}")
+        time.sleep(0.02)
 
 
 def run_one(args, sink: Sink, engine: str, mode: str) -> Result:
@@ -309,17 +334,18 @@ def run_one(args, sink: Sink, engine: str, mode: str) -> Result:
             worker.wait_ready()
         sink.handler.reset()
         cpu0 = sum(os.times()[:2])
+        children0 = sum(os.times()[2:4])
+        worker0 = group_cpu(worker.proc.pid) if worker is not None else 0.0
         log(f"{engine}/{mode}: bulk send of {args.recipients}")
         argv = ["_send", "--mode", mode, "--recipients", str(args.recipients), "--queue", queue]
         if args.profile and mode == "inline":
             argv += ["--profile", str(Path(args.profile).resolve())]
         sent = child(argv, env, args.timeout)
-        deadline = time.monotonic() + args.timeout
-        while sink.handler.count() < args.recipients and time.monotonic() < deadline:
-            if worker is not None and worker.proc.poll() is not None:
-                raise RuntimeError(f"the celery worker exited:\n{worker.tail()}")
-            time.sleep(0.02)
+        result.queue_cpu_s = sum(os.times()[2:4]) - children0
+        wait_for_sink(sink, worker, args.recipients, args.timeout)
         result.sink_cpu_s = sum(os.times()[:2]) - cpu0
+        if worker is not None:
+            result.worker_cpu_s = group_cpu(worker.proc.pid) - worker0
         handler = sink.handler
         if handler.count() < args.recipients:
             result.note = f"timed out after {args.timeout}s"
@@ -472,6 +498,9 @@ def main() -> int:
     parser.add_argument("--pool", choices=("threads", "prefork"), default="threads", help="worker pool")
     parser.add_argument("--concurrency", type=int, default=2, help="worker -c")
     parser.add_argument("--batch-size", type=int, default=200, help="SOGOMS_MAIL_BATCH_SIZE")
+    parser.add_argument(
+        "--connections", type=int, default=0, help="SOGOMS_MAIL_CONNECTIONS (default: the setting's)"
+    )
     parser.add_argument("--timeout", type=float, default=600, help="bound of each step, seconds")
     parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/9", help="Redis broker of the worker")
     parser.add_argument("--mariadb-db", default="benchmail", help="MariaDB database made and dropped")
@@ -494,7 +523,10 @@ def main() -> int:
                 log(f"{engine}/{mode}: {result.recipients / result.total_s:,.0f} msg/s end to end")
     print(table(results))
     for r in results:
-        print(f"{r.engine}/{r.mode}: sink process CPU {r.sink_cpu_s:.1f} s")
+        print(
+            f"{r.engine}/{r.mode}: CPU s: sink {r.sink_cpu_s:.1f}, queueing child {r.queue_cpu_s:.1f}, "
+            f"worker {r.worker_cpu_s:.1f} ({1000 * r.worker_cpu_s / r.recipients:.2f} ms a message)"
+        )
         if r.queries_per_message is not None:
             print(f"{r.engine}/{r.mode}: {r.queries_per_message:.2f} SQL statements per message delivered")
     worst = min(r.recipients / r.total_s for r in results)

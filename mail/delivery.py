@@ -27,15 +27,17 @@ from email.utils import formataddr, parseaddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import connections, transaction
+from django.db import connections as databases
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from mail.config import mail_settings
+from mail.connections import Connections, Results
 from mail.models import PENDING, OutboxMessage, Status
 from mail.sealing import SealError, unseal
 from mail.templates import Rendered
-from mail.transports import TransportError, transport_for
+from mail.transports import TransportError
 from sogoms_site import metrics
 from tenants.context import tenant_context
 from tenants.logs import log_error
@@ -101,53 +103,43 @@ def _deliver_app(app: str, messages: list[OutboxMessage], token: str) -> Outcome
         for message in messages:
             _finish(message, token, Status.DEAD, f"tenant {app!r} is no longer configured", outcome)
         return outcome
-    transport_spec = mail_settings(tenant).transport
-    with tenant_context(tenant):
-        try:
-            transport = transport_for(transport_spec).__enter__()
-        except TransportError as exc:
+    spec = mail_settings(tenant).transport
+    count = min(max(1, settings.SOGOMS_MAIL_CONNECTIONS), len(messages))
+    with tenant_context(tenant), Connections(spec, tenant, count, _email_of) as connections:
+        if not connections.alive:
+            error = connections.error or TransportError(spec.kind, "no connection opened", broken=True)
             with transaction.atomic(using="default"):  # nothing reached the server; each try counts
                 for message in _hand_over(messages, token, outcome):
-                    _failed(message, token, exc, outcome)
+                    _failed(message, token, error, outcome)
             return outcome
-        try:
-            size = max(1, settings.SOGOMS_MAIL_HANDOVER_CHUNK)
-            for start in range(0, len(messages), size):
-                broken = _send_chunk(
-                    transport, _hand_over(messages[start : start + size], token, outcome), token, outcome
-                )
-                if broken is not None:
-                    outcome.released += _release(messages[start + size :], token, broken)
-                    break
-        finally:
-            transport.__exit__(None, None, None)
+        size = max(1, settings.SOGOMS_MAIL_HANDOVER_CHUNK)
+        chunk = _hand_over(messages[:size], token, outcome)
+        for start in range(0, len(messages), size):
+            results = connections.send(chunk)
+            rest = messages[start + size :]
+            # One commit per chunk: its outcomes and the next chunk's hand-over, which a
+            # crash undoes together (that chunk is then not handed over: safe to send).
+            with transaction.atomic(using="default"):
+                _record(results, token, outcome)
+                if results.broken is not None:
+                    outcome.released += _release(rest, token, results.broken)
+                elif results.crash is None and rest:
+                    chunk = _hand_over(rest[:size], token, outcome)
+            if results.crash is not None:
+                raise results.crash
+            if results.broken is not None:
+                break
     return outcome
 
 
-def _send_chunk(transport, chunk: list[OutboxMessage], token: str, outcome: Outcome) -> TransportError | None:
-    """Send handed-over messages, then record every outcome in one transaction.
-
-    Returns the error that broke the connection, if one did."""
-    sent: list[tuple[OutboxMessage, str]] = []
-    failed: list[tuple[OutboxMessage, TransportError]] = []
-    untried: list[OutboxMessage] = []
-    broken = None
-    for index, message in enumerate(chunk):
-        try:
-            sent.append((message, transport.send(_email_of(message))))
-        except TransportError as exc:
-            failed.append((message, exc))
-            if exc.broken:
-                broken, untried = exc, chunk[index + 1 :]
-                break
-    with transaction.atomic(using="default"):
-        _record_sent(sent, token)
-        outcome.sent += len(sent)
-        for message, error in failed:
-            _failed(message, token, error, outcome)
-        if untried and broken is not None:
-            outcome.released += _take_back(untried, token, broken)
-    return broken
+def _record(results: Results, token: str, outcome: Outcome) -> None:
+    """Every outcome of a chunk, in the caller's transaction."""
+    _record_sent(results.sent, token)
+    outcome.sent += len(results.sent)
+    for message, error in results.failed:
+        _failed(message, token, error, outcome)
+    if results.untried and results.broken is not None:
+        outcome.released += _take_back(results.untried, token, results.broken)
 
 
 def _text_of(message: OutboxMessage) -> Rendered:
@@ -206,7 +198,7 @@ def _record_sent(sent: list[tuple[OutboxMessage, str]], token: str) -> None:
     of one query per row costs more than the database running them."""
     if not sent:
         return
-    connection = connections["default"]
+    connection = databases["default"]
     quote, now = connection.ops.quote_name, connection.ops.adapt_datetimefield_value(timezone.now())
     # Quoted names from the model; every value is a bound parameter.
     sql = (

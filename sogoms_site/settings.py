@@ -265,7 +265,10 @@ SOGOMS_MAIL_MAX_ATTEMPTS = env_int("SOGOMS_MAIL_MAX_ATTEMPTS", 6)
 SOGOMS_MAIL_RETRY_BASE_SECONDS = env_int("SOGOMS_MAIL_RETRY_BASE_SECONDS", 30)
 SOGOMS_MAIL_RETRY_MAX_SECONDS = env_int("SOGOMS_MAIL_RETRY_MAX_SECONDS", 3600)
 SOGOMS_MAIL_CLAIM_SECONDS = env_int("SOGOMS_MAIL_CLAIM_SECONDS", 300)  # a worker's lease on its rows
-SOGOMS_MAIL_BATCH_SIZE = env_int("SOGOMS_MAIL_BATCH_SIZE", 200)  # messages per task and connection
+SOGOMS_MAIL_BATCH_SIZE = env_int("SOGOMS_MAIL_BATCH_SIZE", 200)  # messages per task
+# Connections one delivery task keeps open to the tenant's server at once, each in a thread:
+# a connection mostly waits for replies, so several let a process's waits overlap.
+SOGOMS_MAIL_CONNECTIONS = env_int("SOGOMS_MAIL_CONNECTIONS", 4)
 # Messages handed to the transport per database round: fewer commits, but a worker that
 # dies mid-chunk leaves up to this many messages with an unknown outcome (1: at most one).
 SOGOMS_MAIL_HANDOVER_CHUNK = env_int("SOGOMS_MAIL_HANDOVER_CHUNK", 20)

@@ -43,7 +43,10 @@ class Handler:
     busy: int = 0  # this many DATA commands answered 451 first
     shutting_down: bool = False  # every DATA answered 421
     hang_up_after: int | None = None  # after this many messages, answer 421 and close
+    drop_one_after: int | None = None  # after this many messages, end ONE connection with 421
     delay: float = 0.0
+    active: int = 0  # DATA commands being answered right now
+    most_active: int = 0  # the most at once: several connections sending in parallel
     logins: list = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -54,8 +57,19 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        self.active += 1  # one event loop: no lock needed between the connections
+        self.most_active = max(self.most_active, self.active)
+        try:
+            return await self._data(server, envelope)
+        finally:
+            self.active -= 1
+
+    async def _data(self, server, envelope):
         if self.delay:
             await asyncio.sleep(self.delay)
+        if self.drop_one_after is not None and len(self.received) >= self.drop_one_after:
+            self.drop_one_after = None  # the client closes the connection on a 421
+            return "421 4.7.0 too many messages on this connection"
         if self.shutting_down:
             return "421 4.3.2 service shutting down"
         if self.hang_up_after is not None and len(self.received) >= self.hang_up_after:

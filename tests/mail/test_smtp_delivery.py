@@ -62,6 +62,7 @@ def test_text_and_html_parts_are_rendered_and_only_html_is_escaped(smtp_alpha, s
     )
     deliver_due()
     message = smtp_server.received[0].message
+    assert message.get_boundary().startswith("=_sogoms_")  # set before the generator ran
     text, html = (part.get_payload(decode=True).decode() for part in message.get_payload())
     assert text.startswith("Hi A&B <x>, your code is 1.")
     assert "Hi A&amp;B &lt;x&gt;" in html
@@ -133,22 +134,116 @@ def test_a_stopped_server_loses_nothing_and_the_sweep_sends_later(smtp_alpha, sm
     assert sorted(r.rcpt_tos[0] for r in smtp_server.received) == [m.to_email for m in messages]
 
 
-def test_one_connection_carries_a_whole_batch(smtp_alpha, smtp_server):
-    bulk = services.mail_send_bulk(
-        tenant=smtp_alpha,
+def bulk(tenant, count: int, prefix: str = "u") -> None:
+    services.mail_send_bulk(
+        tenant=tenant,
         template="greeting",
-        recipients=[services.Recipient(f"u{i}@example.com", variables={"Name": f"U{i}"}) for i in range(30)],
+        recipients=[
+            services.Recipient(f"{prefix}{i}@example.com", variables={"Name": f"{prefix.upper()}{i}"})
+            for i in range(count)
+        ],
         variables={"code": "7"},
     )
-    assert bulk.count == 30
+
+
+def test_one_connection_carries_a_whole_batch(smtp_alpha, smtp_server, settings):
+    settings.SOGOMS_MAIL_CONNECTIONS = 1
+    bulk(smtp_alpha, 30)
     assert deliver_due().sent == 30
     assert smtp_server.handler.logins == [True]  # one AUTH: one connection
     assert {r.message["Subject"] for r in smtp_server.received} == {f"Hi U{i}" for i in range(30)}
+    assert smtp_server.handler.most_active == 1
+
+
+def test_a_batch_goes_over_several_connections_at_once(smtp_alpha, smtp_server, settings):
+    settings.SOGOMS_MAIL_CONNECTIONS = 3
+    smtp_server.handler.delay = 0.02  # each reply waits: the connections' waits overlap
+    bulk(smtp_alpha, 30)
+    assert deliver_due().sent == 30
+    assert smtp_server.handler.logins == [True] * 3  # one AUTH per connection
+    assert smtp_server.handler.most_active >= 2
+    message_ids = [r.message_id for r in smtp_server.received]
+    assert len(message_ids) == len(set(message_ids)) == 30
+    assert statuses() == [Status.SENT] * 30
+    assert set(OutboxMessage.objects.values_list("attempts", flat=True)) == {1}
+
+
+def test_no_more_connections_than_messages(smtp_alpha, smtp_server, settings):
+    settings.SOGOMS_MAIL_CONNECTIONS = 8
+    bulk(smtp_alpha, 2)
+    assert deliver_due().sent == 2
+    assert len(smtp_server.handler.logins) == 2
+
+
+def test_one_connection_breaking_leaves_the_others_sending(smtp_alpha, smtp_server, settings, fast_retries):
+    settings.SOGOMS_MAIL_CONNECTIONS = 3
+    settings.SOGOMS_MAIL_HANDOVER_CHUNK = 10
+    smtp_server.handler.delay = 0.005
+    smtp_server.handler.drop_one_after = 5  # a server that closes one connection midway
+    bulk(smtp_alpha, 30)
+    outcome = deliver_due()
+    # The dropped connection's message failed (421: it closes), and that connection took
+    # no other; the two others carried every other message.
+    assert (outcome.sent, outcome.failed, outcome.released) == (29, 1, 0)
+    failed = OutboxMessage.objects.filter(status=Status.FAILED)
+    assert failed.count() == outcome.failed
+    assert all(m.attempts == 1 and m.handed_at is not None for m in failed)
+    assert len(smtp_server.received) == outcome.sent
+    assert deliver_due().sent == outcome.failed
+    message_ids = [r.message_id for r in smtp_server.received]
+    assert len(message_ids) == len(set(message_ids)) == 30  # none lost, none twice
+    assert statuses() == [Status.SENT] * 30
+
+
+def test_every_connection_breaking_gives_the_rest_back(smtp_alpha, smtp_server, settings, fast_retries):
+    settings.SOGOMS_MAIL_CONNECTIONS = 3
+    settings.SOGOMS_MAIL_HANDOVER_CHUNK = 10
+    smtp_server.handler.hang_up_after = 4  # then every connection is answered 421 and closed
+    bulk(smtp_alpha, 30)
+    outcome = deliver_due()
+    assert outcome.sent >= 4 and outcome.released > 0
+    assert outcome.sent + outcome.failed + outcome.released == 30
+    released = OutboxMessage.objects.filter(status=Status.FAILED, attempts=0)
+    assert released.count() == outcome.released and not released.exclude(handed_at=None).exists()
+    smtp_server.handler.hang_up_after = None
+    assert deliver_due().sent == 30 - outcome.sent
+    message_ids = [r.message_id for r in smtp_server.received]
+    assert len(message_ids) == len(set(message_ids)) == 30
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_a_bug_while_sending_is_raised_after_the_others_are_recorded(
+    smtp_alpha, smtp_server, settings, monkeypatch, count
+):
+    settings.SOGOMS_MAIL_CONNECTIONS = count
+    ids = [greet(smtp_alpha, to=f"k{i}@example.com").pk for i in range(6)]
+    build = delivery._email_of
+
+    def email_of(message):
+        if message.to_email == "k3@example.com":
+            raise RuntimeError("a bug")
+        return build(message)
+
+    monkeypatch.setattr(delivery, "_email_of", email_of)
+    with pytest.raises(RuntimeError, match="a bug"):
+        delivery.deliver(ids)
+    rows = {
+        to: (status, attempts)
+        for to, status, attempts in OutboxMessage.objects.filter(pk__in=ids).values_list(
+            "to_email", "status", "attempts"
+        )
+    }
+    assert rows.pop("k3@example.com") == (Status.SENDING, 1)  # handed over: the sweep decides
+    if count == 1:  # its only connection ended: what it had not taken is given back
+        assert [rows.pop(f"k{i}@example.com") for i in (4, 5)] == [(Status.FAILED, 0)] * 2
+    assert set(rows.values()) == {(Status.SENT, 1)}
+    assert len(smtp_server.received) == 5 if count == 2 else 3
 
 
 def test_a_connection_lost_mid_chunk_gives_back_what_it_had_not_sent(
     smtp_alpha, smtp_server, settings, fast_retries
 ):
+    settings.SOGOMS_MAIL_CONNECTIONS = 1  # in order: several connections are tested below
     settings.SOGOMS_MAIL_HANDOVER_CHUNK = 10
     smtp_server.handler.hang_up_after = 3
     ids = [greet(smtp_alpha, to=f"c{i}@example.com").pk for i in range(10)]
@@ -178,6 +273,33 @@ def test_a_chunk_is_one_hand_over_and_one_outcome_transaction(smtp_alpha, smtp_s
     # claim, then per chunk of 5: the hand-over, and the outcomes as one statement run 5 times
     assert len(writes) == 1 + 2 * 2, [w[:60] for w in writes]
     assert sum(sql.startswith("5 times: UPDATE") for sql in writes) == 2
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_a_chunk_costs_one_commit_with_the_next_hand_over(smtp_alpha, smtp_server, settings, monkeypatch):
+    settings.SOGOMS_MAIL_HANDOVER_CHUNK = 5
+    ids = [greet(smtp_alpha, to=f"t{i}@example.com").pk for i in range(15)]
+    connection = connections["default"]
+    log: list[str] = []
+    commit = connection.commit
+    monkeypatch.setattr(connection, "commit", lambda: log.append("COMMIT") or commit())
+
+    def note(execute, sql, params, many, context):
+        changes = sql.split("WHERE")[0]
+        if sql.startswith("UPDATE"):
+            log.append("outcomes" if many else "claim" if "claimed_until" in changes else "hand-over")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(note):
+        assert delivery.deliver(ids).sent == 15
+    # The first hand-over commits alone; then each chunk's outcomes with the next hand-over.
+    assert log == [
+        "claim",
+        "hand-over",
+        *["outcomes", "hand-over", "COMMIT"] * 2,
+        "outcomes",
+        "COMMIT",
+    ]
 
 
 def test_a_duplicated_task_sends_once(smtp_alpha, smtp_server):
