@@ -7,6 +7,7 @@ within a line. `purge_logs` deletes files older than the tenant's retention.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -16,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 
-from sogoms_site.api.envelope import render_json
 from sogoms_site.requestid import current_request_id
 
 _FILE_NAME = re.compile(r"^(?P<app>[a-z][a-z0-9_]*)-(?P<day>\d{8})-(?P<type>[a-z_]+)\.log$")
@@ -53,7 +54,7 @@ def write_entry(
         "request_id": current_request_id() or None,
         "details": details or {},
     }
-    line = render_json(entry) + b"\n"
+    line = (json.dumps(entry, cls=DjangoJSONEncoder, ensure_ascii=False) + "\n").encode()
     path = log_path(app, kind, now.date())
     try:
         fd = _open_for_append(path)
