@@ -34,8 +34,19 @@ def test_health_answers_ok(client):
     assert response.json() == {"status": "ok"}
 
 
-def test_ready_answers_at_once_then_with_a_check_for_every_database(client, settings):
+def test_ready_answers_at_once_then_with_a_check_for_every_database(client, settings, monkeypatch):
+    # the sweep is held until the first answer is in: that answer cannot have waited for it
+    # (nor, on a fast machine, found it already ended)
+    answered = threading.Event()
+    sweep = availability._sweep_now
+
+    def held_sweep(current):
+        answered.wait(10)
+        sweep(current)
+
+    monkeypatch.setattr(availability, "_sweep_now", held_sweep)
     first = client.get("/ready", HTTP_HOST="localhost").json()
+    answered.set()
     availability.wait_for_sweep()
     response = client.get("/ready", HTTP_HOST="localhost")
 
