@@ -313,10 +313,10 @@ def _keyset_page(
 def _keys(bound: BoundResource, queryset: QuerySet, order: list[tuple[str, bool]], limit: int) -> list[tuple]:
     """The sort keys (the primary key last) of the first `limit` rows, in order.
 
-    Only the keys: the index declared for the order holds them, and MariaDB takes a range
-    over an index only when it need not read the rows too (it weighs the range against a
-    table scan without counting the LIMIT; read whole, it walks the index from the owner's
-    first row instead; docs/performance.md, keyset pages)."""
+    Only the keys, which the index declared for the order holds: MariaDB 10.11 weighs a
+    range against a table scan without counting the LIMIT, so a range from a cursor to the
+    end of a big table loses while it has rows to read, and the owner's part of the index
+    is walked from its start instead; read from the index alone, the range wins."""
     ordered = queryset.order_by(*order_by_terms(bound, order))
     return list(ordered.values_list(*[bound.attnames[name] for name, _ in order])[:limit])
 
@@ -325,10 +325,11 @@ def _after(bound: BoundResource, order: list[tuple[str, bool]], cursor: list) ->
     """The rows after the cursor's, as consecutive parts of the order, nearest first.
 
     For `a, b, id` and a cursor (x, y, z): `a = x AND b = y AND id > z`, then `a = x AND
-    b > y`, then `a > x` (`<` for a descending key). Each part is equalities and one range
-    on an index's leading columns, which every engine seeks; the same rows as one OR (or
-    a row value `(a, b, id) > (x, y, z)`) give MariaDB and SQLite a range on `a` alone, and
-    rows sharing `a` are read to find the cursor (docs/performance.md, keyset pages)."""
+    b > y`, then `a > x` (`<` for a descending key): equalities and one range each, which
+    both engines seek exactly. As one condition, SQLite seeks an OR on `a` alone (every
+    row sharing `a` is read to find the cursor's place) and a row value `(a, b, id) > (x,
+    y, z)` not on the key after the index's columns; MariaDB 10.11 builds no range from a
+    row value (docs/performance.md, keyset pages)."""
     columns = [bound.attnames[name] for name, _ in order]
     parts = []
     for index in reversed(range(len(order))):
