@@ -24,8 +24,9 @@ that a cursor lands among rows that share the first sort key. At each size wrk
 It also times in the database (the median of 20 runs on a connection of its own) the
 COUNT alone, the first page's SQL, and the page after the middle row in the two forms a
 keyset page has had: one query with the condition as one OR (and the first key's own
-bound), and the parts of the order after the cursor, keys only, then the rows by key
-(crud.selectors._keyset_page); and prints each query's plan, so the cost of the total and
+bound), and keys first, then the rows by key (crud.selectors._keyset_page: on SQLite one
+query per part of the order after the cursor, on MariaDB one with the parts' OR; the
+columns "keyset parts"); and prints each query's plan, so the cost of the total and
 the index use show. Results: a markdown table and var/bench/scale-<UTC time>.json.
 """
 
@@ -85,7 +86,14 @@ KEYSET_OR = (
     " OR (position = {p} AND name > {p}) OR (position = {p} AND name = {p} AND id > {p}))"
     " ORDER BY position, name, id LIMIT 21"
 )
-# ... and as the parts of the order after the cursor, nearest first, keys only; then the rows.
+# ... and as crud.selectors._keyset_page reads it: keys only, then the rows by key; the
+# keys on SQLite by the parts of the order after the cursor, nearest first, one query each,
+# on MariaDB by one query with the parts' OR (it finds each part's range in it).
+KEYSET_KEYS_OR = (
+    "SELECT position, name, id FROM projects WHERE user_id = {p} AND ((position = {p} AND name = {p}"
+    " AND id > {p}) OR (position = {p} AND name > {p}) OR position > {p})"
+    " ORDER BY position, name, id LIMIT 21"
+)
 KEYSET_PARTS = (
     "SELECT position, name, id FROM projects"
     " WHERE user_id = {p} AND position = {p} AND name = {p} AND id > {p}"
@@ -96,6 +104,11 @@ KEYSET_PARTS = (
     " ORDER BY position, name, id LIMIT {p}",
 )
 BY_KEY = "SELECT * FROM projects WHERE user_id = {p} AND id IN ({keys})"
+
+
+def keys_or_params(user_id: int, after: tuple) -> tuple:
+    position, name, pk = after
+    return (user_id, position, name, pk, position, name, position)
 
 
 def encode_cursor(values: list) -> str:
@@ -147,12 +160,15 @@ class Database:
         """The page after `after` (position, name, id) as crud.selectors._keyset_page reads it."""
         position, name, pk = after
         found: list = []
-        for template, params in zip(
-            KEYSET_PARTS, ((position, name, pk), (position, name), (position,)), strict=True
-        ):
-            found += self.rows(template, (user_id, *params, 21 - len(found)))
-            if len(found) == 21:
-                break
+        if self.mariadb:
+            found = self.rows(KEYSET_KEYS_OR, keys_or_params(user_id, after))
+        else:
+            for template, params in zip(
+                KEYSET_PARTS, ((position, name, pk), (position, name), (position,)), strict=True
+            ):
+                found += self.rows(template, (user_id, *params, 21 - len(found)))
+                if len(found) == 21:
+                    break
         keys = [row[2] for row in found]
         return self.rows(BY_KEY.replace("{keys}", ",".join([self.marker] * len(keys))), (user_id, *keys))
 
@@ -298,9 +314,13 @@ def run_engine(name: str, args, tmp: Path) -> dict:
                         lambda u=user_id, after=(p, n, i): database.keyset_parts(u, after)
                     )
                     at_size["plans"][f"keyset OR{suffix}"] = database.plan(KEYSET_OR, one_or)
-                    at_size["plans"][f"keyset parts{suffix}"] = " | ".join(
-                        database.plan(template, (user_id, *params, 21))
-                        for template, params in zip(KEYSET_PARTS, ((p, n, i), (p, n), (p,)), strict=True)
+                    at_size["plans"][f"keyset parts{suffix}"] = (
+                        database.plan(KEYSET_KEYS_OR, keys_or_params(user_id, (p, n, i)))
+                        if database.mariadb
+                        else " | ".join(
+                            database.plan(template, (user_id, *params, 21))
+                            for template, params in zip(KEYSET_PARTS, ((p, n, i), (p, n), (p,)), strict=True)
+                        )
                     )
                 log(f"{name} {size:,} sql ms {at_size['sql_ms']} plans {at_size['plans']}")
                 found["sizes"][size] = at_size

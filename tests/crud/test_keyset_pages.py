@@ -155,14 +155,12 @@ def test_the_page_after_a_cursor_seeks_the_index_on_every_sort_key(alpha, alpha_
         assert re.fullmatch(index + r"position=\? AND rowid>\?\)", plans[0]), plans
         assert re.fullmatch(index + r"position>\?\)", plans[1]), plans
     else:
-        # MariaDB: ranges into the declared index past the owner and the project, from the
-        # index alone (with the rows to read too, it chose ref on those two columns and read
-        # every earlier row of the project).
-        used = []
-        for sql in found:
-            cursor.execute("EXPLAIN FORMAT=JSON " + sql)
-            table = json.loads(cursor.fetchone()[0])["query_block"]["nested_loop"][0]["table"]
-            assert table["access_type"] == "range", table
-            assert table.get("using_index") is True, table
-            used.append(table["used_key_parts"])
-        assert used == [["user_id", "project_id", "position", "id"], ["user_id", "project_id", "position"]]
+        # MariaDB: one query, the parts' OR, a range into the declared index past the owner
+        # and the project, from the index alone (with the rows to read too, it chose ref on
+        # those two columns and read every earlier row of the project).
+        assert len(found) == 1, found
+        cursor.execute("EXPLAIN FORMAT=JSON " + found[0])
+        table = json.loads(cursor.fetchone()[0])["query_block"]["nested_loop"][0]["table"]
+        assert table["access_type"] == "range", table
+        assert table.get("using_index") is True, table
+        assert table["used_key_parts"] == ["user_id", "project_id", "position", "id"], table
