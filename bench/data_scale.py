@@ -280,7 +280,10 @@ def run_engine(name: str, args, tmp: Path) -> dict:
                 took = time.monotonic() - t0
                 log(f"{name}: {size:,} rows of the user ({3 * size:,} in the table) in {took:.1f}s")
                 status, body = http(
-                    "GET", target.base + "/api/projects?page=1&per_page=20", headers=target.headers
+                    "GET",
+                    target.base + "/api/projects?page=1&per_page=20",
+                    headers=target.headers,
+                    timeout=180,
                 )
                 if status != 200 or body["meta"]["total"] != size:
                     raise RuntimeError(f"the list reports {body.get('meta')} for {size} rows")
@@ -289,7 +292,10 @@ def run_engine(name: str, args, tmp: Path) -> dict:
                 paths = request_paths(database, bench_id, ties_id, size, total_false)
                 for label, path in paths.items():
                     auth = ties_auth if label.endswith("ties") else target.headers["Authorization"]
-                    status, body = http("GET", target.base + path, headers={"Authorization": auth})
+                    # generous: the workers may still be finishing a slow run's requests (OFFSET)
+                    status, body = http(
+                        "GET", target.base + path, headers={"Authorization": auth}, timeout=180
+                    )
                     if status != 200 or len(body["data"]) != 20:
                         raise RuntimeError(f"{label}: {status} {str(body)[:300]}")
                     env = {**env_base, "PATHS": path, "AUTH": auth}
