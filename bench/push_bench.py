@@ -5,7 +5,8 @@
     .venv/bin/python bench/push_bench.py --clients 1000,5000 --kinds user,broadcast \
         --publisher redis --rate 500 --capacity-max 0
 
-It starts one uvicorn process on 127.0.0.1 (a free port) serving the demo tenant from a
+It starts one socket server process (`python -m sogoms_site.socketserver`, as in production)
+on 127.0.0.1 (a free port) serving the demo tenant from a
 throw-away var directory (with `--publisher redis`, push goes through Redis), opens N lean
 WebSocket clients in this process and, per kind, publishes from a process of its own:
 
@@ -68,7 +69,7 @@ def raise_fd_limit() -> int:
 
 
 class Server:
-    """One uvicorn process on a var directory of its own (the embedded default, or Redis)."""
+    """One socket server process on a var directory of its own (the embedded default, or Redis)."""
 
     def __init__(self, var_dir: Path, redis_url: str = "") -> None:
         self.port = free_port()
@@ -88,7 +89,8 @@ class Server:
             subprocess.run(
                 [*manage, command], env=self.env, cwd=REPO, check=True, capture_output=True, timeout=300
             )
-        command = [sys.executable, "-m", "uvicorn", "sogoms_site.asgi:application", "--host", HOST]
+        # The production socket server (uvicorn with realtime.wsprotocol), as docs/operations.md runs it.
+        command = [sys.executable, "-m", "sogoms_site.socketserver", "--host", HOST]
         command += ["--port", str(self.port), "--no-access-log", "--log-level", "warning"]
         self.process = subprocess.Popen(command, cwd=REPO, env=self.env, stdout=subprocess.DEVNULL)
         deadline = time.time() + 60
@@ -186,7 +188,8 @@ class LeanClient(asyncio.Protocol):
 
     The latency runs hold thousands of these in the bench process, on the same two cores
     as the server: a full client library costs more CPU per frame than the server does,
-    and its backlog would be measured as latency. Frames are parsed after the run.
+    and its backlog would be measured as latency. While `recording` (the events' run) a
+    read only notes its time and bytes; `parse_recorded` takes the frames out afterwards.
     """
 
     def __init__(self, host: str, path: str, token: str) -> None:
@@ -198,6 +201,8 @@ class LeanClient(asyncio.Protocol):
         self.buffer = b""
         self.upgraded = False
         self.frames: list[tuple[float, bytes]] = []  # (wall-clock arrival, text)
+        self.recording = False
+        self.recorded: list[tuple[float, bytes]] = []  # (wall-clock arrival, bytes read)
         self.pongs = asyncio.Queue()
         self.closed: asyncio.Future = asyncio.get_running_loop().create_future()
         self.open: asyncio.Future = asyncio.get_running_loop().create_future()
@@ -208,7 +213,17 @@ class LeanClient(asyncio.Protocol):
         transport.write(self.request)
 
     def data_received(self, data: bytes) -> None:
-        arrived = time.time()
+        if self.recording:
+            self.recorded.append((time.time(), data))
+            return
+        self._received(time.time(), data)
+
+    def parse_recorded(self) -> None:
+        recorded, self.recorded = self.recorded, []
+        for arrived, data in recorded:
+            self._received(arrived, data)
+
+    def _received(self, arrived: float, data: bytes) -> None:
         buffer: bytes | None = self.buffer + data
         if not self.upgraded:
             buffer = self._handshake(buffer)
@@ -387,6 +402,8 @@ async def latency_run(server: Server, token, clients: int, kind: str, args) -> d
     rate = args.rate if kind == "user" else args.broadcast_rate
     expected = len(keys) if kind == "user" else len(keys) * clients
     await asyncio.sleep(0.5)
+    for socket_ in sockets:
+        socket_.recording = True
     client_cpu, server_cpu = time.process_time(), process_cpu_seconds(server.process.pid)
     publisher = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -405,8 +422,12 @@ async def latency_run(server: Server, token, clients: int, kind: str, args) -> d
     out, _ = await publisher.communicate(json.dumps(keys).encode())
     published = json.loads(out)
     deadline = time.time() + timeout
-    while sum(len(socket_.frames) for socket_ in sockets) < expected and time.time() < deadline:
+    while time.time() < deadline:
         await asyncio.sleep(0.05)
+        for socket_ in sockets:
+            socket_.parse_recorded()
+        if sum(len(socket_.frames) for socket_ in sockets) >= expected:
+            break
     client_cpu = time.process_time() - client_cpu
     server_cpu = process_cpu_seconds(server.process.pid) - server_cpu
     sent = {int(key): value for key, value in published["sent"].items()}

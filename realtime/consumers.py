@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 
 import redis
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -21,7 +22,7 @@ from typing_extensions import override
 from realtime import fanout, watch
 from realtime.auth import CLOSE_UNAUTHORIZED, SUBPROTOCOL, Refusal, recheck
 from realtime.config import push_settings
-from realtime.fanout import CLOSE_TRY_AGAIN
+from realtime.fanout import CLOSE_TRY_AGAIN, PREPARED_FRAMES
 from realtime.topics import Topic, TopicError, parse_topic
 from sogoms_site import metrics
 
@@ -38,6 +39,8 @@ class PushConsumer(AsyncWebsocketConsumer):
     # channel and fan-out (realtime.fanout); a channel per socket would cost a Redis
     # subscription and a waiting task each. An alias with no layer gives Channels none.
     channel_layer_alias = "sockets-take-frames-from-the-process-fan-out"
+    # The server's writer of prepared frames (fanout.PREPARED_FRAMES), when it has one.
+    write_prepared: Callable[[bytes], bool] | None = None
 
     @override
     async def __call__(self, scope, receive, send) -> None:
@@ -59,6 +62,7 @@ class PushConsumer(AsyncWebsocketConsumer):
         if refusal is not None:
             await self.close(code=refusal.code, reason=refusal.reason)
             return
+        self.write_prepared = self.scope.get("extensions", {}).get(PREPARED_FRAMES, {}).get("write")
         self.tenant = self.scope["tenant"]
         self.principal = self.scope["principal"]
         self.topics: dict[str, Topic] = {}

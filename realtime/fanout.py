@@ -9,6 +9,12 @@ that listen to the topic. The frame is the event's JSON text, encoded once. (A C
 channel per socket, as consumers have by default, cost a task wake-up and a dispatch per
 socket and event: a broadcast to 5,000 sockets took seconds; docs/performance.md.)
 
+The frame is also made once per event into the bytes of a WebSocket text frame, and a
+socket whose server takes prepared frames (PREPARED_FRAMES: realtime.wsprotocol, the
+production socket server) gets those bytes written straight to its connection while it can
+take them at once: no ASGI message, no re-encoding or framing per socket. Other servers (and
+a socket that must wait) go through the consumer's ASGI send.
+
 Each socket writes its frames in order; a socket whose write must wait gets a task of its
 own, so a client that does not read holds up nobody else; one that lets MAX_PENDING_FRAMES
 pile up is closed with 1013 (try again later: it reconnects and subscribes again). Who may
@@ -24,10 +30,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Coroutine, Generator, Iterable
+from collections.abc import Callable, Coroutine, Generator, Iterable
 from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
+from websockets.frames import Frame, Opcode
 
 from realtime.topics import Topic
 
@@ -35,10 +42,17 @@ logger = logging.getLogger("sogoms.push")
 MAX_PENDING_FRAMES = 1000
 CLOSE_TRY_AGAIN = 1013  # RFC 6455 "try again later": the client reconnects and subscribes again
 RESUBSCRIBE_SECONDS = 0.1  # the receive loop's pause after a failure
+# The ASGI scope extension of a server that writes prepared frames: {"write": callable}, the
+# callable taking the bytes of a whole server frame and answering whether it wrote them (it
+# does only when the connection is open, uses no extension such as compression, and can
+# take them without waiting).
+PREPARED_FRAMES = "sogoms.websocket.prepared_frames"
 
 
 class Listener(Protocol):
     """What the fan-out needs of a socket (PushConsumer)."""
+
+    write_prepared: Callable[[bytes], bool] | None  # PREPARED_FRAMES' writer, if the server has one
 
     async def send(
         self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False
@@ -50,21 +64,26 @@ class Listener(Protocol):
 class Mailbox:
     """The frames one socket has still to write, written in order.
 
-    An idle socket's frame is written at once, in the deliverer's own step: the ASGI server
-    finishes a send without waiting unless the client's buffer is full, so a broadcast to
-    thousands of sockets costs no task per socket. Only a send that must wait is handed to
-    a task of the socket's own (`writer`), which then also writes the frames queued behind it.
+    An idle socket's frame is written at once, in the deliverer's own step: as prepared bytes
+    when its server takes them, else by an ASGI send, which the server finishes without
+    waiting unless the client's buffer is full; so a broadcast to thousands of sockets costs
+    no task per socket. Only a send that must wait is handed to a task of the socket's own
+    (`writer`), which then also writes the frames queued behind it.
     """
 
-    __slots__ = ("frames", "socket", "writer")
+    __slots__ = ("frames", "socket", "write_prepared", "writer")
 
     def __init__(self, socket: Listener) -> None:
         self.socket = socket
+        self.write_prepared = socket.write_prepared
         self.frames: deque[str] = deque()
         self.writer: asyncio.Task | None = None
 
-    def put(self, text: str) -> None:
+    def put(self, text: str, frame: bytes) -> None:
+        """Write `text` now, or queue it; `frame` is the same text as a server frame's bytes."""
         if self.writer is None:
+            if self.write_prepared is not None and self.write_prepared(frame):
+                return
             waiting = _begin(self.socket.send(text_data=text))
             if waiting is not None:
                 self.writer = asyncio.get_running_loop().create_task(self._write(waiting))
@@ -202,9 +221,15 @@ def deliver(topic: str, text: str) -> int:
     listeners = _state["topics"].get(topic)
     if not listeners:
         return 0
+    frame = text_frame(text)  # encoded and framed once, whatever the number of sockets
     for mailbox in list(listeners.values()):
-        mailbox.put(text)
+        mailbox.put(text, frame)
     return len(listeners)
+
+
+def text_frame(text: str) -> bytes:
+    """The bytes of a whole, unmasked WebSocket text frame (RFC 6455) holding `text`."""
+    return Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
 
 
 def sockets_loop() -> asyncio.AbstractEventLoop | None:

@@ -60,6 +60,12 @@ def _empty_tenants(request):
     empty_tenant_tables()
 
 
+@pytest.fixture
+def in_process(settings):
+    """The fan-out on the in-memory layer: the frames stay in this process."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
 def run(coroutine):
     """Run a test's scenario on a loop of its own.
 

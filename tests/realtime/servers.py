@@ -113,6 +113,14 @@ def stop_process(process: subprocess.Popen, grace: float = 10) -> None:
 
 
 @contextmanager
+def socket_server(env: dict, port: int):
+    """The production socket server (`python -m sogoms_site.socketserver`) on `port`."""
+    command = [sys.executable, "-m", "sogoms_site.socketserver", "--port", str(port), "--no-access-log"]
+    with served(command, env, port) as address:
+        yield address
+
+
+@contextmanager
 def uvicorn(env: dict, port: int, *extra: str):
     command = [sys.executable, "-m", "uvicorn", "sogoms_site.asgi:application", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--no-access-log", *extra]

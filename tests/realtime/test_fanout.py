@@ -62,6 +62,8 @@ def test_a_users_event_and_a_broadcast_reach_exactly_their_listeners(alpha, beta
 class StandInSocket:
     """Records what is written to it; while `held`, a write waits (a client not reading)."""
 
+    write_prepared = None  # its frames go through the ASGI send (tests of prepared frames below)
+
     def __init__(self) -> None:
         self.written: list[str] = []
         self.closed_with: int | None = None
@@ -74,12 +76,6 @@ class StandInSocket:
 
     async def close(self, code: int | None = None, reason: str | None = None) -> None:
         self.closed_with = code
-
-
-@pytest.fixture
-def in_process(settings):
-    """The fan-out on the in-memory layer: the frames stay in this process."""
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 
 def test_a_client_that_does_not_read_holds_up_nobody_and_gets_its_frames_in_order(in_process):
