@@ -33,11 +33,14 @@ def _listen(group: str, count: int) -> tuple[threading.Thread, list[str]]:
         await _subscribed(group)
         ready.set()
         deadline = asyncio.get_running_loop().time() + 10
+        # short waits on the in-memory layer: its queue belongs to this loop and is not
+        # woken by a put from the publisher's loop, a new wait finds the message. One long
+        # wait on Redis: there a receive cut short drops the channel's subscription, and
+        # what is published before the next wait subscribes again is lost
+        wait = 10 if os.environ.get("REDIS_URL") else 0.1
         while len(received) < count and asyncio.get_running_loop().time() < deadline:
-            # short waits: the in-memory layer's queue belongs to this loop and is not
-            # woken by a put from the publisher's loop; a new wait finds the message
             try:
-                received.append((await asyncio.wait_for(channels.receive(channel), 0.1))["text"])
+                received.append((await asyncio.wait_for(channels.receive(channel), wait))["text"])
             except TimeoutError:
                 continue
         await channels.group_discard(group, channel)
