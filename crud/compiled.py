@@ -15,12 +15,13 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from django.db import connections
 from django.db.models import QuerySet
 from django.db.models.expressions import Expression
 from django.db.models.sql.compiler import SQLCompiler
+from typing_extensions import override
 
 MAX_SHAPES = 2048
 # Inside every integer column's range (the ORM refuses out-of-range lookups), and far from
@@ -36,13 +37,48 @@ Slot = int | tuple[str, Any]
 Converters = dict[int, tuple[list[Callable[..., Any]], Expression]]
 
 
-class _Uncacheable(Enum):
-    """A shape whose reads take the ORM path: the cache remembers that too."""
+class Uncacheable(Enum):
+    """A shape whose statements take the ORM path: a cache remembers that too."""
 
     SHAPE = "uncacheable"
 
 
-_UNCACHEABLE: Final = _Uncacheable.SHAPE
+UNCACHEABLE: Final = Uncacheable.SHAPE
+Compiled = TypeVar("Compiled")
+
+
+class ShapeCache(OrderedDict[tuple[Any, ...], Compiled | Uncacheable]):
+    """Statements compiled once per shape and shared by every thread; past `limit` shapes
+    the least recently used one goes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+
+    def get_or_compile(
+        self, key: tuple[Any, ...], compile_shape: Callable[[], Compiled | Uncacheable], limit: int
+    ) -> Compiled | Uncacheable:
+        with self._lock:
+            found = self.get(key)
+            if found is not None:
+                self.move_to_end(key)
+                return found
+        found = compile_shape()  # outside the lock: the ORM compiles (and may query)
+        with self._lock:
+            self[key] = found
+            if len(self) > limit:
+                self.popitem(last=False)
+        return found
+
+    @override
+    def clear(self) -> None:
+        with self._lock:
+            super().clear()
+
+
+def bind(slots: Sequence[Slot], values: Sequence[Any]) -> list[Any]:
+    """The parameters of compiled SQL: each slot's value of this request, or its constant."""
+    return [values[slot] if isinstance(slot, int) else slot[1] for slot in slots]
 
 
 @dataclass(frozen=True)
@@ -53,17 +89,15 @@ class CompiledRead:
     converters: Converters
 
     def run(self, alias: str, values: list[Any]) -> Rows:
-        params = [values[slot] if isinstance(slot, int) else slot[1] for slot in self.slots]
         with connections[alias].cursor() as cursor:
-            cursor.execute(self.sql, params)
+            cursor.execute(self.sql, bind(self.slots, values))
             rows: Rows = cursor.fetchall()
         if self.converters:
             rows = list(self.compiler.apply_converters(rows, self.converters))
         return rows
 
 
-_cache: OrderedDict[tuple[Any, ...], CompiledRead | _Uncacheable] = OrderedDict()
-_lock = threading.Lock()
+_cache: ShapeCache[CompiledRead] = ShapeCache()
 
 
 def marker(kind: str, index: int) -> int | str | None:
@@ -85,33 +119,24 @@ def cached_read(
     count: bool = False,
 ) -> Rows | None:
     """Rows of the read `build(values)` makes, or None when this shape cannot be cached."""
-    with _lock:
-        compiled = _cache.get(key)
-        if compiled is not None:
-            _cache.move_to_end(key)
-    if compiled is None:
-        compiled = _compile(alias, kinds, build, count)
-        with _lock:
-            _cache[key] = compiled
-            if len(_cache) > MAX_SHAPES:
-                _cache.popitem(last=False)
-    if compiled is _UNCACHEABLE:
+    compiled = _cache.get_or_compile(key, lambda: _compile(alias, kinds, build, count), MAX_SHAPES)
+    if compiled is UNCACHEABLE:
         return None
     return compiled.run(alias, values)
 
 
 def _compile(
     alias: str, kinds: list[str], build: Callable[[list[Any]], QuerySet[Any, Any]], count: bool
-) -> CompiledRead | _Uncacheable:
+) -> CompiledRead | Uncacheable:
     markers = [marker(kind, index) for index, kind in enumerate(kinds)]
     if any(value is None for value in markers):
-        return _UNCACHEABLE
+        return UNCACHEABLE
     queryset = build(markers)
     compiler = queryset.query.get_compiler(using=alias)
     sql, params = compiler.as_sql()
     slots = trace(params, markers)
     if slots is None:
-        return _UNCACHEABLE
+        return UNCACHEABLE
     if count:
         return CompiledRead(f"SELECT COUNT(*) FROM ({sql}) sogoms_count", slots, compiler, {})  # noqa: S608
     fields = [select[0] for select in compiler.select[: compiler.col_count]]
@@ -134,5 +159,4 @@ def trace(params: Sequence[Any], markers: Sequence[Any]) -> tuple[Slot, ...] | N
 
 
 def clear() -> None:
-    with _lock:
-        _cache.clear()
+    _cache.clear()

@@ -15,10 +15,7 @@ as prepared here) is never cached and takes the ORM path.
 from __future__ import annotations
 
 import dataclasses
-import threading
-from collections import OrderedDict
-from enum import Enum
-from typing import Any, Final, cast
+from typing import Any, cast
 
 from django.db import connections
 from django.db.models import Field, Model, signals
@@ -47,22 +44,7 @@ class _Update:
     where: tuple[compiled.Slot, ...]  # the WHERE's parameters: 0 the caller's id, 1 the key
 
 
-class _Uncacheable(Enum):
-    """A shape whose writes take the ORM path: the cache remembers that too."""
-
-    SHAPE = "uncacheable"
-
-
-_UNCACHEABLE: Final = _Uncacheable.SHAPE
-_cache: OrderedDict[tuple[Any, ...], _Insert | _Update | _Uncacheable] = OrderedDict()
-_lock = threading.Lock()
-
-
-def _remember(key: tuple[Any, ...], value: _Insert | _Update | _Uncacheable) -> None:
-    with _lock:
-        _cache[key] = value
-        if len(_cache) > MAX_SHAPES:
-            _cache.popitem(last=False)
+_cache: compiled.ShapeCache[_Insert | _Update] = compiled.ShapeCache()
 
 
 def _plain(field: Field, value: Any) -> bool:
@@ -74,12 +56,9 @@ def insert(bound: BoundResource, row: Model) -> None:
     """Save the new instance `row` of a schema table (its key then set on it)."""
     model = type(row)
     alias = bound.tenant.db_alias
-    key = ("insert", bound, alias)
-    with _lock:
-        shape = _cache.get(key)
-    if shape is None:
-        shape = _compile_insert(model, alias, row)
-        _remember(key, shape)
+    shape = _cache.get_or_compile(
+        ("insert", bound, alias), lambda: _compile_insert(model, alias, row), MAX_SHAPES
+    )
     if (
         not isinstance(shape, _Insert)
         or signals.pre_save.has_listeners(model)
@@ -121,11 +100,11 @@ def _run_insert(shape: _Insert, row: Model, alias: str) -> bool:
     return True
 
 
-def _compile_insert(model: type[Model], alias: str, row: Model) -> _Insert | _Uncacheable:
+def _compile_insert(model: type[Model], alias: str, row: Model) -> _Insert | compiled.Uncacheable:
     meta = model._meta
     connection = connections[alias]
     if meta.pk is not meta.auto_field or meta.parents or getattr(row, meta.pk.attname) is not None:
-        return _UNCACHEABLE
+        return compiled.UNCACHEABLE
     fields = tuple(field for field in meta.local_concrete_fields if field is not meta.auto_field)
     query = InsertQuery(model)
     query.insert_values(list(fields), [row])
@@ -133,15 +112,15 @@ def _compile_insert(model: type[Model], alias: str, row: Model) -> _Insert | _Un
     compiler.returning_fields = [meta.pk]
     statements = compiler.as_sql()
     if len(statements) != 1 or compiler.get_converters([meta.pk.get_col(meta.db_table)]):
-        return _UNCACHEABLE
+        return compiled.UNCACHEABLE
     sql, params = statements[0]
     # the ORM has run pre_save on this row (auto timestamps): its values, prepared here,
     # are what it bound, or the shape is not this module's to bind
     if _values_of(fields, row, connection, pre_save=False) != list(params):
-        return _UNCACHEABLE
+        return compiled.UNCACHEABLE
     returns_key = bool(connection.features.can_return_columns_from_insert)
     if returns_key and "RETURNING" not in sql.upper():
-        return _UNCACHEABLE
+        return compiled.UNCACHEABLE
     return _Insert(sql, fields, returns_key)
 
 
@@ -152,27 +131,20 @@ def update(bound: BoundResource, caller: TenantPrincipal, pk: Any, changes: dict
     alias = bound.tenant.db_alias
     connection = connections[alias]
     fields = [cast(Field, model._meta.get_field(name)) for name in changes]
-    prepared = [
-        field.get_db_prep_save(value, connection=connection) if _plain(field, value) else value
-        for field, value in zip(fields, changes.values(), strict=True)
-    ]
-    key = (
-        "update",
-        bound,
-        alias,
-        shape_key(caller),
-        tuple((field.attname, value is None) for field, value in zip(fields, prepared, strict=True)),
-    )
-    with _lock:
-        shape = _cache.get(key)
-    if shape is None:
-        shape = _compile_update(bound, caller, changes, prepared)
-        _remember(key, shape)
-    if not isinstance(shape, _Update) or not all(_plain(f, v) for f, v in zip(fields, prepared, strict=True)):
+    pairs = list(zip(fields, changes.values(), strict=True))
+    if not all(_plain(field, value) for field, value in pairs):
         return scoped(bound, caller).filter(pk=pk).update(**changes)
-    values = [caller.id, pk]
-    params = [value for value in prepared if value is not None]
-    params += [values[slot] if isinstance(slot, int) else slot[1] for slot in shape.where]
+    prepared = [field.get_db_prep_save(value, connection=connection) for field, value in pairs]
+    # a NULL is written as a literal, not a parameter: each pattern of NULLs is a shape
+    nulls = tuple((field.attname, value is None) for field, value in zip(fields, prepared, strict=True))
+    shape = _cache.get_or_compile(
+        ("update", bound, alias, shape_key(caller), nulls),
+        lambda: _compile_update(bound, caller, changes, prepared),
+        MAX_SHAPES,
+    )
+    if not isinstance(shape, _Update) or not all(map(_plain, fields, prepared)):
+        return scoped(bound, caller).filter(pk=pk).update(**changes)
+    params = [value for value in prepared if value is not None] + compiled.bind(shape.where, [caller.id, pk])
     with connection.cursor() as cursor:
         cursor.execute(shape.sql, params)
         return cursor.rowcount
@@ -180,29 +152,28 @@ def update(bound: BoundResource, caller: TenantPrincipal, pk: Any, changes: dict
 
 def _compile_update(
     bound: BoundResource, caller: TenantPrincipal, changes: dict[str, Any], prepared: list[Any]
-) -> _Update | _Uncacheable:
+) -> _Update | compiled.Uncacheable:
     kinds = ["int", value_type(bound.resource.primary).marker_kind]
     markers = [compiled.marker(kind, index) for index, kind in enumerate(kinds)]
     if not isinstance(markers[0], int) or markers[1] is None:
-        return _UNCACHEABLE
+        return compiled.UNCACHEABLE
     marked = dataclasses.replace(caller, id=markers[0])
     queryset = scoped(bound, marked).filter(pk=markers[1])
     query = cast(UpdateQuery, queryset.query.chain(UpdateQuery))
     query.add_update_values(changes)
     query.get_initial_alias()
     if query.count_active_tables() != 1 or query.related_updates:
-        return _UNCACHEABLE  # the ORM would read the keys first (joins, parent tables)
+        return compiled.UNCACHEABLE  # the ORM would read the keys first (joins, parent tables)
     compiler = query.get_compiler(using=bound.tenant.db_alias)
     sql, params = compiler.as_sql()
     bound_values = [value for value in prepared if value is not None]
     if list(params[: len(bound_values)]) != bound_values:
-        return _UNCACHEABLE
+        return compiled.UNCACHEABLE
     where = compiled.trace(list(params[len(bound_values) :]), markers)
     if where is None:
-        return _UNCACHEABLE
+        return compiled.UNCACHEABLE
     return _Update(sql, where)
 
 
 def clear() -> None:
-    with _lock:
-        _cache.clear()
+    _cache.clear()
