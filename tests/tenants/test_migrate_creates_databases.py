@@ -4,13 +4,11 @@ exist yet (utf8mb4), then their tables; one that exists is left as it is."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from tests.realtime.servers import BASE_DIR, site_env
+from tests.realtime.servers import BASE_DIR, site_env, sogoms_command
 
 
 def _server_url() -> str:
@@ -48,18 +46,10 @@ def test_migrate_creates_the_missing_databases_and_their_tables(tmp_path):
         SOGOMS_TENANT_DATABASE_URL=urlunsplit(parts._replace(path=f"/{base}_{{app}}")),
     )
     try:
-        done = subprocess.run(
-            [sys.executable, str(BASE_DIR / "manage.py"), "sogoms", "migrate"],
-            env=env,
-            cwd=BASE_DIR,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert done.returncode == 0, done.stderr
-        assert f"created database {base}\n" in done.stdout
-        assert f"created database {base}_alpha\n" in done.stdout
-        assert f"created database {base}_beta\n" not in done.stdout
+        output = sogoms_command(env, "migrate")
+        assert f"created database {base}\n" in output
+        assert f"created database {base}_alpha\n" in output
+        assert f"created database {base}_beta\n" not in output
         charsets = dict(
             server_run(
                 "SELECT schema_name, default_character_set_name FROM information_schema.schemata"
