@@ -64,6 +64,9 @@ PUSH_CONNECTIONS = Gauge(
 PUSH_MESSAGES = Counter(
     "sogoms_push_messages", "Push events published (publish, notify, broadcast).", ["app"]
 )
+PUSH_PUBLISH_FAILURES = Counter(
+    "sogoms_push_publish_failures", "Push messages the channel layer did not take (logged as errors)."
+)
 RATE_LIMITED = Counter(
     "sogoms_rate_limited", "Requests refused with 429 RATE_LIMITED, by route.", ["app", "scope"]
 )
@@ -162,6 +165,10 @@ def push_closed(socket: object) -> None:
 
 def push_published(app: str) -> None:
     PUSH_MESSAGES.labels(app_label(app)).inc()
+
+
+def push_publish_failed(count: int) -> None:
+    PUSH_PUBLISH_FAILURES.inc(count)
 
 
 def timed_query(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict) -> Any:

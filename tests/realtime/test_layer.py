@@ -1,16 +1,23 @@
 """A publish made outside any server loop (a WSGI worker, a command) on `realtime.layer`.
 
-It runs to completion: the messages arrive, in order, and no thread is started per
-publish. On the Redis pub/sub layer it is one blocking PUBLISH, with no event loop at all
-(a loop round cost a write several times the command's own CPU); on other layers it runs
-on the thread's own loop, kept from one publish to the next.
+The messages arrive, in order, and no thread is started per publish. On the Redis pub/sub
+layer it is a PUBLISH on a blocking client, with no event loop at all (a loop round cost a
+write several times the command's own CPU), sent by the process's one publisher thread so
+the request does not wait for Redis; a PUBLISH Redis refuses is logged and counted, and
+what is queued at exit is sent. On other layers it runs on the thread's own loop, kept
+from one publish to the next.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import socket
+import subprocess
+import sys
 import threading
+import time
 import uuid
 
 import pytest
@@ -88,7 +95,8 @@ def test_publishes_outside_a_server_loop_arrive_in_order_and_start_no_thread(mon
     receiver.join(15)
 
     assert received == ["0", "1", "2"]
-    assert started == []
+    # at most the process's one publisher (Redis), started by its first publish ever
+    assert [thread.name for thread in started] in ([], ["sogoms-push-publisher"])
 
 
 def test_on_redis_a_publish_reaches_the_layer_without_an_event_loop(monkeypatch):
@@ -141,3 +149,93 @@ def test_on_the_in_memory_layer_a_group_nobody_listens_to_costs_no_event_loop(mo
         return (await asyncio.wait_for(memory.receive(channel), 5))["text"]
 
     assert asyncio.run(listen_and_publish()) == "y"
+
+
+def _needs_redis() -> None:
+    if not os.environ.get("REDIS_URL"):
+        if os.environ.get("SOGOMS_REQUIRE_SERVICES"):
+            pytest.fail("REDIS_URL is not set")
+        pytest.skip("needs REDIS_URL (the Redis pub/sub layer)")
+
+
+def test_on_redis_many_publishes_arrive_in_order_without_the_request_waiting_for_each(monkeypatch):
+    _needs_redis()
+    group = f"test-layer-{uuid.uuid4().hex}"
+    receiver, received = _listen(group, 300)
+    monkeypatch.setitem(layer._state, "loop", None)
+    writers = [str(number) for number in range(300)]
+    for text in writers:
+        layer.group_send(group, {"type": "push.event", "text": text})
+    receiver.join(15)
+
+    assert received == writers
+
+
+class _SilentServer:
+    """Accepts connections and never answers: a Redis that stalls."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.accepted: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted.append(conn)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.sock.getsockname()[1]}/0"
+
+    def close(self) -> None:
+        for conn in self.accepted:
+            conn.close()
+        self.sock.close()
+
+
+def test_a_publish_returns_before_redis_answers_and_a_refused_one_is_logged_and_counted(caplog):
+    from sogoms_site.metrics import PUSH_PUBLISH_FAILURES
+
+    server = _SilentServer()
+    client = redis.Redis.from_url(server.url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    publisher = layer.Publisher(client, "asgi")
+    failures = PUSH_PUBLISH_FAILURES._value.get()
+    try:
+        started = time.monotonic()
+        with caplog.at_level(logging.ERROR, logger="sogoms.push"):
+            publisher.put("asgi__group__silent", b"frame")
+            returned = time.monotonic() - started
+            assert publisher.flush(10)
+    finally:
+        server.close()
+
+    assert returned < 0.2  # a blocking PUBLISH would have waited the 0.5 s timeout
+    assert PUSH_PUBLISH_FAILURES._value.get() == failures + 1
+    assert "1 message(s) not published" in caplog.text
+
+
+def test_what_a_command_published_just_before_it_exits_is_sent():
+    _needs_redis()
+    group = f"test-exit-{uuid.uuid4().hex}"
+    listener = redis.Redis.from_url(os.environ["REDIS_URL"]).pubsub()
+    # the command's channel prefix is its own (the test settings name it by process)
+    listener.psubscribe(f"*__group__{group}")
+    assert listener.get_message(timeout=5)["type"] == "psubscribe"
+    script = (
+        "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'tests.settings'); django.setup()\n"
+        "from realtime import layer\n"
+        f"layer.group_send({group!r}, {{'type': 'push.event', 'text': 'last'}})\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    message = listener.get_message(timeout=5)
+    listener.close()
+
+    assert message is not None and message["channel"].decode().endswith(f"__group__{group}")
+    assert get_channel_layer().deserialize(message["data"])["text"] == "last"
