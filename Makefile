@@ -20,8 +20,9 @@ run: $(VENV)/.installed
 
 # The production HTTP set-up of docs/operations.md on this checkout: granian's WSGI interface,
 # WORKERS processes of THREADS blocking thread(s) each, keep-alive on; what the speed checks
-# measure. The same command as `sogoms ctl` and deploy/systemd (sogoms_site/serving.py).
-WORKERS ?= 2
+# measure. The same command as `sogoms ctl` and deploy/systemd (sogoms_site/serving.py):
+# 2 workers on the embedded SQLite, 4 on a database server (DATABASE_URL), as default_workers().
+WORKERS ?= $(if $(DATABASE_URL)$(DATABASE_URL_FILE),4,2)
 THREADS ?= 1
 serve-prod: $(VENV)/.installed
 	$(PY) manage.py sogoms devsecrets

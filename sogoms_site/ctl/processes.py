@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from sogoms_site.env import env_int, env_str
-from sogoms_site.serving import DEFAULT_WORKERS, grace_seconds, http_server_args
+from sogoms_site.serving import default_workers, grace_seconds, http_server_args
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ def processes() -> list[Process]:
     """http, socket, then worker and beat when they do not run embedded."""
     # `python -m` of this interpreter, so the processes run in the same virtualenv.
     python = [sys.executable, "-m"]
-    workers = env_int("SOGOMS_HTTP_WORKERS", DEFAULT_WORKERS)
+    workers = env_int("SOGOMS_HTTP_WORKERS", default_workers())
     grace = str(grace_seconds())
     http_host, http_port = _host_port(env_str("SOGOMS_HTTP_BIND", "127.0.0.1:8000"))
     socket_host, socket_port = _host_port(env_str("SOGOMS_SOCKET_BIND", "127.0.0.1:8001"))

@@ -19,16 +19,23 @@ from pathlib import Path
 import pytest
 
 from sogoms_site.ctl.processes import processes
-from sogoms_site.serving import DEFAULT_THREADS, DEFAULT_WORKERS, http_server_args
+from sogoms_site.serving import (
+    DEFAULT_THREADS,
+    DEFAULT_WORKERS,
+    DEFAULT_WORKERS_SERVER_DATABASE,
+    default_workers,
+    http_server_args,
+)
 from tests.realtime.servers import BASE_DIR, free_port, served, site_env, sogoms_command
 
 
-def make_serve_prod_dry_run(*variables: str) -> list[str]:
+def make_serve_prod_dry_run(*variables: str, env: dict[str, str] | None = None) -> list[str]:
     """The server command `make serve-prod` would run (its last line), split like a shell."""
     # -o: never rebuild the shared virtualenv from a test
     done = subprocess.run(
         # --no-print-directory: under `make test` a nested make would add "Entering directory"
         ["make", "-n", "--no-print-directory", "-o", ".venv/.installed", "serve-prod", *variables],
+        env=env,
         cwd=BASE_DIR,
         capture_output=True,
         text=True,
@@ -46,7 +53,35 @@ def test_make_serve_prod_runs_the_production_command_with_its_variables() -> Non
 
 def test_make_serve_prod_defaults_are_the_documented_ones() -> None:
     _, *args = make_serve_prod_dry_run()
-    assert args == http_server_args("127.0.0.1", 8000, DEFAULT_WORKERS, DEFAULT_THREADS)
+    assert args == http_server_args("127.0.0.1", 8000, default_workers(), DEFAULT_THREADS)
+
+
+@pytest.mark.parametrize(
+    ("database", "workers"),
+    [
+        ({}, DEFAULT_WORKERS),
+        ({"DATABASE_URL": "mysql://root@127.0.0.1:3306/sogoms"}, DEFAULT_WORKERS_SERVER_DATABASE),
+        ({"DATABASE_URL_FILE": "/run/secrets/database-url"}, DEFAULT_WORKERS_SERVER_DATABASE),
+    ],
+)
+def test_the_default_number_of_workers_follows_the_control_database(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database: dict[str, str], workers: int
+) -> None:
+    env = {name: value for name, value in os.environ.items() if not name.startswith("DATABASE_URL")}
+    _, *args = make_serve_prod_dry_run(env={**env, **database})
+    assert args == http_server_args("127.0.0.1", 8000, workers, DEFAULT_THREADS)
+
+    for name in ("DATABASE_URL", "DATABASE_URL_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    if "DATABASE_URL_FILE" in database:
+        secret = tmp_path / "database-url"
+        secret.write_text("mysql://root@127.0.0.1:3306/sogoms\n")
+        monkeypatch.setenv("DATABASE_URL_FILE", str(secret))
+    elif database:
+        monkeypatch.setenv("DATABASE_URL", database["DATABASE_URL"])
+    monkeypatch.delenv("SOGOMS_HTTP_WORKERS", raising=False)
+    served = next(process for process in processes() if process.name == "http").command
+    assert served[served.index("--workers") + 1] == str(workers)
 
 
 def test_the_systemd_unit_runs_the_production_command() -> None:
