@@ -8,9 +8,8 @@ class SogomsSiteConfig(AppConfig):
 
     def ready(self) -> None:
         # Metrics are wired into every process type: the servers and Celery alike.
-        from sogoms_site import commands, connection_checks, metrics_endpoint
+        from sogoms_site import commands, metrics_endpoint
 
         metrics_endpoint.install()
-        connection_checks.install()
         # `sogoms ctl`: the process manager of small installs (sogoms_site.ctl).
         commands.register("sogoms_site.ctl.cli")

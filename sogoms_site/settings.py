@@ -188,6 +188,8 @@ def _tuned(config: dict[str, Any]) -> dict[str, Any]:
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
         )
     elif engine.endswith("mysql"):
+        if engine == "django.db.backends.mysql":  # the same backend, pinging idle connections only
+            config["ENGINE"] = "sogoms_site.db.mysql"
         options.setdefault("charset", "utf8mb4")
         # A database host that does not answer fails its tenant's requests in seconds
         # (503 TENANT_UNAVAILABLE) instead of holding a worker for the system's timeout.

@@ -1,0 +1,1 @@
+"""MariaDB/MySQL: Django's backend, health-checking only connections that sat idle."""

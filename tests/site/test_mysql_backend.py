@@ -1,0 +1,79 @@
+"""The MariaDB backend pings a reused connection only when it sat idle: a connection busy
+with requests is not pinged before each one (a round trip per request), one idle for more
+than a second is, and a connection the server dropped meanwhile is replaced unseen."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from django.db import connections
+
+from sogoms_site.db.mysql import base
+
+
+@pytest.fixture
+def mariadb(transactional_db):
+    if not os.environ.get("DATABASE_URL", "").startswith("mysql"):
+        if os.environ.get("SOGOMS_REQUIRE_SERVICES"):
+            pytest.fail("DATABASE_URL does not name a MariaDB server")
+        pytest.skip("needs MariaDB (DATABASE_URL)")
+    connection = connections["default"]
+    assert isinstance(connection, base.DatabaseWrapper)
+    return connection
+
+
+def _pings(monkeypatch, connection) -> list[bool]:
+    made: list[bool] = []
+    real = type(connection).is_usable
+
+    def counted(self) -> bool:
+        made.append(True)
+        return real(self)
+
+    monkeypatch.setattr(type(connection), "is_usable", counted)
+    return made
+
+
+def _request(connection) -> int:
+    """What a request does to a reused connection: Django marks it unchecked at the
+    request's start, then the first statement's cursor runs the health check."""
+    connection.health_check_done = False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT CONNECTION_ID()")
+        return cursor.fetchone()[0]
+
+
+def test_a_busy_connection_is_not_pinged_before_each_request(mariadb, monkeypatch):
+    _request(mariadb)
+    pings = _pings(monkeypatch, mariadb)
+    for _ in range(5):
+        _request(mariadb)
+    assert pings == []
+
+
+def test_a_connection_idle_for_longer_is_pinged(mariadb, monkeypatch):
+    monkeypatch.setattr(base, "IDLE_SECONDS", 0.05)
+    _request(mariadb)
+    pings = _pings(monkeypatch, mariadb)
+    time.sleep(0.1)
+    _request(mariadb)
+    assert pings == [True]
+
+
+def test_a_connection_the_server_dropped_while_idle_is_replaced(mariadb, monkeypatch):
+    monkeypatch.setattr(base, "IDLE_SECONDS", 0.05)
+    first = _request(mariadb)
+    import MySQLdb
+
+    settings = mariadb.settings_dict
+    other = MySQLdb.connect(
+        host=settings["HOST"] or "127.0.0.1", port=int(settings["PORT"] or 3306), user=settings["USER"]
+    )
+    try:
+        other.cursor().execute(f"KILL CONNECTION {int(first)}")
+    finally:
+        other.close()
+    time.sleep(0.1)
+    assert _request(mariadb) != first
