@@ -117,7 +117,7 @@ class Publisher:
             if self._pid != os.getpid():
                 self._start()
             if self._pending >= MAX_QUEUED:
-                _lost(1, "the queue is full (Redis does not keep up)")
+                _lost(1, "queue_full", "the queue is full (Redis does not keep up)")
                 return
             self._queue.append((channel, payload))
             self._pending += 1
@@ -164,12 +164,12 @@ class Publisher:
                 pipe.publish(channel, payload)
             pipe.execute()
         except Exception as exc:  # the thread must outlive any one failure
-            _lost(len(batch), repr(exc))
+            _lost(len(batch), "refused", repr(exc))
 
 
-def _lost(count: int, why: str) -> None:
+def _lost(count: int, reason: str, why: str) -> None:
     logger.error("push to the channel layer failed: %d message(s) not published: %s", count, why)
-    metrics.push_publish_failed(count)
+    metrics.push_publish_failed(count, reason)
 
 
 def _blocking_target(layer: Any) -> Publisher | None:

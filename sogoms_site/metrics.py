@@ -65,7 +65,9 @@ PUSH_MESSAGES = Counter(
     "sogoms_push_messages", "Push events published (publish, notify, broadcast).", ["app"]
 )
 PUSH_PUBLISH_FAILURES = Counter(
-    "sogoms_push_publish_failures", "Push messages the channel layer did not take (logged as errors)."
+    "sogoms_push_publish_failures",
+    "Push messages the channel layer did not take (logged as errors), by reason (refused, queue_full).",
+    ["reason"],
 )
 RATE_LIMITED = Counter(
     "sogoms_rate_limited", "Requests refused with 429 RATE_LIMITED, by route.", ["app", "scope"]
@@ -167,8 +169,8 @@ def push_published(app: str) -> None:
     PUSH_MESSAGES.labels(app_label(app)).inc()
 
 
-def push_publish_failed(count: int) -> None:
-    PUSH_PUBLISH_FAILURES.inc(count)
+def push_publish_failed(count: int, reason: str) -> None:
+    PUSH_PUBLISH_FAILURES.labels(reason).inc(count)
 
 
 def timed_query(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict) -> Any:

@@ -205,7 +205,7 @@ def test_a_publish_returns_before_redis_answers_and_a_refused_one_is_logged_and_
     server = _SilentServer()
     client = redis.Redis.from_url(server.url, socket_timeout=0.5, socket_connect_timeout=0.5)
     publisher = layer.Publisher(client, "asgi")
-    failures = PUSH_PUBLISH_FAILURES._value.get()
+    failures = PUSH_PUBLISH_FAILURES.labels("refused")._value.get()
     try:
         started = time.monotonic()
         with caplog.at_level(logging.ERROR, logger="sogoms.push"):
@@ -216,7 +216,7 @@ def test_a_publish_returns_before_redis_answers_and_a_refused_one_is_logged_and_
         server.close()
 
     assert returned < 0.2  # a blocking PUBLISH would have waited the 0.5 s timeout
-    assert PUSH_PUBLISH_FAILURES._value.get() == failures + 1
+    assert PUSH_PUBLISH_FAILURES.labels("refused")._value.get() == failures + 1
     assert "1 message(s) not published" in caplog.text
 
 
@@ -228,11 +228,15 @@ def test_what_a_command_published_just_before_it_exits_is_sent():
     listener.psubscribe(f"*__group__{group}")
     assert listener.get_message(timeout=5)["type"] == "psubscribe"
     script = (
-        "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'tests.settings'); django.setup()\n"
+        "import django, os\n"
+        "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'tests.settings')\n"
+        "django.setup()\n"
         "from realtime import layer\n"
         f"layer.group_send({group!r}, {{'type': 'push.event', 'text': 'last'}})\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
     assert done.returncode == 0, done.stderr
     message = listener.get_message(timeout=5)
     listener.close()
