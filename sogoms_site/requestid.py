@@ -6,7 +6,7 @@ It ties an error envelope to the line of the tenant's error log that explains it
 from __future__ import annotations
 
 import re
-import uuid
+import secrets
 from contextvars import ContextVar, Token
 
 from django.http import HttpRequest
@@ -26,7 +26,8 @@ def current_request_id() -> str:
 
 
 def new_request_id(incoming: str | None = None) -> str:
-    return incoming if incoming and _SANE.match(incoming) else uuid.uuid4().hex
+    # 32 random hex digits, as uuid4().hex gave, without building a UUID per request
+    return incoming if incoming and _SANE.match(incoming) else secrets.token_hex(16)
 
 
 def set_request_id(value: str) -> Token[str]:
