@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from django.http import HttpResponse
 from django.utils import timezone
 from rest_framework import serializers
-from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cron import selectors, services
@@ -48,7 +48,7 @@ def _run(run: JobRun) -> dict:
 
 
 class JobsView(CronView):
-    def get(self, request: TenantRequest) -> Response:
+    def get(self, request: TenantRequest) -> HttpResponse:
         jobs = cron_settings(request.tenant).jobs
         latest = selectors.last_runs(request.tenant.app, jobs)
         now = timezone.now()
@@ -70,7 +70,7 @@ class JobsView(CronView):
 
 
 class TriggerView(CronView):
-    def post(self, request: TenantRequest, name: str) -> Response:
+    def post(self, request: TenantRequest, name: str) -> HttpResponse:
         run = services.trigger(tenant=request.tenant, name=name)
         queued = dispatch_run(run.pk)
         message = "Run queued" if queued else "Run recorded; the broker is unreachable, it waits"
@@ -78,7 +78,7 @@ class TriggerView(CronView):
 
 
 class RunsView(CronView):
-    def get(self, request: TenantRequest) -> Response:
+    def get(self, request: TenantRequest) -> HttpResponse:
         serializer = RunsQuery(data=request.query_params)
         serializer.is_valid(raise_exception=True)
         query = serializer.validated_data

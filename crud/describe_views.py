@@ -13,7 +13,6 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.request import Request
-from rest_framework.response import Response
 from rest_framework.views import APIView
 from typing_extensions import override
 
@@ -46,7 +45,7 @@ class DictionaryReader(BasePermission):
 class DictionaryView(APIView):
     permission_classes = [DictionaryReader]
 
-    def get(self, request: TenantRequest, table: str | None = None) -> Response:
+    def get(self, request: TenantRequest, table: str | None = None) -> HttpResponse:
         if table is None:
             return ok(dictionary(request.tenant))
         bound = bound_resource(request.tenant, table)

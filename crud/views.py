@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar, cast
 
+from django.http import HttpResponse
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
-from rest_framework.response import Response
 from rest_framework.views import APIView
 from typing_extensions import override
 
@@ -102,7 +102,7 @@ def _pk(bound: BoundResource, raw: str) -> Any:
 class CollectionView(ResourceView):
     methods = COLLECTION_METHODS
 
-    def get(self, request: TenantRequest, **route: str) -> Response:
+    def get(self, request: TenantRequest, **route: str) -> HttpResponse:
         bound = self.bound
         if bound.resource.source == "queries":
             rows, meta = sqlreads.sql_list(bound, caller(request), request.query_params)
@@ -113,7 +113,7 @@ class CollectionView(ResourceView):
             rows, meta = selectors.rows_list(bound, caller(request), spec)
         return ok(rows, meta=meta)
 
-    def post(self, request: TenantRequest, **route: str) -> Response:
+    def post(self, request: TenantRequest, **route: str) -> HttpResponse:
         record = services.record_create(bound=self.bound, caller=caller(request), data=request.data)
         return ok(record, "Created", status=201)
 
@@ -121,7 +121,7 @@ class CollectionView(ResourceView):
 class ItemView(ResourceView):
     methods = ITEM_METHODS
 
-    def get(self, request: TenantRequest, pk: str, **route: str) -> Response:
+    def get(self, request: TenantRequest, pk: str, **route: str) -> HttpResponse:
         bound = self.bound
         key = _pk(bound, pk)
         if bound.resource.source == "queries":
@@ -130,19 +130,19 @@ class ItemView(ResourceView):
         _refuse_list_params(spec)
         return ok(selectors.row_show(bound, caller(request), key, spec))
 
-    def put(self, request: TenantRequest, pk: str, **route: str) -> Response:
+    def put(self, request: TenantRequest, pk: str, **route: str) -> HttpResponse:
         record = services.record_update(
             bound=self.bound, caller=caller(request), pk=_pk(self.bound, pk), data=request.data, partial=False
         )
         return ok(record, "Updated")
 
-    def patch(self, request: TenantRequest, pk: str, **route: str) -> Response:
+    def patch(self, request: TenantRequest, pk: str, **route: str) -> HttpResponse:
         record = services.record_update(
             bound=self.bound, caller=caller(request), pk=_pk(self.bound, pk), data=request.data, partial=True
         )
         return ok(record, "Updated")
 
-    def delete(self, request: TenantRequest, pk: str, **route: str) -> Response:
+    def delete(self, request: TenantRequest, pk: str, **route: str) -> HttpResponse:
         affected = services.record_delete(bound=self.bound, caller=caller(request), pk=_pk(self.bound, pk))
         return ok({"affected_rows": affected}, "Deleted")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rest_framework.response import Response
+from django.http import HttpResponse
 from rest_framework.views import APIView
 
 from mail import selectors, services
@@ -34,7 +34,7 @@ class MailView(APIView):
 
 
 class TemplatesView(MailView):
-    def get(self, request: TenantRequest) -> Response:
+    def get(self, request: TenantRequest) -> HttpResponse:
         settings = mail_settings(request.tenant)
         rows = [
             {"name": name, "description": template.description, "parts": template.part_names}
@@ -44,13 +44,13 @@ class TemplatesView(MailView):
 
 
 class SendView(MailView):
-    def post(self, request: TenantRequest) -> Response:
+    def post(self, request: TenantRequest) -> HttpResponse:
         message = services.mail_send(tenant=request.tenant, **_valid(SendInput, request.data))
         return ok(_queued(message), "Queued", status=202)
 
 
 class SendTemplateView(MailView):
-    def post(self, request: TenantRequest) -> Response:
+    def post(self, request: TenantRequest) -> HttpResponse:
         message = services.mail_send_template(
             tenant=request.tenant, **_valid(SendTemplateInput, request.data)
         )
@@ -58,7 +58,7 @@ class SendTemplateView(MailView):
 
 
 class SendBulkView(MailView):
-    def post(self, request: TenantRequest) -> Response:
+    def post(self, request: TenantRequest) -> HttpResponse:
         data = _valid(SendBulkInput, request.data)
         recipients = [services.Recipient(**recipient) for recipient in data["recipients"]]
         bulk = services.mail_send_bulk(
@@ -71,7 +71,7 @@ class SendBulkView(MailView):
 
 
 class MessagesView(MailView):
-    def get(self, request: TenantRequest) -> Response:
+    def get(self, request: TenantRequest) -> HttpResponse:
         query = _valid(MessagesQuery, request.query_params)
         page, per_page = query.pop("page"), query.pop("per_page")
         rows, meta = selectors.messages_page(
@@ -89,17 +89,17 @@ def _message(request: TenantRequest, message_id: int) -> OutboxMessage:
 
 
 class MessageView(MailView):
-    def get(self, request: TenantRequest, message_id: int) -> Response:
+    def get(self, request: TenantRequest, message_id: int) -> HttpResponse:
         return ok(selectors.message_detail(_message(request, message_id)))
 
 
 class MessageRequeueView(MailView):
-    def post(self, request: TenantRequest, message_id: int) -> Response:
+    def post(self, request: TenantRequest, message_id: int) -> HttpResponse:
         message = services.message_requeue(message=_message(request, message_id))
         return ok(selectors.message_detail(message), "Re-queued", status=202)
 
 
 class MessageCancelView(MailView):
-    def post(self, request: TenantRequest, message_id: int) -> Response:
+    def post(self, request: TenantRequest, message_id: int) -> HttpResponse:
         message = services.message_cancel(message=_message(request, message_id))
         return ok(selectors.message_detail(message), "Cancelled")

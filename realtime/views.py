@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from django.http import HttpResponse
 from rest_framework import serializers
-from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from realtime import services
@@ -37,7 +37,7 @@ class _PushView(APIView):
     admin_only_message = "Publishing is for role admin."
     input_class: type[StrictInput]
 
-    def post(self, request: TenantRequest) -> Response:
+    def post(self, request: TenantRequest) -> HttpResponse:
         values = self.input_class(data=request.data)
         values.is_valid(raise_exception=True)
         frame = self.send(request.tenant.app, values.validated_data)  # PushError: VALIDATION_ERROR

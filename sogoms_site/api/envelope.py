@@ -11,7 +11,6 @@ from typing import Any
 import orjson
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse
-from rest_framework.response import Response
 
 from sogoms_site.requestid import current_request_id
 
@@ -42,9 +41,22 @@ def ok(
     status: int = 200,
     meta: dict | None = None,
     headers: dict | None = None,
-) -> Response:
-    """What every API view returns on success."""
-    return Response(success_body(data, message, meta), status=status, headers=headers)
+) -> HttpResponse:
+    """What every API view returns on success: the envelope, rendered here.
+
+    A plain response, not DRF's: DRF's view still negotiates first (a client that accepts
+    no JSON is refused before the view runs) and adds its headers (`Allow`, `Vary`), but
+    the renderer round (a template response per request) is skipped.
+    """
+    return json_response(success_body(data, message, meta), status, headers)
+
+
+def json_response(body: Envelope, status: int, headers: dict | None = None) -> HttpResponse:
+    """An envelope as the response every API answer is: JSON, the status, extra headers."""
+    response = HttpResponse(render_json(body), status=status, content_type="application/json")
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
 
 
 _DJANGO_TYPES = DjangoJSONEncoder()
@@ -66,11 +78,7 @@ def error_response(
     status: int, code: str, message: str, details: Any = None, headers: dict | None = None
 ) -> HttpResponse:
     """An error envelope outside DRF (middleware, Django's 404/500 handlers)."""
-    body = render_json(error_body(code, message, details))
-    response = HttpResponse(body, status=status, content_type="application/json")
-    for name, value in (headers or {}).items():
-        response[name] = value
-    return response
+    return json_response(error_body(code, message, details), status, headers)
 
 
 def page_meta(*, page: int, per_page: int, total: int) -> dict:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Q
+from django.http import HttpResponse
 from rest_framework import serializers
-from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from sogoms_site.api.envelope import ok, page_meta
@@ -66,7 +66,7 @@ class UsersView(APIView):
     permission_classes = [TenantAdmin]
     admin_only_message = "Managing users is for role admin."
 
-    def get(self, request: TenantRequest) -> Response:
+    def get(self, request: TenantRequest) -> HttpResponse:
         rows, meta = _listing(request)
         return ok(rows, meta=meta)
 
@@ -81,10 +81,10 @@ class UserView(APIView):
             raise NotFoundError(f"No user with id {user_id}.")
         return user
 
-    def get(self, request: TenantRequest, user_id: int) -> Response:
+    def get(self, request: TenantRequest, user_id: int) -> HttpResponse:
         return ok(user_managed(self._user(request, user_id)))
 
-    def patch(self, request: TenantRequest, user_id: int) -> Response:
+    def patch(self, request: TenantRequest, user_id: int) -> HttpResponse:
         serializer = UserChangeInput(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

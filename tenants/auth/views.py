@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpResponse
 from rest_framework.permissions import AllowAny
-from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
@@ -47,7 +47,7 @@ class PublicAuthView(APIView):
 
 
 class RegisterView(PublicAuthView):
-    def post(self, request: TenantRequest) -> Response:
+    def post(self, request: TenantRequest) -> HttpResponse:
         _count_per_ip(request, "register-ip")
         data = _valid(RegisterInput, request)
         registration = services.user_register(
@@ -61,7 +61,7 @@ class RegisterView(PublicAuthView):
 
 
 class LoginView(PublicAuthView):
-    def post(self, request: TenantRequest) -> Response:
+    def post(self, request: TenantRequest) -> HttpResponse:
         data = _valid(LoginInput, request)
         session = services.user_login(
             tenant=request.tenant, client_ip=client_ip(request), user_agent=_user_agent(request), **data
@@ -71,25 +71,25 @@ class LoginView(PublicAuthView):
 
 
 class RefreshView(PublicAuthView):
-    def post(self, request: TenantRequest) -> Response:
+    def post(self, request: TenantRequest) -> HttpResponse:
         data = _valid(RefreshInput, request)
         session = services.session_refresh(tenant=request.tenant, **data)
         return ok(session.as_data(), "Token refreshed")
 
 
 class MeView(APIView):
-    def get(self, request: TenantRequest) -> Response:
+    def get(self, request: TenantRequest) -> HttpResponse:
         user = services.user_current(tenant=request.tenant, principal=caller(request))
         return ok({"user": user_public(user)})
 
-    def patch(self, request: TenantRequest) -> Response:
+    def patch(self, request: TenantRequest) -> HttpResponse:
         data = _valid(ProfileInput, request)
         user = services.user_update_profile(tenant=request.tenant, principal=caller(request), **data)
         return ok({"user": user_public(user)}, "Profile updated")
 
 
 class LogoutView(APIView):
-    def post(self, request: TenantRequest) -> Response:
+    def post(self, request: TenantRequest) -> HttpResponse:
         data = _valid(LogoutInput, request)
         principal = caller(request)
         services.session_logout(tenant=request.tenant, principal=principal, everywhere=data["all"])
@@ -98,28 +98,28 @@ class LogoutView(APIView):
 
 
 class PasswordForgotView(PublicAuthView):
-    def post(self, request: TenantRequest) -> Response:
+    def post(self, request: TenantRequest) -> HttpResponse:
         data = _valid(PasswordForgotInput, request)
         passwordreset.password_forgot(tenant=request.tenant, client_ip=client_ip(request), **data)
         return ok(None, "If an account exists for this e-mail, a reset link is on its way.", status=202)
 
 
 class PasswordResetView(PublicAuthView):
-    def post(self, request: TenantRequest) -> Response:
+    def post(self, request: TenantRequest) -> HttpResponse:
         data = _valid(PasswordResetInput, request)
         passwordreset.password_reset(tenant=request.tenant, **data)
         return ok(None, "Password changed; sign in again on every device.")
 
 
 class VerifyView(PublicAuthView):
-    def post(self, request: TenantRequest) -> Response:
+    def post(self, request: TenantRequest) -> HttpResponse:
         data = _valid(VerifyInput, request)
         user = verification.email_verify(tenant=request.tenant, **data)
         return ok({"user": user_public(user)}, "E-mail address verified")
 
 
 class VerifyResendView(PublicAuthView):
-    def post(self, request: TenantRequest) -> Response:
+    def post(self, request: TenantRequest) -> HttpResponse:
         data = _valid(VerifyResendInput, request)
         verification.email_verification_resend(tenant=request.tenant, client_ip=client_ip(request), **data)
         return ok(None, "If this address needs verifying, a new code is on its way.")
@@ -130,13 +130,13 @@ def _user_agent(request: TenantRequest) -> str:
 
 
 class SessionsView(APIView):
-    def get(self, request: TenantRequest) -> Response:
+    def get(self, request: TenantRequest) -> HttpResponse:
         principal = caller(request)
         found = services.user_sessions(tenant=request.tenant, principal=principal)
         return ok([session_public(s, current_id=principal.session_id) for s in found])
 
 
 class SessionView(APIView):
-    def delete(self, request: TenantRequest, session_id: str) -> Response:
+    def delete(self, request: TenantRequest, session_id: str) -> HttpResponse:
         services.session_revoke(tenant=request.tenant, principal=caller(request), session_id=session_id)
         return ok(None, "Session ended")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from rest_framework import serializers
-from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from sogoms_site.api.envelope import ok
@@ -73,7 +72,7 @@ class OAuthCallbackView(PublicAuthView):
 
 
 class OAuthExchangeView(PublicAuthView):
-    def post(self, request: TenantRequest) -> Response:
+    def post(self, request: TenantRequest) -> HttpResponse:
         data = _valid(ExchangeInput, request)
         session = services.oauth_exchange(
             tenant=request.tenant,
@@ -88,7 +87,7 @@ class OAuthExchangeView(PublicAuthView):
 class OAuthLinkView(APIView):
     """Start linking a provider account to the caller: the URL to send the browser to."""
 
-    def post(self, request: TenantRequest, provider: str) -> Response:
+    def post(self, request: TenantRequest, provider: str) -> HttpResponse:
         data = _valid(LinkInput, request)
         url = services.oauth_start(
             tenant=request.tenant,
@@ -101,7 +100,7 @@ class OAuthLinkView(APIView):
 
 
 class IdentitiesView(APIView):
-    def get(self, request: TenantRequest) -> Response:
+    def get(self, request: TenantRequest) -> HttpResponse:
         found = services.identities_list(tenant=request.tenant, principal=caller(request))
         return ok(
             [
@@ -118,6 +117,6 @@ class IdentitiesView(APIView):
 
 
 class IdentityView(APIView):
-    def delete(self, request: TenantRequest, provider: str) -> Response:
+    def delete(self, request: TenantRequest, provider: str) -> HttpResponse:
         services.identity_unlink(tenant=request.tenant, principal=caller(request), provider=provider)
         return ok(None, "Provider unlinked")
