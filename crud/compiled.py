@@ -14,9 +14,11 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Final, TypeVar
 
+from django.conf import settings
 from django.db import connections
 from django.db.models import QuerySet
 from django.db.models.expressions import Expression
@@ -140,7 +142,38 @@ def _compile(
     if count:
         return CompiledRead(f"SELECT COUNT(*) FROM ({sql}) sogoms_count", slots, compiler, {})  # noqa: S608
     fields = [select[0] for select in compiler.select[: compiler.col_count]]
-    return CompiledRead(sql, slots, compiler, compiler.get_converters(fields))
+    return CompiledRead(sql, slots, compiler, _quicker(compiler.get_converters(fields), connections[alias]))
+
+
+def _quicker(converters: Converters, connection: Any) -> Converters:
+    """The converters, with the engine's datetime one swapped for `utc_datetime` where the
+    two give the same (USE_TZ, the connection in UTC): a list's converting of its stored
+    datetimes had been a tenth of its time."""
+    stock = getattr(type(connection.ops), "convert_datetimefield_value", None)
+    if stock is None or not settings.USE_TZ or connection.timezone is not UTC:
+        return converters
+    for functions, _expression in converters.values():
+        functions[:] = [
+            utc_datetime if getattr(function, "__func__", None) is stock else function
+            for function in functions
+        ]
+    return converters
+
+
+def utc_datetime(value: Any, expression: Expression, connection: Any) -> datetime | None:
+    """A stored datetime as an aware one in UTC, as Django's own converter makes it.
+
+    MariaDB's driver gives naive datetimes, SQLite text as Django wrote it; both are UTC
+    (the connection's zone). Text `fromisoformat` does not read goes to Django's converter.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        try:
+            value = datetime.fromisoformat(value)
+        except (TypeError, ValueError):
+            return connection.ops.convert_datetimefield_value(value, expression, connection)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def trace(params: Sequence[Any], markers: Sequence[Any]) -> tuple[Slot, ...] | None:

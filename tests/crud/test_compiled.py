@@ -116,3 +116,38 @@ def test_the_cache_is_bounded(monkeypatch, alpha_api, tokens):
     for per_page in range(1, 6):
         alpha_api.get(f"projects?per_page={per_page}", token=tokens["alice"])
     assert len(compiled._cache) <= 3
+
+
+def test_stored_datetimes_convert_as_djangos_own_converter_does(alpha_api, tokens):
+    from datetime import UTC, datetime
+
+    from django.db import connections
+
+    make_projects(alpha_api, tokens["alice"], ("Timed", 1))
+    first = alpha_api.get("projects", token=tokens["alice"]).json()["data"][0]  # the ORM's
+    again = alpha_api.get("projects", token=tokens["alice"]).json()["data"][0]  # compiled
+    assert again["created_at"] == first["created_at"]
+    converted = [
+        functions
+        for entry in cache_entries("list")
+        if entry is not compiled.UNCACHEABLE
+        for functions, _ in entry.converters.values()
+    ]
+    assert any(compiled.utc_datetime in functions for functions in converted)
+
+    connection = connections["default"]
+    stock = connection.ops.convert_datetimefield_value
+    stored: list = [None, datetime(2026, 11, 22, 8, 30, 1, 250000)]  # MariaDB's driver: naive, UTC
+    if connection.vendor == "sqlite":  # SQLite: the text Django (or another writer) stored
+        stored += [
+            datetime(2026, 11, 22, 8, 30, 1, tzinfo=UTC),
+            "2026-11-22 08:30:01",
+            "2026-11-22 08:30:01.250000",
+            "2026-11-22T08:30:01.25",
+            "2026-11-22 08:30:01+02:00",
+            "2026-11-22 08:30:01.123456789",  # fromisoformat refuses it; Django's regex reads it
+        ]
+    for value in stored:
+        assert compiled.utc_datetime(value, None, connection) == stock(value, None, connection), value
+        if value is not None:
+            assert compiled.utc_datetime(value, None, connection).tzinfo is not None
