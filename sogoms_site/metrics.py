@@ -113,10 +113,22 @@ def method_label(method: str | None) -> str:
     return method if method in METHODS else "other"
 
 
+# The labelled children of the request metrics, by their labels: `labels()` validates and
+# locks on every call, a dict look-up does not. Bounded as the labels are (by the caller).
+_request_children: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
+
+
 def observe_request(app: str, method: str | None, route: str, status: int, seconds: float) -> None:
     """One answered HTTP request; `app` and `route` are bounded by the caller."""
-    HTTP_REQUESTS.labels(app, method_label(method), route, str(status)).inc()
-    HTTP_DURATION.labels(app, route).observe(seconds)
+    key = (app, method_label(method), route, status)
+    children = _request_children.get(key)
+    if children is None:
+        children = _request_children[key] = (
+            HTTP_REQUESTS.labels(app, key[1], route, str(status)),
+            HTTP_DURATION.labels(app, route),
+        )
+    children[0].inc()
+    children[1].observe(seconds)
     if status == 429:
         RATE_LIMITED.labels(app, route).inc()
 
