@@ -2,11 +2,12 @@
 
 `ApiErrorMiddleware` makes tenant requests keep the envelope even when things go wrong
 outside a view: an oversize body is refused before it is read, and an unhandled
-exception becomes INTERNAL_ERROR (logged with the request id, never shown).
+exception becomes INTERNAL_ERROR (logged with the request id, never shown). It gives every
+tenant answer its Content-Length, as Django's common middleware does on the site's paths.
 
-`SitePathsMiddleware` runs the browser machinery (sessions, CSRF, the admin's user,
-messages) on the site's own paths only: a tenant API request authenticates by token and
-uses none of it.
+`SitePathsMiddleware` runs the browser machinery (sessions, Django's common middleware,
+CSRF, the admin's user, messages) on the site's own paths only: a tenant API request
+authenticates by token and uses none of it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpRequest, HttpResponse
+from django.middleware.common import CommonMiddleware
 from django.middleware.csrf import CsrfViewMiddleware
 
 from sogoms_site import metrics
@@ -100,6 +102,11 @@ class ApiErrorMiddleware:
                 return error_response(
                     413, "PAYLOAD_TOO_LARGE", f"The request body is larger than {limit} bytes."
                 )
+            response = self.get_response(request)
+            # what Django's common middleware (site paths only) does: a sized answer
+            if not response.streaming and not response.has_header("Content-Length"):
+                response["Content-Length"] = str(len(response.content))
+            return response
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
@@ -114,9 +121,9 @@ class ApiErrorMiddleware:
 
 
 class SitePathsMiddleware:
-    """Sessions, CSRF, the signed-in admin and messages, for requests without a tenant.
+    """Sessions, common, CSRF, the signed-in admin and messages, for requests without a tenant.
 
-    In Django's order (session, CSRF, authentication, messages), placed where the four
+    In Django's order (session, common, CSRF, authentication, messages), placed where they
     stood; a tenant request (`request.tenant` set by the tenant middleware) skips them.
     CSRF's check lives in `process_view`, which Django calls on listed middleware only:
     this one passes it on for site requests.
@@ -129,7 +136,8 @@ class SitePathsMiddleware:
         authentication: Any = AuthenticationMiddleware(messages)
         self.csrf = CsrfViewMiddleware(authentication)
         csrf: Any = self.csrf
-        self.site_chain: Any = SessionMiddleware(csrf)
+        common: Any = CommonMiddleware(csrf)
+        self.site_chain: Any = SessionMiddleware(common)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if getattr(request, "tenant", None) is not None:

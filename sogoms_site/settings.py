@@ -123,8 +123,8 @@ MIDDLEWARE = [
     "tenants.middleware.TenantMiddleware",
     "sogoms_site.middleware.ApiErrorMiddleware",
     "tenants.availability.TenantAvailabilityMiddleware",  # after ApiErrorMiddleware: sees errors first
-    "django.middleware.common.CommonMiddleware",
-    # sessions, CSRF, the admin's user and messages: on the site's paths only, not the API's
+    # sessions, Django's common middleware (www and slash redirects, Content-Length), CSRF,
+    # the admin's user and messages: on the site's paths only, not the API's
     "sogoms_site.middleware.SitePathsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

@@ -13,12 +13,11 @@ from typing import Any
 import redis
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from rest_framework import exceptions as drf
-from rest_framework.response import Response
 
 from sogoms_site import errors as domain
-from sogoms_site.api.envelope import error_body
+from sogoms_site.api.envelope import error_body, json_response
 
 
 class ApiError(drf.APIException):
@@ -253,15 +252,14 @@ def response_headers(error: ApiError) -> dict[str, str]:
     return headers
 
 
-def api_exception_handler(exc: Exception, _context: dict[str, Any]) -> Response | None:
-    """DRF's EXCEPTION_HANDLER: every exception `translate` knows, as an envelope."""
+def api_exception_handler(exc: Exception, _context: dict[str, Any]) -> HttpResponse | None:
+    """DRF's EXCEPTION_HANDLER: every exception `translate` knows, as an envelope (rendered
+    here, as `ok()` renders successes)."""
     error = translate(exc)
     if error is None:
         return None  # unknown: ApiErrorMiddleware logs it and answers INTERNAL_ERROR
     details = error.details
     if isinstance(details, dict) and "non_field_errors" in details:
         details["_body"] = details.pop("non_field_errors")
-    response = Response(error_body(error.code, error.message, details), status=error.status_code)
-    for name, value in response_headers(error).items():
-        response[name] = value
-    return response
+    body = error_body(error.code, error.message, details)
+    return json_response(body, error.status_code, response_headers(error))

@@ -23,6 +23,11 @@ pytestmark = pytest.mark.django_db(databases="__all__")
 FORBIDDEN_IN_500 = ("Traceback", "RuntimeError", "SELECT", "secret detail")
 
 
+def body(response) -> dict:
+    """The envelope a response carries, parsed from its bytes."""
+    return json.loads(response.content)
+
+
 def assert_error(response, status: int, code: str) -> dict:
     """The response is an error envelope with this status and code; returns the error."""
     assert response.status_code == status, response.content
@@ -236,10 +241,10 @@ def test_each_contract_error_leaves_as_an_envelope_with_its_status(cls, status, 
     response = api_exception_handler(cls("Custom message.", details={"field": ["bad"]}), {})
 
     assert response.status_code == status
-    assert response.data["success"] is False
-    assert response.data["error"]["code"] == code
-    assert response.data["error"]["message"] == "Custom message."
-    assert response.data["error"]["details"] == {"field": ["bad"]}
+    assert body(response)["success"] is False
+    assert body(response)["error"]["code"] == code
+    assert body(response)["error"]["message"] == "Custom message."
+    assert body(response)["error"]["details"] == {"field": ["bad"]}
 
 
 def test_it_passes_a_contract_error_through_translate_unchanged():
@@ -280,9 +285,9 @@ def test_its_exception_handler_answers_a_framework_exception_with_the_envelope(e
 
     assert response is not None
     assert response.status_code == status
-    assert response.data["success"] is False
-    assert response.data["error"]["code"] == code
-    assert isinstance(response.data["error"]["message"], str)
+    assert body(response)["success"] is False
+    assert body(response)["error"]["code"] == code
+    assert isinstance(body(response)["error"]["message"], str)
 
 
 def test_it_leaves_an_unknown_exception_to_the_middleware():
@@ -306,7 +311,7 @@ def test_it_asks_an_unauthorized_client_for_a_bearer_token():
 def test_it_flattens_validation_details_into_strings_by_field():
     exc = drf.ValidationError({"email": ["Enter a valid e-mail."], "non_field_errors": ["Bad body."]})
 
-    details = api_exception_handler(exc, {}).data["error"]["details"]
+    details = body(api_exception_handler(exc, {}))["error"]["details"]
 
     assert details == {"email": ["Enter a valid e-mail."], "_body": ["Bad body."]}
     assert all(type(item) is str for items in details.values() for item in items)

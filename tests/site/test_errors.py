@@ -114,7 +114,7 @@ def test_the_handler_and_the_middleware_answer_a_domain_error_alike(alpha, cls, 
         "success": False,
         "error": {"code": code, "message": "Said by the service.", "details": {"field": ["bad"]}},
     }
-    assert handled.data == expected
+    assert json.loads(handled.content) == expected
     assert json.loads(caught.content) == expected
     for header in ("Retry-After", "WWW-Authenticate"):
         assert handled.get(header) == caught.get(header)
@@ -127,7 +127,7 @@ def test_too_many_attempts_tells_when_to_retry_on_both_paths(alpha):
     caught = ApiErrorMiddleware(lambda request: None).process_exception(_tenant_request(alpha), exc)
 
     assert handled["Retry-After"] == caught["Retry-After"] == "42"
-    assert handled.data["error"]["message"] == "Too many attempts; try again later."
+    assert json.loads(handled.content)["error"]["message"] == "Too many attempts; try again later."
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
+from django.middleware.common import CommonMiddleware
 from django.middleware.csrf import CsrfViewMiddleware
 from django.test import Client
 
@@ -30,6 +31,7 @@ def calls(monkeypatch) -> list[str]:
         (SessionMiddleware, "process_request"),
         (CsrfViewMiddleware, "process_view"),
         (MessageMiddleware, "process_request"),
+        (CommonMiddleware, "process_request"),
     ):
         original = getattr(cls, method)
 
@@ -91,3 +93,17 @@ def test_an_admin_form_without_the_csrf_token_is_refused():
 
     assert refused.status_code == 403
     assert "sessionid" not in refused.cookies
+
+
+def test_every_tenant_answer_is_sized_without_djangos_common_middleware(alpha_api, alice, calls):
+    token = alpha_api.token_for(alice.email)
+    answers = [
+        alpha_api.get("auth/me", token=token),  # an envelope
+        alpha_api.get("projects/999999", token=token),  # an error envelope from a view
+        alpha_api.get("no/such/route/here", token=token),  # Django's 404 handler
+        alpha_api.call("options", "projects", token=token),  # DRF's own answer
+        alpha_api.get("_openapi"),  # a JsonResponse
+    ]
+    assert "CommonMiddleware" not in calls
+    for response in answers:
+        assert int(response["Content-Length"]) == len(response.content), response
