@@ -77,3 +77,34 @@ def test_a_connection_the_server_dropped_while_idle_is_replaced(mariadb, monkeyp
         other.close()
     time.sleep(0.1)
     assert _request(mariadb) != first
+
+
+def test_datetimes_are_read_by_fromisoformat_as_the_driver_read_them(mariadb):
+    from datetime import datetime
+
+    from MySQLdb.constants import FIELD_TYPE
+    from MySQLdb.times import DateTime_or_None
+
+    mariadb.ensure_connection()
+    assert mariadb.connection.converter[FIELD_TYPE.DATETIME] is base.datetime_or_none
+    with mariadb.cursor() as cursor:
+        cursor.execute(
+            "SELECT CAST('2026-12-06 20:56:54.431697' AS DATETIME(6)), CAST('2026-12-06 20:56:54.4' AS"
+            " DATETIME(3)), CAST('2026-12-06 20:56:54' AS DATETIME), CAST(NULL AS DATETIME),"
+            " TIMESTAMP('2026-12-06 01:02:03.5')"
+        )
+        row = cursor.fetchone()
+    assert row == (
+        datetime(2026, 12, 6, 20, 56, 54, 431697),
+        datetime(2026, 12, 6, 20, 56, 54, 400000),
+        datetime(2026, 12, 6, 20, 56, 54),
+        None,
+        datetime(2026, 12, 6, 1, 2, 3, 500000),
+    )
+    for text in (
+        "2026-12-06 20:56:54.431697",
+        "2026-12-06 20:56:54.4",
+        "2026-12-06 20:56:54",
+        "0000-00-00 00:00:00",
+    ):
+        assert base.datetime_or_none(text) == DateTime_or_None(text), text
