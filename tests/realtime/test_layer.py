@@ -243,3 +243,23 @@ def test_what_a_command_published_just_before_it_exits_is_sent():
 
     assert message is not None and message["channel"].decode().endswith(f"__group__{group}")
     assert get_channel_layer().deserialize(message["data"])["text"] == "last"
+
+
+def test_past_the_queue_limit_a_publish_is_refused_logged_and_counted(monkeypatch, caplog):
+    from sogoms_site.metrics import PUSH_PUBLISH_FAILURES
+
+    monkeypatch.setattr(layer, "MAX_QUEUED", 2)
+    server = _SilentServer()  # the first send stalls, so what follows waits in the queue
+    client = redis.Redis.from_url(server.url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    publisher = layer.Publisher(client, "asgi")
+    full = PUSH_PUBLISH_FAILURES.labels("queue_full")._value.get()
+    try:
+        with caplog.at_level(logging.ERROR, logger="sogoms.push"):
+            for number in range(4):
+                publisher.put("asgi__group__stalled", str(number).encode())
+            assert publisher.flush(10)
+    finally:
+        server.close()
+
+    assert PUSH_PUBLISH_FAILURES.labels("queue_full")._value.get() == full + 2
+    assert caplog.text.count("the queue is full") == 2
