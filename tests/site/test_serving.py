@@ -90,7 +90,8 @@ def test_the_systemd_unit_runs_the_production_command() -> None:
     parser.read(BASE_DIR / "deploy" / "systemd" / "sogoms-http.service")
     program, *args = shlex.split(parser["Service"]["ExecStart"])
     assert program == "/opt/sogoms/.venv/bin/granian"
-    assert args == http_server_args("127.0.0.1", 8000, DEFAULT_WORKERS, DEFAULT_THREADS)
+    # the unit runs beside MariaDB (After=mariadb.service): a database server's workers
+    assert args == http_server_args("127.0.0.1", 8000, DEFAULT_WORKERS_SERVER_DATABASE, DEFAULT_THREADS)
 
 
 def test_ctl_runs_the_production_command(monkeypatch: pytest.MonkeyPatch) -> None:
