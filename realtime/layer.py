@@ -114,6 +114,12 @@ class Publisher:
         self._done = 0  # sent or refused since start (by the thread alone)
         self._lock = threading.Lock()
         self._pid = 0
+        # a child forked while a thread held the lock would wait on it forever
+        os.register_at_fork(after_in_child=self._forget_the_parent)
+
+    def _forget_the_parent(self) -> None:
+        self._lock = threading.Lock()
+        self._pid = 0  # the next put starts this process's own thread and queue
 
     def put(self, channel: str, payload: bytes) -> None:
         if self._pid != os.getpid():

@@ -263,3 +263,35 @@ def test_past_the_queue_limit_a_publish_is_refused_logged_and_counted(monkeypatc
 
     assert PUSH_PUBLISH_FAILURES.labels("queue_full")._value.get() == full + 2
     assert caplog.text.count("the queue is full") == 2
+
+
+def test_a_forked_child_publishes_on_its_own_thread_even_if_forked_mid_put():
+    _needs_redis()
+    group = f"test-fork-{uuid.uuid4().hex}"
+    listener = redis.Redis.from_url(os.environ["REDIS_URL"]).pubsub()
+    listener.subscribe(f"asgi__group__{group}")
+    assert listener.get_message(timeout=5)["type"] == "subscribe"
+    publisher = layer.Publisher(redis.Redis.from_url(os.environ["REDIS_URL"]), "asgi")
+    publisher.put(f"asgi__group__{group}", b"parent")
+    assert publisher.flush(5)
+    with publisher._lock:  # a fork while another thread of the parent held the lock
+        child = os.fork()
+        if child == 0:  # the child: its own thread and queue, and a lock that is free
+            try:
+                publisher.put(f"asgi__group__{group}", b"child")
+                os._exit(0 if publisher.flush(5) else 1)
+            finally:
+                os._exit(2)
+    deadline = time.monotonic() + 15
+    while (done := os.waitpid(child, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:  # stuck on the parent's lock
+        os.kill(child, 9)
+        os.waitpid(child, 0)
+        pytest.fail("the forked child never published")
+    status = done[1]
+    messages = [listener.get_message(timeout=5) for _ in range(2)]
+    listener.close()
+
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert [message["data"] for message in messages if message] == [b"parent", b"child"]
