@@ -220,13 +220,22 @@ def test_a_publish_returns_before_redis_answers_and_a_refused_one_is_logged_and_
     assert "1 message(s) not published" in caplog.text
 
 
-def test_what_a_command_published_just_before_it_exits_is_sent():
+def _redis_listener(channel: str) -> redis.client.PubSub:
+    """A plain Redis subscriber of `channel` (a pattern if it holds `*`), once subscribed."""
     _needs_redis()
-    group = f"test-exit-{uuid.uuid4().hex}"
     listener = redis.Redis.from_url(os.environ["REDIS_URL"]).pubsub()
+    if "*" in channel:
+        listener.psubscribe(channel)
+    else:
+        listener.subscribe(channel)
+    assert listener.get_message(timeout=5)["type"] in ("subscribe", "psubscribe")
+    return listener
+
+
+def test_what_a_command_published_just_before_it_exits_is_sent():
+    group = f"test-exit-{uuid.uuid4().hex}"
     # the command's channel prefix is its own (the test settings name it by process)
-    listener.psubscribe(f"*__group__{group}")
-    assert listener.get_message(timeout=5)["type"] == "psubscribe"
+    listener = _redis_listener(f"*__group__{group}")
     script = (
         "import django, os\n"
         "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'tests.settings')\n"
@@ -266,11 +275,8 @@ def test_past_the_queue_limit_a_publish_is_refused_logged_and_counted(monkeypatc
 
 
 def test_a_forked_child_publishes_on_its_own_thread_even_if_forked_mid_put():
-    _needs_redis()
     group = f"test-fork-{uuid.uuid4().hex}"
-    listener = redis.Redis.from_url(os.environ["REDIS_URL"]).pubsub()
-    listener.subscribe(f"asgi__group__{group}")
-    assert listener.get_message(timeout=5)["type"] == "subscribe"
+    listener = _redis_listener(f"asgi__group__{group}")
     publisher = layer.Publisher(redis.Redis.from_url(os.environ["REDIS_URL"]), "asgi")
     publisher.put(f"asgi__group__{group}", b"parent")
     assert publisher.flush(5)
