@@ -2,8 +2,10 @@
 
 A view that meets a database error (`OperationalError`, `InterfaceError`) on a tenant's
 request asks the tenant's own database whether it answers. If it does not, the request
-answers 503 with the contract's envelope and the other tenants are not concerned; if it
-does, the error was the query's own and goes on to `ApiErrorMiddleware` (logged, 500).
+answers 503 with the contract's envelope and the other tenants are not concerned. If it
+does and the error was the connection breaking (a restart or a KILL between two requests),
+the request answers 503 with `Retry-After: 1`, and the next one gets a new connection;
+any other error was the query's own and goes on to `ApiErrorMiddleware` (logged, 500).
 
 Once a tenant is found down, this process answers its requests 503 at once, without
 touching the database, for `SOGOMS_TENANT_RETRY_SECONDS`; then the next request tries
@@ -29,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connections
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
 from django.http import HttpRequest, HttpResponse
 
 from sogoms_site.api.envelope import error_response
@@ -64,10 +66,30 @@ def known_down(app: str) -> bool:
     return False
 
 
-def unavailable_response(app: str) -> HttpResponse:
+def unavailable_response(app: str, retry_after: float | None = None) -> HttpResponse:
     error = from_domain(TenantUnavailable(details={"app": app}))
-    headers = {**response_headers(error), "Retry-After": str(max(1, retry_seconds()))}
+    wait = retry_seconds() if retry_after is None else retry_after
+    headers = {**response_headers(error), "Retry-After": str(max(1, int(wait)))}
     return error_response(error.status_code, error.code, error.message, error.details, headers)
+
+
+# MySQL/MariaDB client errors of a connection that broke: gone away, lost (also mid-query),
+# killed by the server. The database may answer again at once (a restart, a KILL).
+LOST_CONNECTION_CODES = frozenset({2006, 2013, 2055, 1927})
+
+
+def _close_broken(*aliases: str) -> None:
+    for alias in aliases:
+        connection = connections[alias]
+        if connection.connection is not None and not connection.is_usable():
+            connection.close()
+
+
+def connection_lost(exception: Exception) -> bool:
+    """Whether a database error is the connection breaking, not the statement failing."""
+    if isinstance(exception, InterfaceError):
+        return True
+    return bool(exception.args) and exception.args[0] in LOST_CONNECTION_CODES
 
 
 class TenantAvailabilityMiddleware:
@@ -84,7 +106,15 @@ class TenantAvailabilityMiddleware:
         tenant = getattr(request, "tenant", None)
         if tenant is None or not isinstance(exception, OperationalError | InterfaceError):
             return None
+        lost = connection_lost(exception)
+        if lost:  # the reachability check below must not ask through the broken connection
+            _close_broken(tenant.db_alias, DEFAULT_DB_ALIAS)
         if database_reachable(tenant.db_alias):
+            if lost:
+                # A connection that broke between two requests (one used less than a second
+                # before is not pinged first: sogoms_site/db/mysql): the next request has
+                # a new one, so try again at once.
+                return unavailable_response(tenant.app, retry_after=1)
             return None  # the database answers: the error is the query's, a 500 to log
         mark_down(tenant.app)
         return unavailable_response(tenant.app)

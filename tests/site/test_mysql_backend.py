@@ -108,3 +108,33 @@ def test_datetimes_are_read_by_fromisoformat_as_the_driver_read_them(mariadb):
         "0000-00-00 00:00:00",
     ):
         assert base.datetime_or_none(text) == DateTime_or_None(text), text
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_a_tenant_connection_that_broke_between_requests_answers_503_then_recovers(alpha, alpha_api, alice):
+    connection = connections[alpha.db_alias]
+    if connection.vendor != "mysql":
+        if os.environ.get("SOGOMS_REQUIRE_SERVICES"):
+            pytest.fail("SOGOMS_TENANT_DATABASE_URL does not name a MariaDB server")
+        pytest.skip("needs MariaDB tenant databases (SOGOMS_TENANT_DATABASE_URL)")
+    token = alpha_api.token_for(alice.email)
+    assert alpha_api.get("projects", token=token).status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT CONNECTION_ID()")
+        [used] = cursor.fetchone()
+    import MySQLdb
+
+    settings = connection.settings_dict
+    other = MySQLdb.connect(
+        host=settings["HOST"] or "127.0.0.1", port=int(settings["PORT"] or 3306), user=settings["USER"]
+    )
+    try:
+        other.cursor().execute(f"KILL CONNECTION {int(used)}")  # a restart, for this connection
+    finally:
+        other.close()
+
+    broken = alpha_api.get("projects", token=token)
+    assert broken.status_code == 503, broken.content
+    assert broken.json()["error"]["code"] == "TENANT_UNAVAILABLE"
+    assert broken["Retry-After"] == "1"
+    assert alpha_api.get("projects", token=token).status_code == 200  # on a new connection
