@@ -9,6 +9,9 @@ with the slow test path of tests.ops.slow_settings.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -61,7 +64,10 @@ def running(command: list[str], env: dict, port: int, log: Path) -> Iterator[sub
     """A server process, once it answers /health on `port`; stopped after the block
     (if the test has not stopped it). Its output goes to `log`."""
     with log.open("ab") as out:
-        server = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT)
+        # a session of its own: its workers go with it, even when it must be killed
+        server = subprocess.Popen(
+            command, cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         deadline = time.monotonic() + 60  # a shared machine under load starts slowly
         while not healthy(port):
@@ -71,6 +77,9 @@ def running(command: list[str], env: dict, port: int, log: Path) -> Iterator[sub
         yield server
     finally:
         stop_process(server)
+        # a worker the server left behind (killed after its grace) must not outlive the test
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
 
 
 def wait_for(path: Path, timeout: float = 10) -> None:
