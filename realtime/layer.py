@@ -12,9 +12,10 @@ would send, to the channel it would send it to, without the round of an event lo
 thread per process sends what the request threads queued, in order, as many PUBLISHes as
 have queued in one pipeline (a fifth of a MariaDB write's time under load had been the
 wait for that answer). A publish Redis refuses is logged and counted
-(`sogoms_push_publish_failures`), as a failed subscriber is; at exit the queue is sent
-first. Any other layer runs on an event loop kept per thread: a new loop (and thread) per
-publish cost about 1.5 ms per write.
+(`sogoms_push_publish_failures`), as a failed subscriber is; at exit (and at a Celery pool
+process's shutdown, which runs no atexit handler) the queue is sent first. Any other layer
+runs on an event loop kept per thread: a new loop (and thread) per publish cost about 1.5
+ms per write.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from concurrent.futures import Future
 from typing import Any
 
 import redis
+from celery.signals import worker_process_shutdown
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 
@@ -149,7 +151,7 @@ class Publisher:
             self._queue = queue.SimpleQueue()
             self._queued = self._done = 0
             threading.Thread(target=self._run, name="sogoms-push-publisher", daemon=True).start()
-            atexit.register(self.flush, 5.0)
+            atexit.register(self.flush, EXIT_FLUSH_SECONDS)
             self._pid = os.getpid()
 
     def _run(self) -> None:
@@ -176,6 +178,21 @@ class Publisher:
             pipe.execute()
         except Exception as exc:  # the thread must outlive any one failure
             _lost(len(batch), "refused", repr(exc))
+
+
+EXIT_FLUSH_SECONDS = 5.0
+
+
+def flush_at_exit(**_signal_arguments: Any) -> None:
+    """Send what this process's publisher still holds before the process ends."""
+    publisher = _blocking["target"]
+    if publisher is not None and not publisher.flush(EXIT_FLUSH_SECONDS):
+        logger.warning("push messages were still unsent after %g s at exit", EXIT_FLUSH_SECONDS)
+
+
+# A Celery pool process ends with os._exit, which runs no atexit handler: it has its own
+# signal (as realtime.mqtt's bridges do).
+worker_process_shutdown.connect(flush_at_exit, weak=False)
 
 
 def _lost(count: int, reason: str, why: str) -> None:

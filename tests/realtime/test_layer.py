@@ -301,3 +301,32 @@ def test_a_forked_child_publishes_on_its_own_thread_even_if_forked_mid_put():
 
     assert os.waitstatus_to_exitcode(status) == 0
     assert [message["data"] for message in messages if message] == [b"parent", b"child"]
+
+
+def test_a_celery_pool_process_sends_its_queue_before_it_ends():
+    # a pool process ends with os._exit (no atexit handler); Celery sends it
+    # worker_process_shutdown first. Redis answers slowly here, so nothing is sent in time
+    # unless the shutdown waits for it.
+    group = f"test-pool-exit-{uuid.uuid4().hex}"
+    listener = _redis_listener(f"*__group__{group}")
+    script = (
+        "import django, os, time\n"
+        "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'tests.settings')\n"
+        "django.setup()\n"
+        "from celery.signals import worker_process_shutdown\n"
+        "from realtime import layer\n"
+        "slow = layer.Publisher._send\n"
+        "layer.Publisher._send = lambda self, batch: (time.sleep(0.5), slow(self, batch))\n"
+        f"layer.group_send({group!r}, {{'type': 'push.event', 'text': 'last'}})\n"
+        "worker_process_shutdown.send(sender=None, pid=os.getpid(), exitcode=0)\n"
+        "os._exit(0)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    message = listener.get_message(timeout=5)
+    listener.close()
+
+    assert message is not None, "the pool process ended without sending its queue"
+    assert get_channel_layer().deserialize(message["data"])["text"] == "last"
