@@ -48,6 +48,7 @@ _blocking: dict[str, Any] = {"layer": None, "target": None}
 # stays bounded, and the loss is logged and counted like a failed PUBLISH.
 MAX_QUEUED = 100_000
 PIPELINE_LIMIT = 1_000
+EXIT_FLUSH_SECONDS = 5.0
 
 
 def remember_server_loop() -> None:
@@ -151,7 +152,6 @@ class Publisher:
             self._queue = queue.SimpleQueue()
             self._queued = self._done = 0
             threading.Thread(target=self._run, name="sogoms-push-publisher", daemon=True).start()
-            atexit.register(self.flush, EXIT_FLUSH_SECONDS)
             self._pid = os.getpid()
 
     def _run(self) -> None:
@@ -180,9 +180,6 @@ class Publisher:
             _lost(len(batch), "refused", repr(exc))
 
 
-EXIT_FLUSH_SECONDS = 5.0
-
-
 def flush_at_exit(**_signal_arguments: Any) -> None:
     """Send what this process's publisher still holds before the process ends."""
     publisher = _blocking["target"]
@@ -190,8 +187,9 @@ def flush_at_exit(**_signal_arguments: Any) -> None:
         logger.warning("push messages were still unsent after %g s at exit", EXIT_FLUSH_SECONDS)
 
 
-# A Celery pool process ends with os._exit, which runs no atexit handler: it has its own
-# signal (as realtime.mqtt's bridges do).
+# Nothing to do in a process that published nothing. A Celery pool process ends with
+# os._exit, which runs no atexit handler: it has its own signal (as realtime.mqtt's bridges).
+atexit.register(flush_at_exit)
 worker_process_shutdown.connect(flush_at_exit, weak=False)
 
 
