@@ -6,8 +6,8 @@ first statement: on MariaDB a ping, one more round trip than the request's own s
 that opened a cursor less than `IDLE_SECONDS` ago is not pinged again; one idle for longer
 (past the server's `wait_timeout`, or through a restart while the worker had nothing to
 do) still is. A connection that breaks while requests keep coming fails its next
-statement: that tenant request answers 503 TENANT_UNAVAILABLE (tenants.availability) and
-Django drops the connection at the end of it, as it would have after a failed ping.
+statement: tenants.availability closes it, and that tenant request answers 503
+TENANT_UNAVAILABLE with `Retry-After: 1`; the next request opens a new connection.
 
 The driver's DATETIME and TIMESTAMP converter is `datetime_or_none`: `fromisoformat` (C)
 where mysqlclient's own (`DateTime_or_None`, Python) took ten times as long, 40 times for a
