@@ -25,6 +25,7 @@ from mail.config import mail_settings
 from mail.models import PENDING, OutboxMessage, Status
 from mail.sealing import seal
 from mail.templates import MailTemplate, MissingVariables, Rendered
+from sogoms_site.db.bulk import insert_rows
 from sogoms_site.errors import InvalidInput, NotFoundError, StateConflict
 from tenants.config import Tenant
 from tenants.logs import log_event
@@ -214,13 +215,7 @@ def _queue(
         for recipient, (shown, real) in pairs
     ]
     with transaction.atomic(using="default"):
-        if len(rows) == 1:
-            rows[0].save()
-            saved = rows
-        else:
-            saved = []
-            for start in range(0, len(rows), INSERT_CHUNK):
-                saved += OutboxMessage.objects.bulk_create(rows[start : start + INSERT_CHUNK])
+        saved = insert_rows(OutboxMessage, rows, using="default", chunk=INSERT_CHUNK)
         ids = [row.pk for row in saved]
         if None in ids:  # a backend that does not return keys from a bulk insert; batch is set
             ids = list(OutboxMessage.objects.filter(batch=batch).values_list("pk", flat=True))
