@@ -93,7 +93,7 @@ class MailTemplate:
         for part in PARTS:
             template = self.parts.get(part)
             # Escaping follows the Context, not the Engine: only the HTML part escapes.
-            context = Context(dict(variables), autoescape=part == "body_html")
+            context = Context(dict(variables), autoescape=part == "body_html", use_l10n=False)
             text = template.render(context) if template is not None else ""
             for name in _MISSING_FOUND.findall(text):
                 if name not in missing:
