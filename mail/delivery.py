@@ -194,22 +194,32 @@ def _hand_over(messages: list[OutboxMessage], token: str, outcome: Outcome) -> l
 
 
 def _record_sent(sent: list[tuple[OutboxMessage, str]], token: str) -> None:
-    """One prepared UPDATE for all sent messages: at hundreds a second the ORM's building
-    of one query per row costs more than the database running them."""
+    """One UPDATE for all sent messages, their provider ids chosen by a CASE on the key: at
+    hundreds a second a statement (and round trip) per row costs more than the work."""
     if not sent:
         return
     connection = databases["default"]
     quote, now = connection.ops.quote_name, connection.ops.adapt_datetimefield_value(timezone.now())
-    # Quoted names from the model; every value is a bound parameter.
-    sql = (
-        f"UPDATE {quote(OutboxMessage._meta.db_table)} SET {quote('status')} = %s, "  # noqa: S608
-        f"{quote('provider_message_id')} = %s, {quote('sent_at')} = %s, {quote('updated_at')} = %s, "
-        f"{quote('claim')} = '', {quote('last_error')} = '', {quote('sealed')} = '' "
-        f"WHERE {quote('id')} = %s AND {quote('claim')} = %s AND {quote('status')} = %s"
-    )
-    rows = [(Status.SENT.value, pid[:255], now, now, m.pk, token, Status.SENDING.value) for m, pid in sent]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+    key = quote("id")
+    # at most 3 parameters a row, under SQLite's 999 a statement
+    for start in range(0, len(sent), 300):
+        part = sent[start : start + 300]
+        cases = " ".join(["WHEN %s THEN %s"] * len(part))
+        keys = ", ".join(["%s"] * len(part))
+        # Quoted names from the model; every value is a bound parameter.
+        sql = (
+            f"UPDATE {quote(OutboxMessage._meta.db_table)} SET {quote('status')} = %s, "  # noqa: S608
+            f"{quote('provider_message_id')} = CASE {key} {cases} END, "
+            f"{quote('sent_at')} = %s, {quote('updated_at')} = %s, "
+            f"{quote('claim')} = '', {quote('last_error')} = '', {quote('sealed')} = '' "
+            f"WHERE {key} IN ({keys}) AND {quote('claim')} = %s AND {quote('status')} = %s"
+        )
+        params: list = [Status.SENT.value]
+        for message, provider_id in part:
+            params += [message.pk, provider_id[:255]]
+        params += [now, now, *(message.pk for message, _ in part), token, Status.SENDING.value]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
 
 
 def _failed(message: OutboxMessage, token: str, exc: TransportError, outcome: Outcome) -> None:

@@ -270,9 +270,14 @@ def test_a_chunk_is_one_hand_over_and_one_outcome_transaction(smtp_alpha, smtp_s
     with CaptureQueriesContext(connections["default"]) as queries:
         assert delivery.deliver(ids).sent == 10
     writes = [q["sql"] for q in queries.captured_queries if re.match(r"(\d+ times: )?UPDATE ", q["sql"])]
-    # claim, then per chunk of 5: the hand-over, and the outcomes as one statement run 5 times
+    # claim, then per chunk of 5: the hand-over, and the outcomes of all five in one statement
     assert len(writes) == 1 + 2 * 2, [w[:60] for w in writes]
-    assert sum(sql.startswith("5 times: UPDATE") for sql in writes) == 2
+    outcomes = [sql for sql in writes if "provider_message_id" in sql]
+    assert len(outcomes) == 2 and not any(re.match(r"\d+ times: ", sql) for sql in outcomes)
+    # one statement, yet each row keeps the id the server gave its own message
+    given = {received.rcpt_tos[0]: received.message_id for received in smtp_server.received}
+    kept = dict(OutboxMessage.objects.filter(pk__in=ids).values_list("to_email", "provider_message_id"))
+    assert kept == given and len(set(given.values())) == 10
 
 
 @pytest.mark.django_db(transaction=True, databases="__all__")
@@ -287,7 +292,13 @@ def test_a_chunk_costs_one_commit_with_the_next_hand_over(smtp_alpha, smtp_serve
     def note(execute, sql, params, many, context):
         changes = sql.split("WHERE")[0]
         if sql.startswith("UPDATE"):
-            log.append("outcomes" if many else "claim" if "claimed_until" in changes else "hand-over")
+            log.append(
+                "outcomes"
+                if "provider_message_id" in changes
+                else "claim"
+                if "claimed_until" in changes
+                else "hand-over"
+            )
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(note):
