@@ -340,6 +340,8 @@ def run_one(args, sink: Sink, engine: str, mode: str) -> Result:
         argv = ["_send", "--mode", mode, "--recipients", str(args.recipients), "--queue", queue]
         if args.profile and mode == "inline":
             argv += ["--profile", str(Path(args.profile).resolve())]
+        if args.profile_queue:
+            argv += ["--profile-queue", str(Path(args.profile_queue).resolve())]
         sent = child(argv, env, args.timeout)
         result.queue_cpu_s = sum(os.times()[2:4]) - children0
         wait_for_sink(sink, worker, args.recipients, args.timeout)
@@ -422,11 +424,20 @@ def child_send(args) -> None:
     else:
         app.conf.task_default_queue = args.queue  # the worker listens on this queue only
     connections["default"].ensure_connection()
+    queue_profiler = None
+    if args.profile_queue:
+        import cProfile
+
+        queue_profiler = cProfile.Profile()
+        queue_profiler.enable()
     start = time.monotonic()
     bulk = mail_send_bulk(
         tenant=tenant, template="bulk", recipients=recipients, variables={"month": "December"}
     )
     queued_at = time.monotonic()
+    if queue_profiler is not None:
+        queue_profiler.disable()
+        queue_profiler.dump_stats(args.profile_queue)
     out = {"start": start, "queued_at": queued_at, "count": bulk.count}
     if args.mode == "inline":
         statements = []
@@ -505,6 +516,7 @@ def main() -> int:
     parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/9", help="Redis broker of the worker")
     parser.add_argument("--mariadb-db", default="benchmail", help="MariaDB database made and dropped")
     parser.add_argument("--profile", help="inline mode: write cProfile stats of delivery to this file")
+    parser.add_argument("--profile-queue", help="write cProfile stats of the bulk send's queueing here")
     parser.add_argument(
         "--keep-tmp", action="store_true", help="keep the temp dirs (config, var, worker log)"
     )
@@ -542,6 +554,7 @@ def child_main(argv: list[str]) -> None:
     parser.add_argument("--recipients", type=int, required=True)
     parser.add_argument("--queue", default="")
     parser.add_argument("--profile", default="")
+    parser.add_argument("--profile-queue", default="")
     args = parser.parse_args(argv)
     (child_send if args.command == "_send" else child_verify)(args)
 
