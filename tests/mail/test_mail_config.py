@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import textwrap
 
 from mail.config import load_mail
@@ -122,3 +124,22 @@ def test_valid_templates_are_loaded_by_file_name(tmp_path):
     )
     assert list(mail.templates) == ["hello"]
     assert mail.template("hello").render({"Name": "Ann"}).subject == "Hi Ann"
+
+
+def test_values_render_as_the_sites_localized_formats_would_render_them(tmp_path):
+    from django.template import Context
+
+    source = "{{ n }} {{ f }} {{ d }} {{ day }} {{ at }} {{ yes }} {{ f|floatformat:2 }}"
+    mail = mail_of(site_with(tmp_path, templates={"values.yaml": f"subject: s\nbody: '{source}'\n"}))
+    values = {
+        "n": 1234567,
+        "f": -1234.5,
+        "d": decimal.Decimal("1234.50"),
+        "day": datetime.date(2026, 12, 6),
+        "at": datetime.datetime(2026, 12, 6, 23, 5, tzinfo=datetime.UTC),
+        "yes": True,
+    }
+    localized = mail.template("values").parts["body"].render(Context(values))
+
+    assert mail.template("values").render(values).body == localized
+    assert localized == "1234567 -1234.5 1234.50 Dec. 6, 2026 Dec. 6, 2026, 11:05 p.m. True -1234.50"
