@@ -60,6 +60,11 @@ port_of() {  # host:port -> port
     echo "${1##*:}"
 }
 
+# sogoms_site.serving.default_workers: 4 on a database server, 2 on the embedded SQLite
+default_workers() {
+    if [ -n "${DATABASE_URL:-}${DATABASE_URL_FILE:-}" ]; then echo 4; else echo 2; fi
+}
+
 http_bind="${SOGOMS_HTTP_BIND:-0.0.0.0:8000}"
 socket_bind="${SOGOMS_SOCKET_BIND:-0.0.0.0:8001}"
 
@@ -69,7 +74,7 @@ case "$process" in
         # sogoms_site/serving.py's command (tests/deploy holds this line to it); an access log
         export GRANIAN_LOG_ACCESS_ENABLED="${GRANIAN_LOG_ACCESS_ENABLED:-1}"
         run granian --interface wsgi --host "${http_bind%:*}" --port "$(port_of "$http_bind")" \
-            --workers "${SOGOMS_HTTP_WORKERS:-2}" --blocking-threads 1 --respawn-failed-workers \
+            --workers "${SOGOMS_HTTP_WORKERS:-$(default_workers)}" --blocking-threads 1 --respawn-failed-workers \
             --workers-kill-timeout 30 --respawn-interval 15 sogoms_site.wsgi:application "$@"
         ;;
     socket)

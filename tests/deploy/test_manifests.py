@@ -506,3 +506,27 @@ def test_the_http_process_runs_the_production_command():
     program, *args = shlex.split(entrypoint("http").stdout.strip().splitlines()[-1])
     assert program == "granian"
     assert args == http_server_args("0.0.0.0", 8000, DEFAULT_WORKERS)  # noqa: S104 (a container listens on all)
+
+
+@pytest.mark.parametrize(
+    ("database", "workers"),
+    [
+        ({"DATABASE_URL": "mysql://sogoms@db/sogoms"}, "4"),
+        ({"DATABASE_URL_FILE": "/run/secrets/url"}, "4"),
+        ({}, "2"),
+    ],
+)
+def test_the_http_process_has_the_documented_workers_unless_told(database, workers):
+    from sogoms_site.serving import default_workers
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "SOGOMS_HTTP_WORKERS"))}
+    told = entrypoint("http", env={**base, **database, "SOGOMS_HTTP_WORKERS": "3"}).stdout.split()
+    done = entrypoint("http", env={**base, **database})
+    served = done.stdout.split()
+
+    assert done.returncode == 0, done.stderr
+    assert served[served.index("--workers") + 1] == workers
+    assert workers == str(
+        default_workers(database.get("DATABASE_URL") or database.get("DATABASE_URL_FILE", ""))
+    )
+    assert told[told.index("--workers") + 1] == "3"
