@@ -341,6 +341,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# `manage.py test` runs pytest, as `make test` does (the tests are pytest functions)
+TEST_RUNNER = "sogoms_site.testrunner.PytestRunner"
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
