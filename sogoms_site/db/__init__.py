@@ -1,1 +1,2 @@
-"""Django database backends of SOGOMS: the stock ones with what the site needs changed."""
+"""The database layer of SOGOMS: Django's backends with what the site needs changed, and
+many rows in one INSERT (bulk)."""

@@ -3,13 +3,14 @@
 What `QuerySet.bulk_create` stores, without its compiler's work per value: for each value
 the ORM asks the field's placeholder, checks for expressions and assembles the SQL, which
 for a bulk e-mail of 10,000 rows of 24 columns was as much CPU as rendering the messages.
-Here the statement's text is built once per chunk size, and each value is prepared as the
-ORM prepares it (`pre_save`, then `get_db_prep_save`); a value that is the very object of
-the row before (the sender, the batch, the time of queueing) is prepared once.
+Here each chunk's statement is put together from the field list alone, and each value is
+prepared as the ORM prepares it (`pre_save`, then `get_db_prep_save`); a value that is the
+very object of the row before (the sender, the batch, the time of queueing) is prepared
+once. Like `bulk_create`, it sends no save signals.
 
 Anything the ORM would compile differently (an expression among the values, a field with
-its own placeholder, a model with save signals or a parent table, a key set by hand, an
-engine that cannot return the keys of a multi-row insert) goes to `bulk_create` itself.
+its own placeholder, a model with a parent table, a key set by hand, an engine that cannot
+return the keys of a multi-row insert) goes to `bulk_create` itself.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar, cast
 
 from django.db import connections
-from django.db.models import Field, Model, signals
+from django.db.models import Field, Model
 
 M = TypeVar("M", bound=Model)
 
@@ -64,8 +65,6 @@ def _compilable(model: type[Model], fields: list[Field], rows: Sequence[Model], 
         and not hasattr(meta.pk, "from_db_value")
         and list(meta.db_returning_fields) == [meta.pk]
         and not any(hasattr(field, "get_placeholder") or field.generated for field in fields)
-        and not signals.pre_save.has_listeners(model)
-        and not signals.post_save.has_listeners(model)
         and all(getattr(row, meta.pk.attname) is None for row in rows)
     )
 
