@@ -47,6 +47,8 @@ UNKNOWN_OUTCOME = (
     "the worker stopped while the transport had this message: it may or may not have been "
     "sent, so it is not sent again on its own; re-queue it if it did not arrive"
 )
+# Sent messages recorded by one UPDATE: 3 parameters each, under SQLite's 999 a statement.
+RECORD_SLICE = 300
 
 
 @dataclass
@@ -201,9 +203,8 @@ def _record_sent(sent: list[tuple[OutboxMessage, str]], token: str) -> None:
     connection = databases["default"]
     quote, now = connection.ops.quote_name, connection.ops.adapt_datetimefield_value(timezone.now())
     key = quote("id")
-    # at most 3 parameters a row, under SQLite's 999 a statement
-    for start in range(0, len(sent), 300):
-        part = sent[start : start + 300]
+    for start in range(0, len(sent), RECORD_SLICE):
+        part = sent[start : start + RECORD_SLICE]
         cases = " ".join(["WHEN %s THEN %s"] * len(part))
         keys = ", ".join(["%s"] * len(part))
         # Quoted names from the model; every value is a bound parameter.
