@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
-import importlib.util
+import importlib
 import json
 import os
 import platform
@@ -270,7 +270,7 @@ class Engine:
 
     def serve(self, project: str, env: dict, cwd: Path, port: int) -> Server:
         """<project>'s server of the kind `--server` names, with `--workers` processes."""
-        workers = str(self.args.workers)
+        workers = str(workers_for(self.args, self.db))
         if self.args.server == "granian":  # the production command (sogoms_site/serving.py)
             args = serving().http_server_args(
                 HOST, port, workers, self.args.threads, application=f"{project}.wsgi:application"
@@ -299,12 +299,21 @@ class Engine:
         return server
 
 
+def workers_for(args: argparse.Namespace, db: str) -> int:
+    """`--workers`, or what `make serve-prod` starts on this engine's database: SOGOMS's
+    documented count (sogoms_site.serving.default_workers), for DRF alike."""
+    if args.workers:
+        return args.workers
+    return serving().default_workers("mysql://" if db == "mariadb" else "")
+
+
 def serving():
-    """sogoms_site/serving.py, read by path: importing the package would start its Celery app."""
-    spec = importlib.util.spec_from_file_location("sogoms_serving", REPO / "sogoms_site" / "serving.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """sogoms_site.serving of this checkout: the production command and its worker count.
+    Run as `python bench/crud_bench.py`, the script's folder is on the path, not the project's
+    root, which the module's own imports need."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    return importlib.import_module("sogoms_site.serving")
 
 
 def _rows(n: int, prefix: str = "Project") -> list[tuple[str, int]]:
@@ -1069,7 +1078,12 @@ def main() -> int:
         help="SOGOMS and DRF alike on: the production command, granian's WSGI interface (granian);"
         " gunicorn's sync workers (gunicorn-wsgi); gunicorn with uvicorn workers (gunicorn-asgi)",
     )
-    parser.add_argument("--workers", type=int, default=2, help="server processes (SOGOMS and DRF alike)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="server processes, SOGOMS and DRF alike (default: make serve-prod's, 2 on SQLite, 4 on MariaDB)",
+    )
     parser.add_argument("--threads", type=int, default=1, help="granian: blocking threads per worker")
     parser.add_argument(
         "--rounds", type=int, default=2, help="rounds of each workload over all engines; the best is kept"
@@ -1146,7 +1160,7 @@ def main() -> int:
             "duration_s": args.duration,
             "warmup_s": args.warmup,
             "server": args.server,
-            "workers": args.workers,
+            "workers": {db: workers_for(args, db) for db in ("sqlite", "mariadb")},
             "threads": args.threads,
             "load_generator": wrk_version(),
             "rows": args.rows,
@@ -1161,7 +1175,8 @@ def main() -> int:
     }
     header = (
         f"{report['date']}, commit {report['commit']}, {report['machine']['cpu']}"
-        f" ({report['machine']['nproc']} cores); {args.server} x{args.workers}"
+        f" ({report['machine']['nproc']} cores); {args.server} x{workers_for(args, 'sqlite')} on SQLite,"
+        f" x{workers_for(args, 'mariadb')} on MariaDB"
         + (f" ({args.threads} thread(s) each)" if args.server == "granian" else "")
         + f"; {report['settings']['load_generator'].split(' [')[0]} at {args.concurrency} connections,"
         f" {args.duration:g} s a workload, best of {args.rounds} interleaved rounds"

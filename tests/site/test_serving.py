@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import configparser
 import http.client
+import json
 import os
 import shlex
 import shutil
@@ -196,3 +197,25 @@ def test_the_wsgi_application_leaves_what_it_built_at_start_out_of_the_collector
     frozen, tracked = map(int, done.stdout.split())
     assert frozen > 50_000  # Django, DRF and the site's modules
     assert tracked < frozen / 10
+
+
+def test_the_crud_benchmark_serves_each_engine_as_make_serve_prod_would(tmp_path: Path) -> None:
+    """bench/crud_bench.py, run as a script (its own folder on the path, not the project's
+    root), builds the production command with make serve-prod's worker count per engine."""
+    probe = (
+        "import argparse, json, sys\n"
+        f"sys.path[0] = {str(BASE_DIR / 'bench')!r}\n"
+        "import crud_bench\n"
+        "args = argparse.Namespace(workers=0)\n"
+        "workers = {db: crud_bench.workers_for(args, db) for db in ('sqlite', 'mariadb')}\n"
+        "command = crud_bench.serving().http_server_args('127.0.0.1', 9, workers['mariadb'], 1)\n"
+        "print(json.dumps({'workers': workers, 'command': command}))\n"
+    )
+    env = {name: value for name, value in os.environ.items() if name not in ("PYTHONPATH", "DATABASE_URL")}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["workers"] == {"sqlite": DEFAULT_WORKERS, "mariadb": DEFAULT_WORKERS_SERVER_DATABASE}
+    assert answer["command"] == http_server_args("127.0.0.1", 9, DEFAULT_WORKERS_SERVER_DATABASE, 1)
