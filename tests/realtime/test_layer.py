@@ -330,3 +330,56 @@ def test_a_celery_pool_process_sends_its_queue_before_it_ends():
 
     assert message is not None, "the pool process ended without sending its queue"
     assert get_channel_layer().deserialize(message["data"])["text"] == "last"
+
+
+def test_a_connection_redis_closed_is_opened_again_and_loses_nothing():
+    # a Redis restart (or CLIENT KILL, a timeout on the server's side) closes the publisher
+    # thread's connection; the next write on it fails, and its messages go out again
+    from sogoms_site.metrics import PUSH_PUBLISH_FAILURES
+
+    group = f"test-reconnect-{uuid.uuid4().hex}"
+    listener = _redis_listener(f"asgi__group__{group}")
+    name = f"publisher-{uuid.uuid4().hex}"
+    publisher = layer.Publisher(redis.Redis.from_url(os.environ["REDIS_URL"], client_name=name), "asgi")
+    admin = redis.Redis.from_url(os.environ["REDIS_URL"])
+    failures = PUSH_PUBLISH_FAILURES.labels("refused")._value.get()
+    publisher.put(f"asgi__group__{group}", b"before")
+    assert publisher.flush(5)
+    [connection] = [client for client in admin.client_list() if client["name"] == name]
+    assert admin.client_kill_filter(_id=connection["id"]) == 1
+    publisher.put(f"asgi__group__{group}", b"after")
+    assert publisher.flush(5)
+    messages = [listener.get_message(timeout=5) for _ in range(2)]
+    listener.close()
+    admin.close()
+
+    assert [message["data"] for message in messages if message] == [b"before", b"after"]
+    assert PUSH_PUBLISH_FAILURES.labels("refused")._value.get() == failures
+
+
+def test_a_message_redis_refuses_is_lost_alone_and_the_rest_of_its_batch_arrives(caplog):
+    from sogoms_site.metrics import PUSH_PUBLISH_FAILURES
+
+    tag = uuid.uuid4().hex
+    allowed, denied = f"asgi__group__ok-{tag}", f"asgi__group__no-{tag}"
+    listener = _redis_listener(allowed)
+    admin = redis.Redis.from_url(os.environ["REDIS_URL"])
+    user = f"publisher-{tag}"
+    # a user whose PUBLISH to any channel but the allowed one is refused (NOPERM)
+    admin.execute_command("ACL", "SETUSER", user, "on", ">secret", "~*", f"&{allowed}", "+@all")
+    client = redis.Redis.from_url(os.environ["REDIS_URL"], username=user, password="secret")
+    publisher = layer.Publisher(client, "asgi")
+    failures = PUSH_PUBLISH_FAILURES.labels("refused")._value.get()
+    try:
+        with caplog.at_level(logging.ERROR, logger="sogoms.push"):
+            publisher._send([(allowed, b"first"), (denied, b"refused"), (allowed, b"last")])
+        messages = [listener.get_message(timeout=5) for _ in range(2)]
+    finally:
+        listener.close()
+        client.close()
+        admin.execute_command("ACL", "DELUSER", user)
+        admin.close()
+
+    assert [message["data"] for message in messages if message] == [b"first", b"last"]
+    assert PUSH_PUBLISH_FAILURES.labels("refused")._value.get() == failures + 1
+    assert "1 message(s) not published: NoPermissionError: this user has no permissions" in caplog.text
