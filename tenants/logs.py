@@ -30,7 +30,12 @@ def log_dir() -> Path:
 
 
 def log_path(app: str, kind: str, day: date) -> Path:
-    return log_dir() / f"{app}-{day:%Y%m%d}-{kind}.log"
+    return Path(_log_file(app, kind, day))
+
+
+def _log_file(app: str, kind: str, day: date) -> str:
+    # text, not a Path: write_entry opens it once per entry
+    return os.path.join(settings.SOGOMS_LOG_DIR, f"{app}-{day:%Y%m%d}-{kind}.log")
 
 
 def write_entry(
@@ -55,7 +60,7 @@ def write_entry(
         "details": details or {},
     }
     line = (json.dumps(entry, cls=DjangoJSONEncoder, ensure_ascii=False) + "\n").encode()
-    path = log_path(app, kind, now.date())
+    path = _log_file(app, kind, now)
     try:
         fd = _open_for_append(path)
         try:
@@ -67,12 +72,12 @@ def write_entry(
     return entry
 
 
-def _open_for_append(path: Path) -> int:
+def _open_for_append(path: str) -> int:
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
     try:
         return os.open(path, flags, 0o640)
     except FileNotFoundError:  # its directory is not there yet: made here, not checked per entry
-        path.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         return os.open(path, flags, 0o640)
 
 
