@@ -174,8 +174,8 @@ class Publisher:
 
         A connection Redis closed since its last use (a restart) fails on the first write
         after it: the messages it did not answer are sent once more on a new connection.
-        A message Redis refuses, and every message of a batch that fails otherwise (a
-        timeout, Redis down), is lost: logged and counted."""
+        A message Redis refuses, and every message not yet answered when the batch fails
+        otherwise (a timeout, Redis down), is lost: logged and counted."""
         pending, retried, refused = batch, False, []
         try:
             while pending:
@@ -206,7 +206,7 @@ class Publisher:
     def _connection(self) -> Any:
         """The thread's connection to Redis, made by the client's pool with the client's
         settings and held for the thread's life: a PUBLISH on the client itself (the
-        pool's checkout and return, its retry wrapper) cost three times the CPU."""
+        pool's checkout and return, its retry wrapper) took three times the instructions."""
         if self._conn is None:
             self._conn = self.client.connection_pool.make_connection()
         return self._conn
